@@ -1,0 +1,200 @@
+"""Settings for HITL Approvals: one module, driven by environment variables.
+
+The mode follows the environment alone (see .env.example):
+
+- embedded (default, no env vars): SQLite file, in-memory channel layer,
+  background work in the web process;
+- services: PostgreSQL (DATABASE_URL), Redis channel layer (REDIS_URL) and
+  Celery workers (CELERY_BROKER_URL, default REDIS_URL).
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+# DEBUG defaults to on so that `make run` works from a fresh clone with no
+# configuration; production sets DEBUG=0 (and then must set SECRET_KEY).
+DEBUG = env_bool("DEBUG", True)
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = "django-insecure-hitl-dev-only-key"  # dev default, DEBUG only
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+INSTALLED_APPS = [
+    "daphne",  # first: its runserver (ASGI, websockets) replaces Django's
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_htmx",
+    "workflows",
+    "approvals",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "hitl_site.urls"
+ASGI_APPLICATION = "hitl_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    # CONN_MAX_AGE=0: under ASGI each request runs in its own thread context, so
+    # persistent connections pile up instead of being reused (Django docs).
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # Explicit TEST NAME: a forked daphne test server would otherwise compute
+    # "test_test_<db>" after NAME was already switched (stack-notes pitfall 7).
+    DATABASES["default"]["TEST"] = {"NAME": "test_" + DATABASES["default"]["NAME"]}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": BASE_DIR / "db.sqlite3",
+            # The in-process worker writes while requests write: WAL lets readers
+            # run beside a writer, IMMEDIATE takes the write lock at BEGIN (no
+            # lock-upgrade deadlock) and the timeout waits instead of failing
+            # with "database is locked".
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            # A file, not :memory:, so a forked live test server shares it.
+            "TEST": {"NAME": BASE_DIR / "test_db.sqlite3"},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/inbox/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Channels and Celery ----------------------------------------------------
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    # Reaches consumers of this process only: fine for embedded mode, which is
+    # one process by design.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+_broker_url = os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL
+# Without a broker the web process runs the work itself (embedded mode).
+HITL_EMBEDDED = not _broker_url
+# "memory://" keeps Celery importable and configured in embedded mode without
+# trying to reach an AMQP server; nothing consumes it, so code must check
+# HITL_EMBEDDED rather than call .delay() there.
+CELERY_BROKER_URL = _broker_url or "memory://"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Tasks carry ids only and tolerate redelivery: ack after the work is done, and
+# requeue when a worker dies mid-task (durable execution).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+# Static schedule (no django-celery-beat: it caps Django <6.1). The sweep fires
+# due timeouts; "expires" drops sweeps that queued up while no worker ran, since
+# the next one does the same work.
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {
+        "task": "workflows.tasks.sweep",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
+    },
+}
+
+# --- HITL -------------------------------------------------------------------
+
+# Extra modules whose import registers workflows (installed apps' flows.py
+# modules are discovered too).
+HITL_WORKFLOW_MODULES = env_list("HITL_WORKFLOW_MODULES")
+
+# --- Logging ----------------------------------------------------------------
+
+# Request errors go to the console even with DEBUG off (tests run with DEBUG
+# off, and a live test server's 500s are otherwise invisible).
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "workflows": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "approvals": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}

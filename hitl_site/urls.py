@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/inbox/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    # Each app owns its full paths (/inbox/, /runs/, /workflows/, /api/v1/).
+    path("", include("workflows.urls")),
+    path("", include("approvals.urls")),
+]

@@ -1,0 +1,157 @@
+"""Test-suite wiring: markers, the services/CI guards, and the browser fixtures.
+
+The browser fixtures follow shared/reference/stack-notes.md §5-§6; the pitfall
+numbers below refer to that document.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+BROWSER_DIR = TESTS_DIR / "browser"
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def services_run() -> bool:
+    return os.environ.get("HITL_TEST_SERVICES", "") not in ("", "0")
+
+
+def ci_run() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+# --- collection --------------------------------------------------------------
+
+
+def pytest_report_header(config):
+    if services_run():
+        return "hitl: services mode (PostgreSQL + Redis), services tests included"
+    return "hitl: embedded mode (SQLite, in-memory channels); services tests deselected"
+
+
+def pytest_sessionstart(session):
+    # A services run must really use the services: fail fast, never skip.
+    if services_run():
+        db = os.environ.get("DATABASE_URL", "")
+        if not db.startswith(("postgres://", "postgresql://")) or not os.environ.get("REDIS_URL"):
+            pytest.exit(
+                "HITL_TEST_SERVICES=1 needs DATABASE_URL=postgres://... and REDIS_URL "
+                "(use `make test-services`)",
+                returncode=4,
+            )
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if BROWSER_DIR in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.browser)
+    # Outside a services run, services tests are deselected rather than skipped:
+    # `make test` runs clean, and CI (where a skip fails the run) still covers
+    # them in `make test-services`.
+    if not services_run():
+        deselected = [item for item in items if item.get_closest_marker("services")]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if not item.get_closest_marker("services")]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # CI=true: a skipped test is untested work hiding as done; fail the run.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if ci_run() and skipped:
+        reporter.write_line(f"CI=true: {len(skipped)} skipped test(s) fail the run", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- browser fixtures --------------------------------------------------------
+
+
+def prepare_fork() -> None:
+    """Call right before forking a daphne test server (pitfall 5)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgiref.sync import SyncToAsync
+    from channels.layers import channel_layers
+
+    # The child inherits the executor but not its worker thread: give it a fresh one.
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+    # Drop layers bound to event loops of earlier pytest-asyncio tests.
+    channel_layers.backends = {}
+
+
+@pytest.fixture(scope="session")
+def asgi_live_server(django_db_setup, django_db_blocker):
+    """URL of a forked daphne serving the real ASGI app (HTTP + websockets) on the test DB.
+
+    Tests that create data for it must commit it: use `transactional_db`.
+    Relies on the "fork" start method, Linux's default up to Python 3.13.
+    """
+    from functools import partial
+
+    from channels.testing.live import make_application, set_database_connection
+    from daphne.testing import DaphneProcess
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    proc = DaphneProcess(
+        "127.0.0.1",
+        partial(make_application, static_wrapper=ASGIStaticFilesHandler),
+        setup=set_database_connection,
+    )
+    prepare_fork()
+    with django_db_blocker.unblock():  # else the child inherits the DB blocker (pitfall 6)
+        proc.start()
+    if not proc.ready.wait(15):
+        proc.terminate()
+        raise RuntimeError("the daphne test server did not start within 15 s")
+    yield f"http://127.0.0.1:{proc.port.value}"
+    proc.terminate()
+    proc.join(5)
+
+
+@pytest.fixture(scope="module")  # module, not session: pitfalls 3 and 4
+def browser(asgi_live_server):
+    """Headless system Chromium. Requests the server so the fork happens first (pitfall 4)."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} not found: apt-get install -y --no-install-recommends chromium")
+    # Sync Playwright keeps an event loop running in this thread (pitfall 2).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as pw:
+            chromium = pw.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    """Where browser tests save screenshots for a person to look at (gitignored)."""
+    path = BROWSER_DIR / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,75 @@
+"""The workflow engine: pure Python, no Django, Celery or Channels (a test enforces it)."""
+
+from .agents import ScriptedAgent, Tool, ToolCall, ToolResult, tool
+from .errors import (
+    ConflictError,
+    DecisionError,
+    DefinitionChangedError,
+    DefinitionError,
+    ExpiredError,
+    HitlError,
+    RunNotFoundError,
+    RunStateError,
+    ValidationError,
+)
+from .events import Event
+from .persistence import MemoryStore, RunStore, get_default_store, set_default_store
+from .primitives import (
+    Condition,
+    HumanReview,
+    Loop,
+    OnError,
+    OnReject,
+    OnTimeout,
+    Parallel,
+    Router,
+    RunStatus,
+    Step,
+    StepInput,
+    StepOutput,
+    Steps,
+    UserInputField,
+    pause,
+)
+from .requirements import Requirement
+from .workflow import Workflow, WorkflowRunOutput
+
+__all__ = [
+    "Condition",
+    "ConflictError",
+    "DecisionError",
+    "DefinitionChangedError",
+    "DefinitionError",
+    "Event",
+    "ExpiredError",
+    "HitlError",
+    "HumanReview",
+    "Loop",
+    "MemoryStore",
+    "OnError",
+    "OnReject",
+    "OnTimeout",
+    "Parallel",
+    "Requirement",
+    "Router",
+    "RunNotFoundError",
+    "RunStateError",
+    "RunStatus",
+    "RunStore",
+    "ScriptedAgent",
+    "Step",
+    "StepInput",
+    "StepOutput",
+    "Steps",
+    "Tool",
+    "ToolCall",
+    "ToolResult",
+    "UserInputField",
+    "ValidationError",
+    "Workflow",
+    "WorkflowRunOutput",
+    "get_default_store",
+    "pause",
+    "set_default_store",
+    "tool",
+]

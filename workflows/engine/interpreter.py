@@ -1,0 +1,996 @@
+"""The interpreter: one walk of a workflow definition, used for run, continue and stream.
+
+Every resume replays the definition from the top. Work already done is read back from the
+state's memo (see ``state.py``), so a pause at any depth resumes every enclosing container where
+it was. Runtime keys extend the static path (``2/steps/0``) with the loop iteration (``@3``) and
+the container attempt (``~1``), e.g. ``2/steps@3/0``. Gates are keyed by runtime key, kind and
+attempt: replay finds the same requirement again and applies its decision.
+
+The walk is a generator of events; pauses, skips, retries and cancellation travel as exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import inspect
+import re
+import types
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from . import events as ev
+from .agents import ToolCall, ToolResult, as_tool
+from .events import Event
+from .primitives import HumanReview, OnError, OnReject, RunStatus, StepInput, StepOutput
+from .requirements import CANCELLED, EXPIRED, PENDING, Requirement, effective_action
+
+if TYPE_CHECKING:
+    from .state import RunState
+    from .workflow import Workflow
+
+MAX_AGENT_TURNS = 50
+_NO_REVIEW = HumanReview()
+_RUNTIME_MARKS = re.compile(r"[~@]\d+")
+
+
+def static_path(key: str) -> str:
+    """``2/steps~1@3/0`` -> ``2/steps/0``."""
+    return _RUNTIME_MARKS.sub("", key.split(":", 1)[0].split("#", 1)[0])
+
+
+# -- control flow -------------------------------------------------------------------------------
+class Pause(Exception):  # noqa: N818 - a signal, not an error
+    def __init__(self, requirements: list[Requirement]):
+        super().__init__(f"paused on {len(requirements)} requirement(s)")
+        self.requirements = requirements
+
+
+class RunCancelled(Exception):  # noqa: N818
+    pass
+
+
+class StepFailure(Exception):
+    def __init__(self, step_name: str, error: str, error_type: str = "Exception", *, final: bool = False):
+        super().__init__(error)
+        self.step_name, self.error, self.error_type, self.final = step_name, error, error_type, final
+
+
+class _Skip(Exception):  # noqa: N818
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Retry(Exception):  # noqa: N818
+    pass
+
+
+class _Stop(Exception):  # noqa: N818
+    def __init__(self, output: StepOutput):
+        super().__init__("stop")
+        self.output = output
+
+
+@dataclass(frozen=True)
+class Scope:
+    input: Any
+    previous: Any
+    extra: dict
+    iteration: int | None = None
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def call(fn: Callable, *args, **kwargs):
+    """Call a sync or async function from sync code."""
+    result = fn(*args, **kwargs)
+    if not inspect.isawaitable(result):
+        return result
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_await(result))
+    with ThreadPoolExecutor(1) as pool:  # called from inside an event loop: use a fresh one
+        return pool.submit(asyncio.run, _await(result)).result()
+
+
+async def _await(awaitable):
+    return await awaitable
+
+
+def jsonable(value):
+    """Make ``value`` storable as JSON (outputs, tool arguments and results)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, StepOutput):
+        return value.to_dict()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if hasattr(value, "model_dump"):
+        return jsonable(value.model_dump())
+    return str(value)
+
+
+def _as_output(result, name: str) -> StepOutput:
+    if isinstance(result, StepOutput):
+        out = dataclasses.replace(result)
+        out.step_name = out.step_name or name
+    else:
+        out = StepOutput(step_name=name, content=result)
+    out.content = jsonable(out.content)
+    return out
+
+
+def _error_text(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+class Interpreter:
+    def __init__(
+        self,
+        workflow: Workflow,
+        state: RunState,
+        *,
+        clock: Callable[[], datetime],
+        checkpoint: Callable[[], None] = lambda: None,
+    ):
+        self.wf = workflow
+        self.state = state
+        self.clock = clock
+        self._checkpoint = checkpoint
+        self.outputs: dict[str, StepOutput] = {}
+        self._outputs_view = types.MappingProxyType(self.outputs)
+        self.session = copy.deepcopy(state.memo.get("session_state") or {})
+
+    # -- entry point ----------------------------------------------------------------------------
+    def execute(self) -> Generator[Event, None, None]:
+        st = self.state
+        st.status = RunStatus.RUNNING.value
+        st.pause_kind = st.paused_step_name = st.paused_step_path = None
+        if not st.memo.get("started"):
+            yield self._emit(ev.WORKFLOW_STARTED, data={"input": jsonable(st.input)}, memo={"started": True})
+        for req in st.unapplied_requirements():
+            yield from self._acknowledge(req)
+        scope = Scope(input=st.input, previous=None, extra={})
+        try:
+            outs = yield from self._sequence(self.wf.steps, "", "", scope)
+            last = outs[-1] if outs else None
+            self._complete(last.content if last else None)
+            yield self._emit(ev.WORKFLOW_COMPLETED, data={"content": st.content})
+        except _Stop as stop:
+            self._complete(stop.output.content)
+            yield self._emit(ev.WORKFLOW_COMPLETED, data={"content": st.content, "stopped_by": stop.output.step_name})
+        except Pause as pause:
+            reqs = pause.requirements
+            st.status = RunStatus.PAUSED.value
+            kinds = {r.kind for r in reqs}
+            st.pause_kind = (
+                "error" if "error" in kinds else ("executor" if any(r.is_executor for r in reqs) else "step")
+            )
+            st.paused_step_name, st.paused_step_path = reqs[0].step_name, reqs[0].path
+            yield self._emit(
+                ev.WORKFLOW_PAUSED,
+                path=reqs[0].path,
+                name=reqs[0].step_name,
+                data={"pause_kind": st.pause_kind, "requirements": [r.id for r in reqs]},
+            )
+        except RunCancelled as cancel:
+            st.status = RunStatus.CANCELLED.value
+            st.content = str(cancel)
+            self.cancel_pending()
+            yield self._emit(ev.WORKFLOW_CANCELLED, data={"reason": st.content})
+        except StepFailure as failure:
+            st.status = RunStatus.ERROR.value
+            st.error = failure.error
+            st.content = f"Workflow execution failed: {failure.error}"
+            self.cancel_pending()
+            yield self._emit(ev.WORKFLOW_ERROR, name=failure.step_name, data={"error": failure.error})
+
+    def _complete(self, content):
+        self.state.status = RunStatus.COMPLETED.value
+        self.state.content = content
+
+    def cancel_pending(self):
+        now = self.clock()
+        for req in self.state.pending_requirements:
+            req.status, req.resolved_at = CANCELLED, now
+            req.version += 1
+            self.state.dirty_requirements.add(req.id)
+
+    def _acknowledge(self, req: Requirement):
+        if req.status == EXPIRED:
+            name = ev.REQUIREMENT_TIMED_OUT
+        elif req.is_executor:
+            name = ev.STEP_EXECUTOR_CONTINUED
+        else:
+            name = ev.STEP_CONTINUED
+        yield self._emit(
+            name,
+            path=req.path,
+            name=req.step_name,
+            data={
+                "requirement_id": req.id,
+                "kind": req.kind,
+                "action": effective_action(req),
+                "resolved_by": req.resolved_by,
+            },
+            memo={f"ack:{req.id}": True},
+        )
+
+    # -- events ---------------------------------------------------------------------------------
+    def _emit(
+        self,
+        event_name: str,
+        *,
+        path: str | None = None,
+        name: str | None = None,
+        data: dict | None = None,
+        memo: dict | None = None,
+    ) -> Event:
+        event = Event(
+            event=event_name,
+            run_id=self.state.run_id,
+            path=path,
+            step_name=name,
+            data=data or {},
+            memo=memo,
+            created_at=self.clock(),
+        )
+        return self.state.record(event)
+
+    # -- walking ----------------------------------------------------------------------------------
+    def _sequence(self, nodes, path: str, key: str, scope: Scope):
+        outs: list[StepOutput] = []
+        previous = scope.previous
+        for i, node in enumerate(nodes):
+            child_path = f"{path}/{i}" if path else str(i)
+            child_key = f"{key}/{i}" if key else str(i)
+            sub = Scope(scope.input, previous, scope.extra, scope.iteration)
+            out = yield from self._node(node, child_path, child_key, sub)
+            if out is not None:
+                outs.append(out)
+                previous = out.content
+                if out.stop:
+                    raise _Stop(out)
+        return outs
+
+    def _node(self, node, path: str, key: str, scope: Scope):
+        memo = self.state.memo
+        done = memo.get("done:" + key)
+        if done is not None:
+            if done.get("skipped"):
+                return None
+            out = StepOutput.from_dict(done)
+            self.outputs[out.step_name or node.name] = out
+            return out
+        handler = getattr(self, "_" + node.kind.lower())
+        review = node.human_review or _NO_REVIEW
+        while True:
+            attempt = memo.get("attempt:" + key, 0)
+            failed = memo.get(f"failed:{key}#{attempt}")
+            if failed is None:
+                try:
+                    out = yield from handler(node, path, key, scope, attempt)
+                    break
+                except _Retry:
+                    continue
+                except _Skip as skip:
+                    yield from self._finish(node, path, key, scope, attempt, None, skip.reason)
+                    return None
+                except StepFailure as failure:
+                    if failure.final:
+                        raise
+                    failed = {"error": failure.error, "error_type": failure.error_type}
+                    self._step_run(node, path, key, scope, attempt, "FAILED", error=failure.error)
+                    yield self._emit(
+                        ev.STEP_ERROR,
+                        path=path,
+                        name=node.name,
+                        data={**failed, "attempt": attempt},
+                        memo={f"failed:{key}#{attempt}": failed},
+                    )
+                    self._checkpoint()
+            # The node failed in this attempt: apply its on_error.
+            on_error = review.on_error or OnError.fail
+            if on_error == OnError.fail:
+                raise StepFailure(node.name, failed["error"], failed["error_type"])
+            if on_error == OnError.skip:
+                out = StepOutput(
+                    step_name=node.name,
+                    content=f"Step skipped due to error: {failed['error']}",
+                    success=False,
+                    error=failed["error"],
+                )
+                break
+            req = yield from self._gate(
+                node,
+                path,
+                key,
+                scope,
+                "error",
+                attempt,
+                message=f"Step '{node.name}' failed: {failed['error']}",
+                payload={**failed, "retry_count": attempt, "max_retries": review.max_retries},
+            )
+            action = effective_action(req)
+            if action == "retry":
+                if attempt + 1 > review.max_retries:
+                    raise StepFailure(
+                        node.name,
+                        f"Max retries ({review.max_retries}) reached for step '{node.name}': {failed['error']}",
+                        failed["error_type"],
+                        final=True,
+                    )
+                yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={"attempt:" + key: attempt + 1})
+                continue
+            if action == "timeout_cancel":
+                raise RunCancelled(f"Workflow cancelled: Step '{node.name}' timed out")
+            yield from self._finish(
+                node,
+                path,
+                key,
+                scope,
+                attempt,
+                None,
+                "timed out" if action == "timeout_skip" else "skipped after error",
+            )
+            return None
+        yield from self._finish(node, path, key, scope, attempt, out, None)
+        return out
+
+    def _finish(self, node, path, key, scope, attempt, out: StepOutput | None, skip_reason: str | None):
+        memo = {}
+        if out is None:
+            memo["done:" + key] = {"skipped": True, "reason": skip_reason}
+            status, name = "SKIPPED", ev.STEP_SKIPPED
+            data = {"reason": skip_reason}
+        else:
+            out.step_name = out.step_name or node.name
+            memo["done:" + key] = out.to_dict()
+            status, name = "COMPLETED", ev.STEP_COMPLETED
+            data = {"content": out.content, "success": out.success}
+            self.outputs[out.step_name] = out
+        if self.session != (self.state.memo.get("session_state") or {}):
+            memo["session_state"] = copy.deepcopy(self.session)
+        self._step_run(node, path, key, scope, attempt, status, output=out, error=out.error if out else None)
+        yield self._emit(name, path=path, name=node.name, data=data, memo=memo)
+        self._checkpoint()
+
+    def _step_run(self, node, path, key, scope, attempt, status, *, output=None, error=None):
+        started = self.state.memo.get(f"t:{key}#{attempt}")
+        self.state.new_step_runs.append(
+            {
+                "key": key,
+                "path": path,
+                "name": node.name,
+                "kind": node.kind,
+                "iteration": scope.iteration,
+                "attempt": attempt,
+                "status": status,
+                "output": output.to_dict() if output is not None else None,
+                "error": error,
+                "started_at": datetime.fromisoformat(started) if started else None,
+                "finished_at": self.clock(),
+            }
+        )
+
+    def _started(self, node, path, key, attempt):
+        mark = f"t:{key}#{attempt}"
+        if mark not in self.state.memo:
+            yield self._emit(
+                ev.STEP_STARTED,
+                path=path,
+                name=node.name,
+                data={"attempt": attempt},
+                memo={mark: self.clock().isoformat()},
+            )
+
+    def _input(self, node, scope: Scope, extra: dict) -> StepInput:
+        data = dict(self.state.additional_data)
+        data.update(extra)
+        return StepInput(
+            input=scope.input,
+            previous_step_content=scope.previous,
+            previous_step_outputs=self._outputs_view,
+            additional_data=data,
+            session_state=self.session,
+            step_name=node.name,
+            iteration=scope.iteration,
+        )
+
+    # -- gates ----------------------------------------------------------------------------------
+    def _gate(self, node, path, key, scope, kind, n, *, message, payload, memo=None, batch=None, gate_key=None):
+        gkey = f"{gate_key or key}:{kind}:{n}"
+        req = self.state.requirement_for(gkey)
+        if req is None:
+            review = node.human_review or _NO_REVIEW
+            now = self.clock()
+            req = Requirement(
+                run_id=self.state.run_id,
+                key=gkey,
+                path=path,
+                step_name=node.name,
+                kind=kind,
+                message=message,
+                payload=jsonable(payload),
+                iteration=scope.iteration,
+                attempt=n,
+                timeout_at=now + timedelta(seconds=review.timeout) if review.timeout else None,
+                on_timeout=review.on_timeout.value if review.timeout else None,
+                assignees=list(review.assignees),
+                groups=list(review.groups),
+                batch=batch,
+                created_at=now,
+                _clock=self.clock,
+            )
+            self.state.add_requirement(req)
+            yield self._emit(
+                ev.PAUSE_EVENT_FOR_KIND[kind],
+                path=path,
+                name=node.name,
+                memo=memo,
+                data={"requirement_id": req.id, "kind": kind, "message": message},
+            )
+            raise Pause([req])
+        if req.status == PENDING:
+            raise Pause([req])
+        if req.status == CANCELLED:
+            raise RunCancelled(f"Workflow cancelled: requirement for step '{node.name}' was cancelled")
+        return req
+
+    def _pre_gate(self, node, path, key, scope, kind, *, message, payload, default_reject):
+        """Confirmation or input before a node runs. Returns the requirement when the node runs."""
+        review = node.human_review
+        n = self.state.memo.get("pre:" + key, 0)
+        while True:
+            req = yield from self._gate(node, path, key, scope, kind, n, message=message, payload=payload)
+            action = effective_action(req)
+            if action in ("confirm", "submit", "select"):
+                return req
+            if action == "timeout_skip":
+                raise _Skip("timed out")
+            if action == "timeout_cancel":
+                raise RunCancelled(f"Workflow cancelled: Step '{node.name}' timed out")
+            on_reject = review.on_reject or default_reject
+            if on_reject == OnReject.retry:  # re-ask; a rejected step never runs
+                if n + 1 > review.max_retries:
+                    raise RunCancelled(f"Max retries ({review.max_retries}) reached for step '{node.name}'")
+                n += 1
+                yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={"pre:" + key: n})
+                continue
+            if on_reject == OnReject.else_branch:
+                return req
+            self._reject(node, on_reject)
+
+    def _reject(self, node, on_reject):
+        if on_reject == OnReject.cancel:
+            raise RunCancelled(f"Workflow cancelled: Step '{node.name}' was rejected")
+        raise _Skip("rejected")
+
+    def _review_rejected(self, node, path, key, attempt, req, default=OnReject.skip):
+        """After an output review was rejected: skip, cancel or retry (re-run with feedback)."""
+        review = node.human_review
+        action = effective_action(req)
+        if action == "timeout_skip":
+            raise _Skip("timed out")
+        if action == "timeout_cancel":
+            raise RunCancelled(f"Workflow cancelled: Step '{node.name}' timed out")
+        on_reject = review.on_reject or default
+        if on_reject != OnReject.retry:
+            self._reject(node, on_reject)
+        if attempt + 1 > review.max_retries:
+            raise RunCancelled(f"Max retries ({review.max_retries}) reached for step '{node.name}'")
+        return {"attempt:" + key: attempt + 1}
+
+    def _retry_extra(self, key, attempt, scope: Scope) -> dict:
+        extra = dict(scope.extra)
+        if attempt:
+            prev = self.state.requirement_for(f"{key}:output_review:{attempt - 1}")
+            if prev is not None:
+                extra["rejection_feedback"] = prev.feedback
+                extra["previous_output"] = prev.payload.get("output")
+        return extra
+
+    @staticmethod
+    def _wants_review(review: HumanReview, out: StepOutput) -> bool:
+        flag = review.requires_output_review
+        if callable(flag):
+            try:
+                return bool(flag(out))
+            except Exception:  # a broken predicate must not bypass a review
+                return True
+        return bool(flag)
+
+    # -- primitives -----------------------------------------------------------------------------
+    def _step(self, node, path, key, scope, attempt):
+        review = node.human_review or _NO_REVIEW
+        extra = self._retry_extra(key, attempt, scope)
+        if review.pre_gate:
+            kind = "user_input" if review.requires_user_input else "confirmation"
+            payload = {"schema": [f.to_dict() for f in review.user_input_schema or ()]}
+            message = (
+                review.confirmation_message
+                if kind == "confirmation"
+                else (review.user_input_message or review.confirmation_message)
+            )
+            req = yield from self._pre_gate(
+                node, path, key, scope, kind, message=message, payload=payload, default_reject=OnReject.skip
+            )
+            if kind == "user_input":
+                values = (req.resolution or {}).get("values")
+                if values is None:  # timed out with on_timeout=approve: the defaults
+                    values = {f.name: f.default for f in review.user_input_schema if f.default is not None}
+                extra["user_input"] = values
+        yield from self._started(node, path, key, attempt)
+        exec_key = f"exec:{key}#{attempt}"
+        stored = self.state.memo.get(exec_key)
+        if stored is not None:
+            out = StepOutput.from_dict(stored)
+        else:
+            step_input = self._input(node, scope, extra)
+            if node.agent is not None:
+                out = yield from self._agent(node, path, key, scope, attempt, step_input)
+            else:
+                out = self._call_step(node, step_input)
+            if not (review.requires_output_review and self._wants_review(review, out)):
+                return out
+        req = yield from self._gate(
+            node,
+            path,
+            key,
+            scope,
+            "output_review",
+            attempt,
+            message=review.output_review_message or f"Review output of step '{node.name}'?",
+            payload={"output": out.content, "input": jsonable(scope.input), "attempt": attempt},
+            memo={exec_key: out.to_dict()},
+        )
+        action = effective_action(req)
+        if action == "confirm":
+            return out
+        if action == "edit":
+            return dataclasses.replace(
+                out, content=jsonable(req.resolution["output"]), metadata={**(out.metadata or {}), "edited": True}
+            )
+        memo = self._review_rejected(node, path, key, attempt, req)
+        self._step_run(node, path, key, scope, attempt, "REJECTED", output=out)
+        yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo=memo)
+        raise _Retry()
+
+    def _call_step(self, node, step_input: StepInput) -> StepOutput:
+        error = None
+        for _ in range(node.max_retries + 1):
+            try:
+                return _as_output(call(node.executor, step_input), node.name)
+            except (Pause, RunCancelled, _Skip, _Retry, _Stop):
+                raise
+            except Exception as exc:  # the step's own failure: retried, then on_error applies
+                error = exc
+        raise StepFailure(node.name, _error_text(error), type(error).__name__)
+
+    def _steps(self, node, path, key, scope, attempt):
+        review = node.human_review or _NO_REVIEW
+        if review.requires_confirmation:
+            yield from self._pre_gate(
+                node,
+                path,
+                key,
+                scope,
+                "confirmation",
+                message=review.confirmation_message or f"Execute steps pipeline '{node.name}'?",
+                payload={"steps": [s.name for s in node.steps]},
+                default_reject=OnReject.skip,
+            )
+        yield from self._started(node, path, key, attempt)
+        suffix = f"~{attempt}" if attempt else ""
+        outs = yield from self._sequence(node.steps, f"{path}/steps", f"{key}/steps{suffix}", scope)
+        return StepOutput(step_name=node.name, content=outs[-1].content if outs else None, steps=outs)
+
+    def _loop(self, node, path, key, scope, attempt):
+        review = node.human_review or _NO_REVIEW
+        memo = self.state.memo
+        if review.requires_confirmation:
+            yield from self._pre_gate(
+                node,
+                path,
+                key,
+                scope,
+                "confirmation",
+                message=review.confirmation_message or f"Execute loop '{node.name}'?",
+                payload={"max_iterations": node.max_iterations},
+                default_reject=OnReject.skip,
+            )
+        yield from self._started(node, path, key, attempt)
+        suffix = f"~{attempt}" if attempt else ""
+        all_outs: list[StepOutput] = []
+        loop_input, previous, extra = scope.input, scope.previous, dict(scope.extra)
+        last = None
+        iterations = 0
+        for i in range(node.max_iterations):
+            iterations = i + 1
+            sub = Scope(loop_input, previous, extra, i)
+            outs = yield from self._sequence(node.steps, f"{path}/steps", f"{key}/steps{suffix}@{i}", sub)
+            all_outs.extend(outs)
+            if outs:
+                last = outs[-1]
+                previous = last.content
+            if i + 1 >= node.max_iterations:
+                break
+            if node.end_condition is not None:
+                end_key = f"end:{key}{suffix}@{i}"
+                if end_key not in memo:
+                    try:
+                        ended = bool(call(node.end_condition, outs))
+                    except Exception as exc:
+                        raise StepFailure(node.name, _error_text(exc), type(exc).__name__) from exc
+                    yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={end_key: ended})
+                if memo[end_key]:
+                    break
+            if review.requires_iteration_review:
+                req = yield from self._gate(
+                    node,
+                    path,
+                    key,
+                    sub,
+                    "iteration_review",
+                    0,
+                    gate_key=f"{key}{suffix}@{i}",
+                    message=review.iteration_review_message
+                    or (
+                        f"Loop '{node.name}' finished iteration {i + 1} of {node.max_iterations}. "
+                        "Accept this result, or reject it to run another iteration."
+                    ),
+                    payload={
+                        "output": last.content if last else None,
+                        "iteration": i + 1,
+                        "max_iterations": node.max_iterations,
+                    },
+                )
+                action = effective_action(req)
+                if action == "confirm":  # "Accept": stop looping, keep the output
+                    break
+                if action == "timeout_skip":
+                    raise _Skip("timed out")
+                if action == "timeout_cancel":
+                    raise RunCancelled(f"Workflow cancelled: Loop '{node.name}' timed out")
+                on_reject = review.on_reject or OnReject.retry
+                if on_reject != OnReject.retry:
+                    self._reject(node, on_reject)
+                extra = {
+                    **scope.extra,
+                    "rejection_feedback": req.feedback,
+                    "previous_output": last.content if last else None,
+                }
+            if node.forward_iteration_output and last is not None:
+                loop_input = last.content
+        return StepOutput(
+            step_name=node.name,
+            content=last.content if last else None,
+            steps=all_outs,
+            metadata={"iterations": iterations},
+        )
+
+    def _condition(self, node, path, key, scope, attempt):
+        review = node.human_review or _NO_REVIEW
+        if review.requires_confirmation:
+            req = yield from self._pre_gate(
+                node,
+                path,
+                key,
+                scope,
+                "confirmation",
+                message=review.confirmation_message
+                or (f"Execute condition '{node.name}'? Confirm runs the if branch, reject the else branch."),
+                payload={"if_steps": [s.name for s in node.steps], "else_steps": [s.name for s in node.else_steps]},
+                default_reject=OnReject.else_branch,
+            )
+            branch = "if" if effective_action(req) == "confirm" else "else"
+        else:
+            cond_key = f"cond:{key}#{attempt}"
+            if cond_key not in self.state.memo:
+                evaluator = node.evaluator
+                try:
+                    value = (
+                        call(evaluator, self._input(node, scope, dict(scope.extra)))
+                        if callable(evaluator)
+                        else evaluator
+                    )
+                except Exception as exc:
+                    raise StepFailure(node.name, _error_text(exc), type(exc).__name__) from exc
+                yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={cond_key: "if" if value else "else"})
+            branch = self.state.memo[cond_key]
+        steps = node.steps if branch == "if" else node.else_steps
+        if not steps:
+            raise _Skip(f"no {branch} branch")
+        yield from self._started(node, path, key, attempt)
+        suffix = f"~{attempt}" if attempt else ""
+        outs = yield from self._sequence(steps, f"{path}/{branch}", f"{key}/{branch}{suffix}", scope)
+        return StepOutput(
+            step_name=node.name, content=outs[-1].content if outs else None, steps=outs, metadata={"branch": branch}
+        )
+
+    def _router(self, node, path, key, scope, attempt):
+        review = node.human_review or _NO_REVIEW
+        names = [c.name for c in node.choices]
+        if review.requires_confirmation:
+            yield from self._pre_gate(
+                node,
+                path,
+                key,
+                scope,
+                "confirmation",
+                message=review.confirmation_message or f"Execute router '{node.name}'?",
+                payload={"choices": names},
+                default_reject=OnReject.skip,
+            )
+        extra = self._retry_extra(key, attempt, scope)
+        if review.requires_user_input or attempt > 0:  # a person picks (again, after a rejected review)
+            req = yield from self._gate(
+                node,
+                path,
+                key,
+                scope,
+                "route_selection",
+                attempt,
+                message=review.user_input_message or f"Select a route from: {', '.join(names)}",
+                payload={
+                    "choices": names,
+                    "multiple": review.allow_multiple_selections,
+                    "descriptions": {c.name: c.description or "" for c in node.choices},
+                    "feedback": extra.get("rejection_feedback"),
+                },
+            )
+            action = effective_action(req)
+            if action == "select":
+                chosen = (req.resolution or {}).get("choices")
+                if req.status == EXPIRED:  # on_timeout=approve: the selector decides
+                    chosen = yield from self._select(node, path, key, scope, attempt, names)
+            elif action == "timeout_cancel":
+                raise RunCancelled(f"Workflow cancelled: Router '{node.name}' timed out")
+            elif action == "timeout_skip":
+                raise _Skip("timed out")
+            else:
+                self._reject(node, review.on_reject if review.on_reject != OnReject.retry else OnReject.skip)
+        else:
+            chosen = yield from self._select(node, path, key, scope, attempt, names)
+        yield from self._started(node, path, key, attempt)
+        suffix = f"~{attempt}" if attempt else ""
+        outs, previous = [], scope.previous
+        for name in chosen:
+            idx = names.index(name)
+            sub = Scope(scope.input, previous, extra, scope.iteration)
+            out = yield from self._node(node.choices[idx], f"{path}/choices/{idx}", f"{key}/choices{suffix}/{idx}", sub)
+            if out is not None:
+                outs.append(out)
+                previous = out.content
+        out = StepOutput(
+            step_name=node.name,
+            content=outs[-1].content if outs else None,
+            steps=outs,
+            metadata={"routes": list(chosen)},
+        )
+        if not (review.requires_output_review and self._wants_review(review, out)):
+            return out
+        req = yield from self._gate(
+            node,
+            path,
+            key,
+            scope,
+            "output_review",
+            attempt,
+            message=review.output_review_message or f"Review output of router '{node.name}'?",
+            payload={"output": out.content, "routes": list(chosen), "choices": names, "attempt": attempt},
+        )
+        action = effective_action(req)
+        if action == "confirm":
+            return out
+        if action == "edit":
+            return dataclasses.replace(
+                out, content=jsonable(req.resolution["output"]), metadata={**out.metadata, "edited": True}
+            )
+        memo = self._review_rejected(node, path, key, attempt, req)
+        self._step_run(node, path, key, scope, attempt, "REJECTED", output=out)
+        yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo=memo)
+        raise _Retry()
+
+    def _select(self, node, path, key, scope, attempt, names):
+        sel_key = f"sel:{key}#{attempt}"
+        if sel_key not in self.state.memo:
+            if node.selector is None:
+                raise StepFailure(node.name, f"Router '{node.name}' has no selector and no route selection")
+            try:
+                picked = call(node.selector, self._input(node, scope, dict(scope.extra)))
+            except Exception as exc:
+                raise StepFailure(node.name, _error_text(exc), type(exc).__name__) from exc
+            if not isinstance(picked, (list, tuple)):
+                picked = [picked]
+            chosen = []
+            for item in picked:
+                name = item if isinstance(item, str) else getattr(item, "name", None)
+                if name not in names:
+                    raise StepFailure(node.name, f"Router '{node.name}' selector chose unknown route {item!r}")
+                chosen.append(name)
+            yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={sel_key: chosen})
+        return self.state.memo[sel_key]
+
+    def _parallel(self, node, path, key, scope, attempt):
+        review = node.human_review or _NO_REVIEW
+        if review.requires_confirmation:
+            yield from self._pre_gate(
+                node,
+                path,
+                key,
+                scope,
+                "confirmation",
+                message=review.confirmation_message or f"Execute parallel '{node.name}'?",
+                payload={"branches": [s.name for s in node.steps]},
+                default_reject=OnReject.skip,
+            )
+        yield from self._started(node, path, key, attempt)
+        suffix = f"~{attempt}" if attempt else ""
+        outs, pending = [], []
+        for i, branch in enumerate(node.steps):
+            try:
+                out = yield from self._node(branch, f"{path}/branches/{i}", f"{key}/branches{suffix}/{i}", scope)
+            except Pause as pause:  # branches pause independently; the others go on
+                pending.extend(pause.requirements)
+                continue
+            if out is not None:
+                outs.append(out)
+        if pending:
+            raise Pause(pending)
+        return StepOutput(step_name=node.name, content={o.step_name: o.content for o in outs}, steps=outs)
+
+    # -- agents (executor level) ------------------------------------------------------------------
+    def _agent(self, node, path, key, scope, attempt, step_input):
+        agent = node.agent
+        tools = {t.name: t for t in (as_tool(t) for t in agent.tools)}
+        memo_key = f"agent:{key}#{attempt}"
+        record = copy.deepcopy(self.state.memo.get(memo_key) or {"turns": [], "results": {}})
+        for turn in range(MAX_AGENT_TURNS):
+            if turn < len(record["turns"]):
+                action = record["turns"][turn]
+            else:
+                try:
+                    raw = call(agent.next_action, step_input, self._history(record))
+                    action = self._agent_action(raw, turn, tools)
+                except StepFailure:
+                    raise
+                except Exception as exc:
+                    raise StepFailure(node.name, _error_text(exc), type(exc).__name__) from exc
+                record["turns"].append(action)
+                yield self._emit(
+                    ev.CHECKPOINT,
+                    path=path,
+                    name=node.name,
+                    memo={memo_key: copy.deepcopy(record)},
+                    data={"agent_turn": turn},
+                )
+            if "final" in action:
+                return StepOutput(step_name=node.name, content=action["final"])
+            pending = []
+            for call_ in action["calls"]:
+                if call_["id"] in record["results"]:
+                    continue
+                tool_ = tools.get(call_["name"])
+                if tool_ is None:
+                    result = {"status": "error", "note": f"Unknown tool '{call_['name']}'"}
+                elif tool_.pause_kind:
+                    try:
+                        req = yield from self._tool_gate(node, path, key, scope, attempt, turn, call_, tool_)
+                    except Pause as pause:
+                        pending.extend(pause.requirements)
+                        continue
+                    result = self._tool_decision(tool_, call_, req)
+                else:
+                    result = self._run_tool(tool_, call_["args"])
+                record["results"][call_["id"]] = result
+                # The result is stored before anything else happens: a tool runs at most once.
+                yield self._emit(
+                    ev.CHECKPOINT,
+                    path=path,
+                    name=node.name,
+                    memo={memo_key: copy.deepcopy(record)},
+                    data={"tool": call_["name"], "status": result["status"]},
+                )
+                self._checkpoint()
+            if pending:
+                raise Pause(pending)
+        raise StepFailure(node.name, f"Agent '{agent.name}' did not finish within {MAX_AGENT_TURNS} turns")
+
+    def _tool_gate(self, node, path, key, scope, attempt, turn, call_, tool_):
+        kind = tool_.pause_kind
+        message = {
+            "executor_confirmation": f"Allow {node.agent.name} to call {tool_.name}?",
+            "executor_user_input": f"{node.agent.name} needs input to call {tool_.name}.",
+            "external_execution": f"Run {tool_.name} and provide its result.",
+        }[kind]
+        payload = {
+            "tool": tool_.name,
+            "args": call_["args"],
+            "agent": node.agent.name,
+            "description": tool_.description,
+            "call_id": call_["id"],
+        }
+        if kind == "executor_user_input":
+            payload["schema"] = [f.to_dict() for f in tool_.user_input_fields]
+        req = yield from self._gate(
+            node,
+            path,
+            key,
+            scope,
+            kind,
+            0,
+            message=message,
+            payload=payload,
+            gate_key=f"{key}#{attempt}/{call_['id']}",
+            batch=f"{key}#{attempt}/t{turn}",
+        )
+        return req
+
+    def _tool_decision(self, tool_, call_, req) -> dict:
+        action = effective_action(req)
+        res = req.resolution or {}
+        if action == "confirm":
+            return self._run_tool(tool_, call_["args"])
+        if action == "submit":
+            return self._run_tool(tool_, {**call_["args"], **res.get("values", {})})
+        if action == "provide_result":
+            return {"status": "ok", "result": jsonable(res.get("result"))}
+        note = res.get("feedback") or ("timed out" if req.status == EXPIRED else "rejected by a reviewer")
+        return {"status": "rejected", "note": note}
+
+    @staticmethod
+    def _run_tool(tool_, args: dict) -> dict:
+        try:
+            return {"status": "ok", "result": jsonable(call(tool_.fn, **args))}
+        except Exception as exc:  # the agent sees the error and decides what to do
+            return {"status": "error", "note": _error_text(exc)}
+
+    @staticmethod
+    def _agent_action(raw, turn: int, tools) -> dict:
+        if isinstance(raw, StepOutput):
+            raw = raw.content
+        if isinstance(raw, ToolCall):
+            raw = [raw]
+        if isinstance(raw, (list, tuple)) and raw and all(isinstance(c, ToolCall) for c in raw):
+            return {
+                "calls": [
+                    {"id": c.id or f"t{turn}.{i}", "name": c.name, "args": jsonable(c.args or {})}
+                    for i, c in enumerate(raw)
+                ]
+            }
+        if isinstance(raw, (list, tuple, dict)) or raw is None:
+            if raw is None or isinstance(raw, (list, tuple)):
+                raise StepFailure("agent", f"Agent returned {raw!r}: expected a ToolCall, a list of them or a str")
+        return {"final": jsonable(raw)}
+
+    @staticmethod
+    def _history(record) -> list[ToolResult]:
+        history = []
+        for turn, action in enumerate(record["turns"]):
+            for c in action.get("calls", ()):
+                res = record["results"].get(c["id"])
+                if res is not None:
+                    history.append(
+                        ToolResult(
+                            id=c["id"],
+                            name=c["name"],
+                            args=c["args"],
+                            result=res.get("result"),
+                            status=res["status"],
+                            note=res.get("note"),
+                            turn=turn,
+                        )
+                    )
+        return history

@@ -1,0 +1,331 @@
+"""``Workflow``: a named definition, and the run / continue / stream entry points."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from .agents import as_tool
+from .errors import DefinitionChangedError, DefinitionError
+from .events import Event
+from .interpreter import Interpreter, static_path
+from .persistence import RunStore, check_continuable, get_default_store
+from .primitives import (
+    Condition,
+    Loop,
+    Parallel,
+    Router,
+    RunStatus,
+    Step,
+    StepOutput,
+    Steps,
+    _as_nodes,
+    replace,
+    validate_review,
+)
+from .requirements import EXECUTOR_KINDS, Requirement
+from .state import RunState, utcnow
+
+_DEFAULT_PREFIX = {
+    "Step": "step",
+    "Steps": "steps",
+    "Loop": "loop",
+    "Router": "router",
+    "Condition": "condition",
+    "Parallel": "parallel",
+}
+
+
+def _actor(user) -> str | None:
+    if user is None or isinstance(user, str):
+        return user
+    get = getattr(user, "get_username", None)
+    return get() if get else str(user)
+
+
+class WorkflowRunOutput:
+    """A run as seen from Python: status, results and the requirements to resolve."""
+
+    def __init__(
+        self,
+        state: RunState,
+        workflow: Workflow | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        events: list[Event] | None = None,
+    ):
+        self.run_id = state.run_id
+        self.workflow_name = state.workflow_name
+        self.status = RunStatus(state.status)
+        self.input = state.input
+        self.additional_data = state.additional_data
+        self.content = state.content
+        self.error = state.error
+        self.pause_kind = state.pause_kind if self.status == RunStatus.PAUSED else None
+        self.paused_step_name = state.paused_step_name if self.pause_kind else None
+        self.paused_step_path = state.paused_step_path if self.pause_kind else None
+        self.session_state = state.session_state
+        self.created_by = state.created_by
+        self.created_at = state.created_at
+        self.events = events or []
+        self.step_requirements: list[Requirement] = list(state.requirements)
+        for req in self.step_requirements:
+            req._clock = clock
+        count = len(workflow.steps) if workflow else 0
+        memo = state.memo
+        self.step_results: list[StepOutput] = [
+            StepOutput.from_dict(memo[f"done:{i}"])
+            for i in range(count)
+            if f"done:{i}" in memo and not memo[f"done:{i}"].get("skipped")
+        ]
+
+    def __repr__(self):
+        return f"<WorkflowRunOutput {self.workflow_name} {self.run_id} {self.status.value}>"
+
+    @property
+    def is_paused(self) -> bool:
+        return self.status == RunStatus.PAUSED
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == RunStatus.CANCELLED
+
+    @property
+    def has_completed(self) -> bool:
+        return self.status in (RunStatus.COMPLETED, RunStatus.ERROR)
+
+    @property
+    def active_requirements(self) -> list[Requirement]:
+        return [r for r in self.step_requirements if r.is_active]
+
+    active_step_requirements = active_requirements
+
+    def _active(self, *kinds) -> list[Requirement]:
+        return [r for r in self.step_requirements if r.is_active and r.kind in kinds]
+
+    @property
+    def steps_requiring_confirmation(self):
+        return self._active("confirmation")
+
+    @property
+    def steps_requiring_user_input(self):
+        return self._active("user_input")
+
+    @property
+    def steps_requiring_output_review(self):
+        return self._active("output_review", "iteration_review")
+
+    @property
+    def steps_requiring_iteration_review(self):
+        return self._active("iteration_review")
+
+    @property
+    def steps_requiring_route(self):
+        return self._active("route_selection")
+
+    @property
+    def steps_requiring_executor_resolution(self):
+        return self._active(*EXECUTOR_KINDS)
+
+    @property
+    def steps_with_errors(self):
+        return self._active("error")
+
+
+class Workflow:
+    """A named, immutable workflow definition.
+
+    ``run()`` and ``continue_run()`` persist through the default store (the Django store once the
+    app is loaded), so a run paused here can be continued from a fresh ``Workflow`` in another
+    process with ``continue_run(run_id=...)``.
+    """
+
+    def __init__(self, name: str, steps, *, description: str | None = None, store: RunStore | None = None):
+        if not name or not isinstance(name, str):
+            raise DefinitionError("Workflow needs a name")
+        self.name = name
+        self.description = description
+        self.index: dict[str, Any] = {}
+        self.steps = self._normalise(_as_nodes(steps, where=f"Workflow '{name}'"), "")
+        if not self.steps:
+            raise DefinitionError(f"Workflow '{name}' has no steps")
+        self.fingerprint = hashlib.sha256(
+            json.dumps(self.describe(), sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
+        self.store = store
+        self.clock: Callable[[], datetime] = utcnow
+
+    def __repr__(self):
+        return f"<Workflow {self.name}>"
+
+    # -- definition -----------------------------------------------------------------------------
+    def _normalise(self, nodes, prefix: str) -> tuple:
+        out = []
+        for i, node in enumerate(nodes):
+            path = f"{prefix}/{i}" if prefix else str(i)
+            changes = {}
+            if not node.name:
+                changes["name"] = f"{_DEFAULT_PREFIX[node.kind]}_{i + 1}"
+            name = changes.get("name", node.name)
+            validate_review(node, name)
+            if isinstance(node, (Steps, Loop, Parallel)):
+                seg = "branches" if isinstance(node, Parallel) else "steps"
+                changes["steps"] = self._normalise(node.steps, f"{path}/{seg}")
+            elif isinstance(node, Condition):
+                changes["steps"] = self._normalise(node.steps, f"{path}/if")
+                changes["else_steps"] = self._normalise(node.else_steps, f"{path}/else")
+            elif isinstance(node, Router):
+                if not node.choices:
+                    raise DefinitionError(f"Router '{name}' has no choices")
+                choices = self._normalise(node.choices, f"{path}/choices")
+                names = [c.name for c in choices]
+                if len(set(names)) != len(names):
+                    raise DefinitionError(f"Router '{name}': choice names must be unique: {names}")
+                changes["choices"] = choices
+            node = replace(node, **changes) if changes else node
+            self.index[path] = node
+            out.append(node)
+        return tuple(out)
+
+    def describe(self) -> list[dict]:
+        """A plain description of the definition (steps, gates), for pages and fingerprints."""
+
+        def one(path, node):
+            item = {
+                "path": path,
+                "kind": node.kind,
+                "name": node.name,
+                "description": getattr(node, "description", None),
+                "human_review": node.human_review.fingerprint() if node.human_review else None,
+            }
+            if isinstance(node, Step):
+                if node.agent is not None:
+                    item["agent"] = node.agent.name
+                    tools = [as_tool(t) for t in node.agent.tools]
+                    item["tools"] = [{"name": t.name, "kind": t.pause_kind} for t in tools]
+                else:
+                    item["executor"] = getattr(node.executor, "__qualname__", repr(node.executor))
+                item["max_retries"] = node.max_retries
+            if isinstance(node, Loop):
+                item["max_iterations"] = node.max_iterations
+            return item
+
+        return [one(path, node) for path, node in self.index.items()]
+
+    # -- running --------------------------------------------------------------------------------
+    def _store(self) -> RunStore:
+        return self.store or get_default_store()
+
+    def run(
+        self,
+        input: Any = None,
+        *,
+        additional_data: dict | None = None,
+        user=None,
+        stream: bool = False,
+        run_id: str | None = None,
+    ):
+        """Start a run. Returns a ``WorkflowRunOutput``, or an iterator of events with ``stream=True``."""
+        store = self._store()
+        state = RunState.new(
+            workflow_name=self.name,
+            fingerprint=self.fingerprint,
+            input=input,
+            additional_data=additional_data,
+            created_by=_actor(user),
+            run_id=run_id,
+            now=self.clock(),
+        )
+        store.insert(state)
+        events = self._drive(store, state.run_id)
+        return events if stream else self._collect(events)
+
+    def continue_run(
+        self, run_output: WorkflowRunOutput | None = None, *, run_id: str | None = None, user=None, stream: bool = False
+    ):
+        """Store the decisions made on ``run_output``'s requirements and resume the run.
+
+        A decision on a requirement someone else already decided raises ``ConflictError`` and
+        nothing is applied; continuing with nothing decided raises ``RunStateError``.
+        """
+        if run_output is None and run_id is None:
+            raise ValueError("continue_run needs a run output or a run_id")
+        run_id = run_id or run_output.run_id
+        store = self._store()
+        if run_output is not None:
+            now = self.clock()
+            for req in run_output.step_requirements:
+                if req.local is not None and req.is_active:
+                    stored = store.resolve(
+                        req.id, resolution=req.local, version=req.version, actor=_actor(user), now=now
+                    )
+                    req.status, req.resolution, req.version = stored.status, stored.resolution, stored.version
+                    req.resolved_by, req.resolved_at, req.local = stored.resolved_by, stored.resolved_at, None
+        state = store.load(run_id)
+        self.check_compatible(state)
+        check_continuable(state)
+        events = self._drive(store, run_id)
+        return events if stream else self._collect(events)
+
+    def resume(self, run_id: str) -> Iterator[Event]:
+        """Claim and advance a stored run (used by services and workers). Yields events."""
+        return self._drive(self._store(), run_id)
+
+    def get_run_output(self, run_id: str) -> WorkflowRunOutput:
+        return WorkflowRunOutput(self._store().load(run_id), self, self.clock)
+
+    async def arun(self, input: Any = None, **kwargs) -> WorkflowRunOutput:
+        return await asyncio.to_thread(self.run, input, **kwargs)
+
+    async def acontinue_run(self, run_output: WorkflowRunOutput | None = None, **kwargs) -> WorkflowRunOutput:
+        return await asyncio.to_thread(self.continue_run, run_output, **kwargs)
+
+    def check_compatible(self, state: RunState) -> None:
+        """Refuse to resume a run whose recorded steps no longer exist in this definition (fix 14)."""
+        if state.fingerprint == self.fingerprint:
+            return
+        missing = set()
+        for key in state.memo:
+            kind, _, rest = key.partition(":")
+            if kind in ("done", "exec", "failed", "agent", "sel", "cond", "attempt", "pre") and rest:
+                path = static_path(rest)
+                if path not in self.index:
+                    missing.add(path)
+        for req in state.requirements:
+            node = self.index.get(req.path)
+            if node is None or node.name != req.step_name:
+                missing.add(req.path)
+        if missing:
+            raise DefinitionChangedError(
+                f"Workflow '{self.name}' changed since run {state.run_id} started: step(s) "
+                f"{', '.join(sorted(missing))} no longer exist. Restore the definition or cancel the run."
+            )
+
+    def _drive(self, store: RunStore, run_id: str) -> Iterator[Event]:
+        state = store.claim(run_id, now=self.clock())
+        self.check_compatible(state)
+        state.fingerprint = self.fingerprint
+        interpreter = Interpreter(self, state, clock=self.clock, checkpoint=lambda: store.checkpoint(state))
+        try:
+            yield from interpreter.execute()
+        except BaseException as exc:  # an engine or store failure: never leave the run RUNNING
+            if isinstance(exc, GeneratorExit):
+                raise
+            state.status, state.error = RunStatus.ERROR.value, f"{type(exc).__name__}: {exc}"
+            state.content = f"Workflow execution failed: {state.error}"
+            interpreter.cancel_pending()
+            store.finish(state)
+            raise
+        store.finish(state)
+        return state
+
+    def _collect(self, events) -> WorkflowRunOutput:
+        seen = []
+        while True:
+            try:
+                seen.append(next(events))
+            except StopIteration as stop:
+                return WorkflowRunOutput(stop.value, self, self.clock, seen)
