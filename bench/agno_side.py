@@ -3,6 +3,7 @@
 Run with the agno venv:  bench/.agno-venv/bin/python bench/agno_side.py [--quick] [--n N]
 Prints one JSON object on stdout. All times are wall-clock ms from time.perf_counter.
 """
+
 import argparse
 import atexit
 import json
@@ -53,8 +54,10 @@ def workflow(name, n_steps=1, review=None):
 def db_check(name, runs, sessions):
     """Assert the scenario's DB file really holds the expected COMPLETED runs and sessions."""
     con = sqlite3.connect(os.path.join(TMP, f"{name}.db"))
-    got = (con.execute("SELECT status, count(*) FROM agno_runs GROUP BY status").fetchall(),
-           con.execute("SELECT count(*) FROM agno_sessions").fetchone()[0])
+    got = (
+        con.execute("SELECT status, count(*) FROM agno_runs GROUP BY status").fetchall(),
+        con.execute("SELECT count(*) FROM agno_sessions").fetchone()[0],
+    )
     con.close()
     assert got == ([("COMPLETED", runs)], sessions), (name, got)
 
@@ -72,8 +75,13 @@ def ms(seconds):
 def stats(xs):
     xs = sorted(xs)
     p90 = xs[min(len(xs) - 1, round(0.9 * (len(xs) - 1)))]
-    return {"n": len(xs), "median": round(statistics.median(xs), 3), "p90": round(p90, 3),
-            "min": round(xs[0], 3), "max": round(xs[-1], 3)}
+    return {
+        "n": len(xs),
+        "median": round(statistics.median(xs), 3),
+        "p90": round(p90, 3),
+        "min": round(xs[0], 3),
+        "max": round(xs[-1], 3),
+    }
 
 
 # --- a. pause + resume cycle --------------------------------------------------------------------
@@ -125,17 +133,24 @@ def growth_series(name, n, one_session):
         assert run.status == RunStatus.completed, run.status
         times.append(ms(t1 - t0))
     db_check(name, runs=n, sessions=1 if one_session else n)
-    first = statistics.median(times[:20])          # runs 1-20
-    mid = statistics.median(times[89:110])          # runs 90-110 (around the 100th)
-    last = statistics.median(times[-21:])           # last 21 runs (overlaps 90-110 when n < 131)
-    return {"runs": n, "first20_median_ms": round(first, 3), "around100_median_ms": round(mid, 3),
-            "last21_median_ms": round(last, 3), "ratio_last_vs_100": round(last / mid, 2)}
+    first = statistics.median(times[:20])  # runs 1-20
+    mid = statistics.median(times[89:110])  # runs 90-110 (around the 100th)
+    last = statistics.median(times[-21:])  # last 21 runs (overlaps 90-110 when n < 131)
+    return {
+        "runs": n,
+        "first20_median_ms": round(first, 3),
+        "around100_median_ms": round(mid, 3),
+        "last21_median_ms": round(last, 3),
+        "ratio_last_vs_100": round(last / mid, 2),
+    }
 
 
 def bench_growth(n):
     assert n >= 110, "growth needs at least 110 runs"
-    return {"fresh_session_each_run": growth_series("growth_fresh", n, one_session=False),
-            "one_session": growth_series("growth_one", n, one_session=True)}
+    return {
+        "fresh_session_each_run": growth_series("growth_fresh", n, one_session=False),
+        "one_session": growth_series("growth_one", n, one_session=True),
+    }
 
 
 def main():

@@ -29,8 +29,6 @@ application = ProtocolTypeRouter(
     {
         "http": http_app,
         # Origin must match ALLOWED_HOSTS: blocks cross-site websocket hijacking.
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

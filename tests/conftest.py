@@ -47,8 +47,7 @@ def pytest_sessionstart(session):
         db = os.environ.get("DATABASE_URL", "")
         if not db.startswith(("postgres://", "postgresql://")) or not os.environ.get("REDIS_URL"):
             pytest.exit(
-                "HITL_TEST_SERVICES=1 needs DATABASE_URL=postgres://... and REDIS_URL "
-                "(use `make test-services`)",
+                "HITL_TEST_SERVICES=1 needs DATABASE_URL=postgres://... and REDIS_URL (use `make test-services`)",
                 returncode=4,
             )
 
@@ -132,9 +131,7 @@ def browser(asgi_live_server):
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as pw:
-            chromium = pw.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-            )
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             yield chromium
             chromium.close()
     finally:
