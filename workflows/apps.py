@@ -6,7 +6,7 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Workflows"
 
     def ready(self) -> None:
-        # TODO(lead): bind the engine to the Django store, discover workflow
-        # modules (each app's flows.py + settings.HITL_WORKFLOW_MODULES) and, in
-        # embedded mode, arrange the in-process worker and sweeper.
-        pass
+        from workflows import checks, store  # noqa: F401 - registers the system check
+
+        # Workflow.run() / continue_run() persist through Django from now on.
+        store.install()

@@ -24,8 +24,11 @@ class RunStore(Protocol):
 
     def load(self, run_id: str) -> RunState: ...
 
-    def claim(self, run_id: str, *, now: datetime) -> RunState:
-        """Take the run for execution (status -> RUNNING) if it can go on; else raise."""
+    def claim(self, run_id: str, *, now: datetime, check=None) -> RunState:
+        """Take the run for execution (status -> RUNNING) if it can go on; else raise.
+
+        Due timeouts are applied first. ``check(state)`` may raise to refuse (nothing changes).
+        """
 
     def checkpoint(self, state: RunState) -> None:
         """Persist what happened since the last checkpoint (events, step runs, requirements)."""
@@ -153,7 +156,7 @@ class MemoryStore:
             )
             return state
 
-    def claim(self, run_id: str, *, now: datetime) -> RunState:
+    def claim(self, run_id: str, *, now: datetime, check=None) -> RunState:
         with self._lock:
             state = self.load(run_id)
             for req in state.requirements:
@@ -161,6 +164,8 @@ class MemoryStore:
                     apply_timeout(req, now)
                     self._requirements[req.id] = req.to_dict()
             check_continuable(state)
+            if check is not None:
+                check(state)
             state.status = RunStatus.RUNNING.value
             state.version += 1
             self._runs[run_id].update(status=state.status, version=state.version)

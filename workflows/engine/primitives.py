@@ -515,7 +515,13 @@ def validate_review(node, name: str) -> None:
         raise DefinitionError(f"{kind} '{name}': on_reject='else' is only supported on Condition")
     if kind == "Step" and review.requires_user_input and not review.user_input_schema:
         raise DefinitionError(f"Step '{name}': requires_user_input needs a user_input_schema")
-    gates = review.pre_gate or review.requires_output_review or review.requires_iteration_review
+    # An error pause waits for a person too, so it may time out like any other gate.
+    gates = (
+        review.pre_gate
+        or review.requires_output_review
+        or review.requires_iteration_review
+        or review.on_error == OnError.pause
+    )
     if not gates and node.kind == "Step" and node.agent is not None:
         gates = True  # tool calls of the agent may pause and use the timeout
     if review.timeout is not None and not gates:

@@ -13,7 +13,7 @@ from .agents import as_tool
 from .errors import DefinitionChangedError, DefinitionError
 from .events import Event
 from .interpreter import Interpreter, static_path
-from .persistence import RunStore, check_continuable, get_default_store
+from .persistence import RunStore, get_default_store
 from .primitives import (
     Condition,
     Loop,
@@ -180,6 +180,9 @@ class Workflow:
             elif isinstance(node, Router):
                 if not node.choices:
                     raise DefinitionError(f"Router '{name}' has no choices")
+                if node.selector is None and not (node.human_review and node.human_review.requires_user_input):
+                    # Nothing could pick a route: say so now rather than fail when the run gets there.
+                    raise DefinitionError(f"Router '{name}' needs a selector or route selection (requires_user_input)")
                 choices = self._normalise(node.choices, f"{path}/choices")
                 names = [c.name for c in choices]
                 if len(set(names)) != len(names):
@@ -264,9 +267,6 @@ class Workflow:
                     )
                     req.status, req.resolution, req.version = stored.status, stored.resolution, stored.version
                     req.resolved_by, req.resolved_at, req.local = stored.resolved_by, stored.resolved_at, None
-        state = store.load(run_id)
-        self.check_compatible(state)
-        check_continuable(state)
         events = self._drive(store, run_id)
         return events if stream else self._collect(events)
 
@@ -304,9 +304,9 @@ class Workflow:
                 f"{', '.join(sorted(missing))} no longer exist. Restore the definition or cancel the run."
             )
 
-    def _drive(self, store: RunStore, run_id: str) -> Iterator[Event]:
-        state = store.claim(run_id, now=self.clock())
-        self.check_compatible(state)
+    def _drive(self, store: RunStore, run_id: str, state: RunState | None = None) -> Iterator[Event]:
+        if state is None:
+            state = store.claim(run_id, now=self.clock(), check=self.check_compatible)
         state.fingerprint = self.fingerprint
         interpreter = Interpreter(self, state, clock=self.clock, checkpoint=lambda: store.checkpoint(state))
         try:

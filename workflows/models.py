@@ -1,0 +1,226 @@
+"""Rows of runs, step attempts, requirements and events.
+
+Only ``workflows/store.py`` converts these to engine state and back; services change them.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+EXECUTOR_KINDS = ("executor_confirmation", "executor_user_input", "external_execution")
+
+
+class WorkflowRun(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        RUNNING = "RUNNING"
+        PAUSED = "PAUSED"
+        COMPLETED = "COMPLETED"
+        CANCELLED = "CANCELLED"
+        ERROR = "ERROR"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING, Status.PAUSED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow_name = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64, help_text="Hash of the definition the run started with.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    input = models.JSONField(null=True, blank=True)
+    additional_data = models.JSONField(default=dict, blank=True)
+    content = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    state = models.JSONField(default=dict, blank=True, help_text="Engine checkpoint (memo snapshot).")
+    pause_kind = models.CharField(max_length=12, blank=True)
+    paused_step_name = models.CharField(max_length=200, blank=True)
+    paused_step_path = models.CharField(max_length=500, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    # A worker holds the run until this time while it executes; an expired lease means the worker
+    # died and the sweeper hands the run to another one.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Set when someone cancels a RUNNING run: its worker stops after the current step.
+    cancel_requested_by = models.CharField(max_length=150, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="run_created"),
+            models.Index(fields=["workflow_name", "-created_at"], name="run_workflow_created"),
+            models.Index(fields=["status", "-created_at"], name="run_status_created"),
+        ]
+        permissions = [
+            ("start_run", "Can start workflow runs"),
+            ("cancel_run", "Can cancel workflow runs"),
+        ]
+
+    def __str__(self):
+        return f"{self.workflow_name} {self.id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+
+class StepRun(models.Model):
+    """One attempt of one step (leaf or container), written when the attempt ends."""
+
+    class Status(models.TextChoices):
+        COMPLETED = "COMPLETED"
+        FAILED = "FAILED"
+        SKIPPED = "SKIPPED"
+        REJECTED = "REJECTED"
+
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="step_runs")
+    key = models.CharField(max_length=500, help_text="Runtime path: static path, @iteration, ~attempt.")
+    path = models.CharField(max_length=500)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20)
+    iteration = models.PositiveIntegerField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    output = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.name} [{self.path}] {self.status}"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class Requirement(models.Model):
+    class Kind(models.TextChoices):
+        CONFIRMATION = "confirmation"
+        USER_INPUT = "user_input", "User input"
+        OUTPUT_REVIEW = "output_review", "Output review"
+        ROUTE_SELECTION = "route_selection", "Route selection"
+        ITERATION_REVIEW = "iteration_review", "Iteration review"
+        ERROR = "error"
+        EXECUTOR_CONFIRMATION = "executor_confirmation", "Tool confirmation"
+        EXECUTOR_USER_INPUT = "executor_user_input", "Tool input"
+        EXTERNAL_EXECUTION = "external_execution", "External execution"
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        RESOLVED = "RESOLVED"
+        EXPIRED = "EXPIRED"
+        CANCELLED = "CANCELLED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="requirements")
+    key = models.CharField(max_length=600, help_text="Gate identity inside the run (runtime path:kind:n).")
+    path = models.CharField(max_length=500)
+    step_name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    message = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    iteration = models.PositiveIntegerField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=0)
+    batch = models.CharField(max_length=600, blank=True, help_text="Tool calls of one agent turn.")
+    resolution = models.JSONField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_by_name = models.CharField(max_length=150, blank=True, help_text="Username, or 'system'.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    timeout_at = models.DateTimeField(null=True, blank=True)
+    on_timeout = models.CharField(max_length=10, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    # Assignment: named users and/or groups; with neither, anyone with resolve_requirement.
+    assignees = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="assigned_requirements")
+    groups = models.ManyToManyField(Group, blank=True, related_name="assigned_requirements")
+    is_assigned = models.BooleanField(default=False, help_text="True when assignees or groups restrict it.")
+    # Workflow name copied from the run so the inbox filters without a join.
+    workflow_name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "key"], name="requirement_unique_gate"),
+            # At most one pending step-level requirement per step path, iteration and attempt
+            # (tool calls of one agent turn are several, each keyed by its call id).
+            models.UniqueConstraint(
+                F("run"),
+                F("path"),
+                Coalesce("iteration", -1),
+                F("kind"),
+                F("attempt"),
+                condition=Q(status="PENDING") & ~Q(kind__in=EXECUTOR_KINDS),
+                name="requirement_one_pending_per_step",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="req_status_created"),
+            models.Index(fields=["status", "timeout_at"], name="req_status_timeout"),
+            models.Index(fields=["run", "created_at"], name="req_run_created"),
+        ]
+        permissions = [("resolve_requirement", "Can resolve requirements")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.step_name} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    @property
+    def is_executor(self) -> bool:
+        return self.kind in EXECUTOR_KINDS
+
+    @property
+    def action(self) -> str | None:
+        return (self.resolution or {}).get("action")
+
+
+class RunEvent(models.Model):
+    """Append-only event log of a run; ``memo`` carries the engine's checkpoint data."""
+
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    event = models.CharField(max_length=40)
+    path = models.CharField(max_length=500, blank=True)
+    step_name = models.CharField(max_length=200, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    memo = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="event_unique_seq")]
+
+    def __str__(self):
+        return f"{self.seq} {self.event} {self.step_name}"
+
+
+class ApiToken(models.Model):
+    """A per-user API token; only its SHA-256 is stored (``manage.py create_api_token``)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"token of {self.user}"

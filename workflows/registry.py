@@ -1,0 +1,64 @@
+"""Workflows by name.
+
+Every module-level ``Workflow`` of each installed app's ``flows.py`` and of each module named in
+``settings.HITL_WORKFLOW_MODULES`` is registered under its name; ``register()`` adds one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from django.apps import apps
+from django.conf import settings
+
+from workflows.engine import Workflow
+
+_registry: dict[str, Workflow] = {}
+_discovered = False
+
+
+class WorkflowNotFound(LookupError):
+    pass
+
+
+def register(workflow: Workflow) -> Workflow:
+    if not isinstance(workflow, Workflow):
+        raise TypeError(f"register() takes a Workflow, not {type(workflow).__name__}")
+    _registry[workflow.name] = workflow
+    return workflow
+
+
+def _register_module(module) -> None:
+    for value in vars(module).values():
+        if isinstance(value, Workflow):
+            register(value)
+
+
+def discover() -> None:
+    """Import the workflow modules (once). Import errors propagate: a broken definition is loud."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    names = [
+        f"{config.name}.flows"
+        for config in apps.get_app_configs()
+        if importlib.util.find_spec(f"{config.name}.flows") is not None
+    ]
+    names += list(getattr(settings, "HITL_WORKFLOW_MODULES", []))
+    for name in names:
+        _register_module(importlib.import_module(name))
+
+
+def get(name: str) -> Workflow:
+    discover()
+    try:
+        return _registry[name]
+    except KeyError:
+        raise WorkflowNotFound(f"No workflow named '{name}'") from None
+
+
+def all_workflows() -> list[Workflow]:
+    discover()
+    return sorted(_registry.values(), key=lambda wf: wf.name)

@@ -1,0 +1,40 @@
+"""Reads: who may see and resolve what, and the querysets pages and the API list."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from .models import Requirement, WorkflowRun
+
+RESOLVE_PERM = "workflows.resolve_requirement"
+
+
+def requirements_visible_to(user) -> QuerySet[Requirement]:
+    """Requirements ``user`` may see and resolve: assigned to them or their groups, or open to
+    everyone holding ``resolve_requirement``. Staff see everything."""
+    qs = Requirement.objects.all()
+    if not user or not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if user.is_staff or user.is_superuser:
+        return qs
+    rule = Q(assignees=user) | Q(groups__in=user.groups.all())
+    if user.has_perm(RESOLVE_PERM):
+        rule |= Q(is_assigned=False)
+    # A subquery keeps the outer query free of joins (no duplicates, index-friendly ordering).
+    return qs.filter(id__in=Requirement.objects.filter(rule).values("id"))
+
+
+def requirements_pending_for(user) -> QuerySet[Requirement]:
+    return requirements_visible_to(user).filter(status=Requirement.Status.PENDING)
+
+
+def user_may_resolve(user, requirement: Requirement) -> bool:
+    return requirements_visible_to(user).filter(id=requirement.id).exists()
+
+
+def runs_visible_to(user) -> QuerySet[WorkflowRun]:
+    if not user or not user.is_authenticated:
+        return WorkflowRun.objects.none()
+    if user.is_staff or user.has_perm("workflows.start_run") or user.has_perm("workflows.view_workflowrun"):
+        return WorkflowRun.objects.all()
+    return WorkflowRun.objects.filter(created_by=user)
