@@ -38,3 +38,11 @@ def runs_visible_to(user) -> QuerySet[WorkflowRun]:
     if user.is_staff or user.has_perm("workflows.start_run") or user.has_perm("workflows.view_workflowrun"):
         return WorkflowRun.objects.all()
     return WorkflowRun.objects.filter(created_by=user)
+
+
+def requirements_inspectable_by(user) -> QuerySet[Requirement]:
+    """Requirements ``user`` may look at (run pages, the API's reads): the ones they may resolve,
+    or all of them for staff and holders of ``workflows.view_requirement`` (auditors)."""
+    if user and user.is_authenticated and user.is_active and user.has_perm("workflows.view_requirement"):
+        return Requirement.objects.all()
+    return requirements_visible_to(user)

@@ -112,10 +112,13 @@ def _broadcast_run(run_id) -> None:
 
 
 def _event_append(run_id, event: str, data: dict, *, step_name: str = "") -> None:
+    """Add an event outside an execution; the snapshot's seq follows so the engine never reuses it."""
     with transaction.atomic():
-        WorkflowRun.objects.select_for_update().only("id").get(id=run_id)
+        run = WorkflowRun.objects.select_for_update().only("id", "state").get(id=run_id)
         seq = (RunEvent.objects.filter(run_id=run_id).aggregate(m=Max("seq"))["m"] or 0) + 1
         RunEvent.objects.create(run_id=run_id, seq=seq, event=event, data=data, step_name=step_name)
+        run.state = {**(run.state or {}), "seq": seq}
+        run.save(update_fields=["state"])
 
 
 def run_cancel(*, run_id, user=None) -> WorkflowRun:
@@ -138,7 +141,7 @@ def run_cancel(*, run_id, user=None) -> WorkflowRun:
                 req = requirement_to_engine(req_row)
                 req.status, req.resolved_at, req.resolved_by = "CANCELLED", now, who
                 req.version += 1
-                save_requirement(req_row, req)
+                save_requirement(req)
             row.status, row.content = WorkflowRun.Status.CANCELLED, f"Run cancelled by {who}"
             row.pause_kind = row.paused_step_name = row.paused_step_path = ""
             row.finished_at, row.version = now, row.version + 1
@@ -192,7 +195,7 @@ def requirement_resolve(
         req = requirement_to_engine(row)
         if persistence.is_due(req, now):
             persistence.apply_timeout(req, now)
-            save_requirement(row, req)
+            save_requirement(req)
             _after_change(row)
             expired = True
         else:
@@ -200,7 +203,7 @@ def requirement_resolve(
             resolution = clean_decision(req, action, data)
             shown = dict(row.payload or {})
             persistence.apply_decision(req, resolution, _username(user), now)
-            save_requirement(row, req)
+            save_requirement(req)
             row.refresh_from_db()
             for hook in resolution_hooks:
                 hook(requirement=row, user=user, resolution=resolution, shown=shown)
@@ -242,7 +245,7 @@ def requirements_expire_due(*, now: datetime | None = None, limit: int = 500) ->
         for row in due:
             req = requirement_to_engine(row)
             persistence.apply_timeout(req, now)
-            save_requirement(row, req)
+            save_requirement(req)
             _after_change(row)
             count += 1
     return count

@@ -6,13 +6,16 @@ by a lease), a requirement changes only at the version that was read.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from workflows.engine import persistence
@@ -56,7 +59,7 @@ def requirement_to_engine(row: Requirement) -> EngineRequirement:
     )
 
 
-def state_from_row(row: WorkflowRun) -> RunState:
+def state_from_row(row: WorkflowRun, *, fold_events: bool = True) -> RunState:
     state = RunState(
         run_id=str(row.id),
         workflow_name=row.workflow_name,
@@ -75,7 +78,8 @@ def state_from_row(row: WorkflowRun) -> RunState:
     )
     state.restore(row.state)
     # Events written after the snapshot (a worker died mid-run) carry the rest of the memo.
-    state.fold(RunEvent.objects.filter(run_id=row.id, seq__gt=state.seq).order_by("seq").only("seq", "memo"))
+    if fold_events:
+        state.fold(RunEvent.objects.filter(run_id=row.id, seq__gt=state.seq).order_by("seq").only("seq", "memo"))
     state.requirements = [
         requirement_to_engine(r) for r in Requirement.objects.filter(run_id=row.id).order_by("created_at", "key")
     ]
@@ -83,9 +87,9 @@ def state_from_row(row: WorkflowRun) -> RunState:
 
 
 # -- engine -> rows ---------------------------------------------------------------------------
-def save_requirement(row: Requirement, req: EngineRequirement) -> None:
-    """Write a decision or timeout made on ``req`` (read at ``req.version - 1``) to ``row``."""
-    updated = Requirement.objects.filter(id=row.id, version=req.version - 1).update(
+def save_requirement(req: EngineRequirement) -> None:
+    """Write a decision or timeout made on ``req`` (read at ``req.version - 1``) to its row."""
+    updated = Requirement.objects.filter(id=req.id, version=req.version - 1).update(
         status=req.status,
         resolution=req.resolution,
         resolved_at=req.resolved_at,
@@ -101,6 +105,136 @@ def _user_id(username: str | None):
     if not username or username == persistence.SYSTEM_ACTOR:
         return None
     return get_user_model().objects.filter(username=username).values_list("id", flat=True).first()
+
+
+# -- the checkpoint's hot path ----------------------------------------------------------------
+# A run checkpoints after every step, so these inserts skip the ORM's per-call query compilation:
+# one prepared statement per table, values prepared by the model fields themselves (UUIDs, JSON
+# and datetimes come out right on SQLite and PostgreSQL alike).
+_EVENT_FIELDS = ("run", "seq", "event", "path", "step_name", "data", "memo", "created_at")
+_STEP_RUN_FIELDS = (
+    "run",
+    "key",
+    "path",
+    "name",
+    "kind",
+    "iteration",
+    "attempt",
+    "status",
+    "output",
+    "error",
+    "started_at",
+    "finished_at",
+)
+_sql_cache: dict = {}
+
+
+def _insert_rows(model, field_names, rows) -> None:
+    conn = connections[router.db_for_write(model)]
+    cache_key = (conn.alias, model, field_names)
+    if cache_key not in _sql_cache:
+        fields = [model._meta.get_field(name) for name in field_names]
+        columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
+        sql = f"INSERT INTO {conn.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+        _sql_cache[cache_key] = (sql, fields)
+    sql, fields = _sql_cache[cache_key]
+    params = [[f.get_db_prep_save(v, conn) for f, v in zip(fields, row, strict=True)] for row in rows]
+    with conn.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _cancel_requested_by(run_id) -> str:
+    conn = connections[router.db_for_read(WorkflowRun)]
+    table, column = WorkflowRun._meta.db_table, WorkflowRun._meta.get_field("cancel_requested_by").column
+    run_id = WorkflowRun._meta.pk.get_db_prep_value(run_id, conn)
+    with conn.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {conn.ops.quote_name(column)} FROM {conn.ops.quote_name(table)} WHERE id = %s", [run_id]
+        )
+        row = cursor.fetchone()
+    return row[0] if row else ""
+
+
+def _sqlite_checkpoint(state: RunState) -> bool:
+    """The common checkpoint (events and step runs only) on SQLite, outside any transaction:
+    written through the DB-API connection in one short IMMEDIATE transaction. Django's cursor
+    layers cost more than the write itself here, and a run checkpoints after every step.
+    Returns False when the general path must be used."""
+    conn = connections[router.db_for_write(RunEvent)]
+    if conn.vendor != "sqlite" or conn.in_atomic_block or state.new_requirements or state.dirty_requirements:
+        return False
+    conn.ensure_connection()
+    raw = conn.connection
+    run_hex = uuid.UUID(str(state.run_id)).hex  # Django keeps UUIDs as 32 hex chars on SQLite
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        if state.new_events:
+            raw.executemany(
+                _sqlite_sql(conn, RunEvent, _EVENT_FIELDS),
+                [
+                    (
+                        run_hex,
+                        e.seq,
+                        e.event,
+                        e.path or "",
+                        e.step_name or "",
+                        _json(e.data),
+                        _json(e.memo),
+                        _sqlite_dt(e.created_at),
+                    )
+                    for e in state.new_events
+                ],
+            )
+        if state.new_step_runs:
+            raw.executemany(
+                _sqlite_sql(conn, StepRun, _STEP_RUN_FIELDS),
+                [
+                    (
+                        run_hex,
+                        s["key"],
+                        s["path"],
+                        s["name"],
+                        s["kind"],
+                        s["iteration"],
+                        s["attempt"],
+                        s["status"],
+                        _json(s["output"]),
+                        s["error"] or "",
+                        _sqlite_dt(s["started_at"]),
+                        _sqlite_dt(s["finished_at"]),
+                    )
+                    for s in state.new_step_runs
+                ],
+            )
+        row = raw.execute(
+            f"SELECT cancel_requested_by FROM {WorkflowRun._meta.db_table} WHERE id = ?", (run_hex,)
+        ).fetchone()
+        raw.execute("COMMIT")
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
+    state.new_events, state.new_step_runs = [], []
+    state.__dict__["_cancelled_by"] = row[0] if row else ""
+    return True
+
+
+def _sqlite_sql(conn, model, field_names) -> str:
+    cache_key = ("sqlite-raw", model, field_names)
+    if cache_key not in _sql_cache:
+        columns = ", ".join(model._meta.get_field(n).column for n in field_names)
+        _sql_cache[cache_key] = (
+            f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({', '.join(['?'] * len(field_names))})"
+        )
+    return _sql_cache[cache_key]
+
+
+def _json(value):
+    return None if value is None else json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def _sqlite_dt(value):
+    # As Django's SQLite backend stores them: naive UTC, str() format.
+    return None if value is None else str(timezone.make_naive(value, UTC))
 
 
 class DjangoStore:
@@ -139,13 +273,18 @@ class DjangoStore:
                 row = WorkflowRun.objects.select_for_update().get(id=run_id)
             except (WorkflowRun.DoesNotExist, ValueError, DjangoValidationError):
                 raise RunNotFoundError(f"No run with id {run_id}") from None
-            if row.status == WorkflowRun.Status.RUNNING:
+            recovering = row.status == WorkflowRun.Status.RUNNING
+            if recovering:
                 if not (recover or (row.lease_until is not None and row.lease_until <= now)):
                     raise ConflictError(f"Run {run_id} is being executed by another worker.")
                 row.status = WorkflowRun.Status.PENDING  # its worker died: pick up from the checkpoint
-            self.expire_due(run_id, now)
-            state = state_from_row(row)
+            # Only a run whose worker died has events after its snapshot (finish() writes both).
+            state = state_from_row(row, fold_events=recovering)
             state.status = row.status
+            for req in state.requirements:
+                if persistence.is_due(req, now):
+                    persistence.apply_timeout(req, now)
+                    save_requirement(req)
             persistence.check_continuable(state)
             if check is not None:
                 check(state)
@@ -163,23 +302,24 @@ class DjangoStore:
         for row in due:
             req = requirement_to_engine(row)
             persistence.apply_timeout(req, now)
-            save_requirement(row, req)
+            save_requirement(req)
             expired.append(req)
         return expired
 
     def checkpoint(self, state: RunState) -> None:
-        with transaction.atomic():
-            self._flush(state)
-            cancelled_by = (
-                WorkflowRun.objects.filter(id=state.run_id).values_list("cancel_requested_by", flat=True).first()
-            )
-            if cancelled_by:  # someone cancelled the running run: nothing after this step starts
-                raise RunCancelled(f"Run cancelled by {cancelled_by}")
-            lease = getattr(state, "lease_until", None)
-            now = timezone.now()
-            if lease is not None and lease - now < lease_duration() / 2:  # renew before it runs out
-                state.lease_until = now + lease_duration()
-                WorkflowRun.objects.filter(id=state.run_id).update(lease_until=state.lease_until)
+        if not _sqlite_checkpoint(state):
+            with transaction.atomic():
+                self._flush(state)
+                cancelled_by = _cancel_requested_by(state.run_id)
+        else:
+            cancelled_by = state.__dict__.pop("_cancelled_by", "")
+        if cancelled_by:  # someone cancelled the running run: nothing after this step starts
+            raise RunCancelled(f"Run cancelled by {cancelled_by}")
+        lease = getattr(state, "lease_until", None)
+        now = timezone.now()
+        if lease is not None and lease - now < lease_duration() / 2:  # renew before it runs out
+            state.lease_until = now + lease_duration()
+            WorkflowRun.objects.filter(id=state.run_id).update(lease_until=state.lease_until)
 
     def finish(self, state: RunState) -> None:
         with transaction.atomic():
@@ -213,12 +353,12 @@ class DjangoStore:
             req = requirement_to_engine(row)
             if persistence.is_due(req, now):
                 persistence.apply_timeout(req, now)
-                save_requirement(row, req)
+                save_requirement(req)
                 expired = ExpiredError("This requirement expired at its deadline; the decision was not applied.")
             else:
                 persistence.check_decidable(req, version=version, now=now)
                 persistence.apply_decision(req, resolution, actor, now)
-                save_requirement(row, req)
+                save_requirement(req)
         if expired:  # raised after commit, so the expiry itself is kept
             raise expired
         return req
@@ -236,40 +376,35 @@ class DjangoStore:
                     status=req.status, resolved_at=req.resolved_at, version=req.version
                 )
         if state.new_events:
-            RunEvent.objects.bulk_create(
+            _insert_rows(
+                RunEvent,
+                _EVENT_FIELDS,
                 [
-                    RunEvent(
-                        run_id=run_id,
-                        seq=e.seq,
-                        event=e.event,
-                        path=e.path or "",
-                        step_name=e.step_name or "",
-                        data=e.data,
-                        memo=e.memo,
-                        created_at=e.created_at,
-                    )
+                    (run_id, e.seq, e.event, e.path or "", e.step_name or "", e.data, e.memo, e.created_at)
                     for e in state.new_events
-                ]
+                ],
             )
         if state.new_step_runs:
-            StepRun.objects.bulk_create(
+            _insert_rows(
+                StepRun,
+                _STEP_RUN_FIELDS,
                 [
-                    StepRun(
-                        run_id=run_id,
-                        key=s["key"],
-                        path=s["path"],
-                        name=s["name"],
-                        kind=s["kind"],
-                        iteration=s["iteration"],
-                        attempt=s["attempt"],
-                        status=s["status"],
-                        output=s["output"],
-                        error=s["error"] or "",
-                        started_at=s["started_at"],
-                        finished_at=s["finished_at"],
+                    (
+                        run_id,
+                        s["key"],
+                        s["path"],
+                        s["name"],
+                        s["kind"],
+                        s["iteration"],
+                        s["attempt"],
+                        s["status"],
+                        s["output"],
+                        s["error"] or "",
+                        s["started_at"],
+                        s["finished_at"],
                     )
                     for s in state.new_step_runs
-                ]
+                ],
             )
         state.new_requirements, state.new_events, state.new_step_runs = [], [], []
         state.dirty_requirements = set()

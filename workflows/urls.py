@@ -1,3 +1,27 @@
+"""URLs of the workflows app: run pages, the workflow catalogue, and the JSON API (/api/v1/)."""
+
+from django.urls import include, path
+
+from . import api, views
+
 app_name = "workflows"
 
-urlpatterns: list = []
+api_patterns = [
+    path("runs", api.runs, name="api-runs"),
+    path("runs/<str:run_id>", api.run_detail, name="api-run"),
+    path("runs/<str:run_id>/cancel", api.run_cancel, name="api-run-cancel"),
+    path("requirements", api.requirements, name="api-requirements"),
+    path("requirements/<str:requirement_id>", api.requirement_detail, name="api-requirement"),
+    path("requirements/<str:requirement_id>/resolve", api.requirement_resolve, name="api-requirement-resolve"),
+    path("openapi.json", api.openapi, name="api-openapi"),
+]
+
+urlpatterns = [
+    path("runs/", views.run_list, name="run-list"),
+    path("runs/<uuid:run_id>/", views.run_detail, name="run-detail"),
+    path("runs/<uuid:run_id>/live/", views.run_live, name="run-live"),
+    path("runs/<uuid:run_id>/cancel/", views.run_cancel, name="run-cancel"),
+    path("workflows/", views.workflow_list, name="workflow-list"),
+    path("workflows/<str:name>/", views.workflow_detail, name="workflow-detail"),
+    path("api/v1/", include(api_patterns)),
+]

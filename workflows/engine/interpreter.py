@@ -183,6 +183,8 @@ class Interpreter:
                 path=reqs[0].path,
                 name=reqs[0].step_name,
                 data={"pause_kind": st.pause_kind, "requirements": [r.id for r in reqs]},
+                # A step whose output awaits review is not re-run on resume: keep what it wrote.
+                memo=self._session_memo() or None,
             )
         except RunCancelled as cancel:
             st.status = RunStatus.CANCELLED.value
@@ -360,11 +362,16 @@ class Interpreter:
             status, name = "COMPLETED", ev.STEP_COMPLETED
             data = {"content": out.content, "success": out.success}
             self.outputs[out.step_name] = out
-        if self.session != (self.state.memo.get("session_state") or {}):
-            memo["session_state"] = copy.deepcopy(self.session)
+        memo.update(self._session_memo())
         self._step_run(node, path, key, scope, attempt, status, output=out, error=out.error if out else None)
         yield self._emit(name, path=path, name=node.name, data=data, memo=memo)
         self._checkpoint()
+
+    def _session_memo(self) -> dict:
+        """The session state to checkpoint, when steps changed it since the last checkpoint."""
+        if self.session != (self.state.memo.get("session_state") or {}):
+            return {"session_state": copy.deepcopy(self.session)}
+        return {}
 
     def _step_run(self, node, path, key, scope, attempt, status, *, output=None, error=None):
         started = self.state.memo.get(f"t:{key}#{attempt}")
@@ -947,6 +954,8 @@ class Interpreter:
             return self._run_tool(tool_, {**call_["args"], **res.get("values", {})})
         if action == "provide_result":
             return {"status": "ok", "result": jsonable(res.get("result"))}
+        if action == "timeout_cancel":  # on_timeout=cancel means the run, as on every other kind
+            raise RunCancelled(f"Workflow cancelled: tool '{tool_.name}' of step '{req.step_name}' timed out")
         note = res.get("feedback") or ("timed out" if req.status == EXPIRED else "rejected by a reviewer")
         return {"status": "rejected", "note": note}
 

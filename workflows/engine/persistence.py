@@ -45,6 +45,8 @@ class RunStore(Protocol):
 # -- rules shared by every store ------------------------------------------------------------------
 def check_decidable(req: Requirement, *, version: int | None, now: datetime) -> None:
     """Raise unless a person may decide ``req`` now (pending, current version, not past due)."""
+    if req.status == EXPIRED:  # a late decision gets a clear "expired" answer, not a generic conflict
+        raise ExpiredError("This requirement expired at its deadline; the decision was not applied.")
     if req.status != PENDING:
         who = f" by {req.resolved_by}" if req.resolved_by else ""
         raise ConflictError(f"This requirement is already {req.status.lower()}{who}.")

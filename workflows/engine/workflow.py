@@ -242,8 +242,9 @@ class Workflow:
             run_id=run_id,
             now=self.clock(),
         )
+        state.status, state.version = RunStatus.RUNNING.value, 1  # inserted already claimed: one write less
         store.insert(state)
-        events = self._drive(store, state.run_id)
+        events = self._drive(store, state.run_id, state)
         return events if stream else self._collect(events)
 
     def continue_run(

@@ -1,0 +1,120 @@
+"""Our side of the engine benchmark: the same workflows as bench/agno_side.py, on SQLite.
+
+Measures, through the public API (``Workflow.run`` / ``continue_run`` persisting via Django):
+the 1-step confirmation pause + resume cycle, a 100-step run (checkpointed after every step),
+and run time around the 100th and the 10,000th run. ``main()`` returns a dict like agno_side's.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _setup(db_path: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hitl_site.settings")
+    for var in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+        os.environ.pop(var, None)
+    from django.conf import settings
+
+    settings.DATABASES["default"]["NAME"] = db_path
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def stats(xs):
+    xs = sorted(xs)
+    return {"n": len(xs), "median": round(statistics.median(xs), 3), "p90": round(xs[int(0.9 * (len(xs) - 1))], 3)}
+
+
+def _workflow(name, n_steps=1, confirm=False):
+    from workflows.engine import HumanReview, Step, StepOutput, Workflow
+
+    def noop(step_input):
+        return StepOutput(content="x")
+
+    review = HumanReview(requires_confirmation=True) if confirm else None
+    steps = [
+        Step(name=f"s{i}", executor=noop, human_review=review if i == n_steps - 1 else None) for i in range(n_steps)
+    ]
+    return Workflow(name=name, steps=steps)
+
+
+def bench_cycle(n, warmup=10):
+    wf = _workflow("cycle", confirm=True)
+    total = []
+    for i in range(warmup + n):
+        t0 = time.perf_counter()
+        out = wf.run("go")
+        assert out.is_paused, out.status
+        for req in out.steps_requiring_confirmation:
+            req.confirm()
+        done = wf.continue_run(out)
+        t1 = time.perf_counter()
+        assert done.status == "COMPLETED" and done.content == "x", (done.status, done.content)
+        if i >= warmup:
+            total.append((t1 - t0) * 1000)
+    return {"total": stats(total)}
+
+
+def bench_hundred(n, warmup=3):
+    from workflows.models import StepRun
+
+    wf = _workflow("hundred", n_steps=100)
+    times = []
+    for i in range(warmup + n):
+        t0 = time.perf_counter()
+        out = wf.run("go")
+        t1 = time.perf_counter()
+        assert out.status == "COMPLETED" and len(out.step_results) == 100
+        if i >= warmup:
+            times.append((t1 - t0) * 1000)
+    # Every step was checkpointed as a row of its own.
+    assert StepRun.objects.filter(run_id=out.run_id).count() == 100
+    return stats(times)
+
+
+def bench_growth(n):
+    wf = _workflow("growth")
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        out = wf.run("go")
+        times.append((time.perf_counter() - t0) * 1000)
+        assert out.status == "COMPLETED"
+    around100 = statistics.median(times[89:110])
+    last = statistics.median(times[-21:])
+    return {
+        "runs": n,
+        "around100_median_ms": round(around100, 3),
+        "last21_median_ms": round(last, 3),
+        "ratio_last_vs_100": round(last / around100, 2),
+    }
+
+
+def main(quick: bool = False) -> dict:
+    with tempfile.TemporaryDirectory(prefix="hitl-bench-") as tmp:
+        _setup(str(Path(tmp) / "bench.sqlite3"))
+        n_cycle, n_hundred, n_growth = (30, 5, 1_000) if quick else (200, 20, 10_000)
+        return {
+            "cycle_ms": bench_cycle(n_cycle),
+            "hundred_ms": bench_hundred(n_hundred),
+            "growth": bench_growth(n_growth),
+        }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(main(quick="--quick" in sys.argv), indent=2))

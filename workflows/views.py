@@ -1,0 +1,307 @@
+"""Pages for operators: the run list, a run's inspection page, and the workflow catalogue.
+
+Views are thin: reads come from ``selectors``, writes go through ``services``. A run page's live
+part is the ``run-live`` partial; ``run_live`` serves it alone for htmx (and for a live-update
+consumer to re-render).
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import datetime, time
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import registry, selectors, services
+from .engine.errors import RunNotFoundError, RunStateError, ValidationError
+from .forms import RunFilterForm, RunStartForm
+from .models import Requirement, StepRun, WorkflowRun
+from .templatetags.workflows_tags import pretty_json
+
+RUNS_PER_PAGE = 25
+START_PERM = "workflows.start_run"
+CANCEL_PERM = "workflows.cancel_run"
+HIDDEN_EVENTS = ("Checkpoint",)
+
+
+def user_may_start(user) -> bool:
+    return user.is_authenticated and user.has_perm(START_PERM)
+
+
+def user_may_cancel(user) -> bool:
+    return user.is_authenticated and (user.is_staff or user.has_perm(CANCEL_PERM))
+
+
+# -- runs -----------------------------------------------------------------------------------------
+@login_required
+@require_GET
+def run_list(request: HttpRequest) -> HttpResponse:
+    """Runs the user may see, newest first, filtered and paginated in a fixed number of queries."""
+    names = sorted(
+        {wf.name for wf in registry.all_workflows()}
+        | set(WorkflowRun.objects.order_by().values_list("workflow_name", flat=True).distinct())
+    )
+    form = RunFilterForm(request.GET or None, workflow_names=names)
+    runs = selectors.runs_visible_to(request.user)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        if data["workflow"]:
+            runs = runs.filter(workflow_name=data["workflow"])
+        if data["status"]:
+            runs = runs.filter(status=data["status"])
+        tz = timezone.get_current_timezone()
+        if data["created_from"]:
+            runs = runs.filter(created_at__gte=datetime.combine(data["created_from"], time.min, tzinfo=tz))
+        if data["created_to"]:
+            runs = runs.filter(created_at__lte=datetime.combine(data["created_to"], time.max, tzinfo=tz))
+    pending = (
+        Requirement.objects.filter(run=OuterRef("pk"), status=Requirement.Status.PENDING)
+        .order_by()
+        .values("run")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    runs = (
+        runs.select_related("created_by")
+        .defer("state", "additional_data", "content", "error")
+        .annotate(pending_count=Coalesce(Subquery(pending), 0))
+        .order_by("-created_at", "-id")
+    )
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "workflows/run_list.html", {"form": form, "page": page, "runs": page.object_list})
+
+
+def _visible_run(request: HttpRequest, run_id) -> WorkflowRun:
+    return get_object_or_404(selectors.runs_visible_to(request.user).select_related("created_by"), id=run_id)
+
+
+def _edit_diff(req: Requirement) -> list[tuple[str, str]]:
+    """Lines of a unified diff between the output shown and the output a reviewer saved."""
+    resolution = req.resolution or {}
+    if resolution.get("action") != "edit":
+        return []
+    before = pretty_json((req.payload or {}).get("output")).splitlines()
+    after = pretty_json(resolution.get("output")).splitlines()
+    lines = []
+    for line in difflib.unified_diff(before, after, "shown", "saved", lineterm="", n=2):
+        if line.startswith(("---", "+++")):
+            continue
+        kind = {"+": "added", "-": "removed", "@": "hunk"}.get(line[:1], "context")
+        lines.append((kind, line))
+    return lines
+
+
+def _run_live_context(request: HttpRequest, run: WorkflowRun) -> dict:
+    user = request.user
+    step_runs = run.step_runs.order_by(Coalesce("started_at", "finished_at"), "id")
+    requirements = list(selectors.requirements_inspectable_by(user).filter(run=run).order_by("created_at", "key"))
+    resolvable = set(selectors.requirements_pending_for(user).filter(run=run).values_list("id", flat=True))
+    for req in requirements:
+        req.may_resolve = req.id in resolvable
+        req.edit_diff = _edit_diff(req)
+        details = {k: v for k, v in (req.resolution or {}).items() if k not in ("action", "output")}
+        req.resolution_details = details
+    total = run.requirements.count()
+    return {
+        "run": run,
+        "step_runs": [_with_depth(s) for s in step_runs],
+        "requirements": requirements,
+        "hidden_requirements": total - len(requirements),
+        "events": run.events.exclude(event__in=HIDDEN_EVENTS).defer("memo").order_by("seq"),
+        "may_cancel": run.is_active and user_may_cancel(user),
+        "poll_seconds": 5 if run.status == WorkflowRun.Status.PAUSED else 1,
+    }
+
+
+def _with_depth(step: StepRun) -> StepRun:
+    step.depth = step.path.count("/") // 2
+    return step
+
+
+@login_required
+@require_GET
+def run_detail(request: HttpRequest, run_id) -> HttpResponse:
+    run = _visible_run(request, run_id)
+    context = _run_live_context(request, run)
+    context["workflow_registered"] = _registered(run.workflow_name)
+    return render(request, "workflows/run_detail.html", context)
+
+
+@login_required
+@require_GET
+def run_live(request: HttpRequest, run_id) -> HttpResponse:
+    """The run page's live part alone (htmx polls it while the run is active)."""
+    run = _visible_run(request, run_id)
+    return render(request, "workflows/run_detail.html#run-live", _run_live_context(request, run))
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, run_id) -> HttpResponse:
+    run = _visible_run(request, run_id)
+    if not user_may_cancel(request.user):
+        raise PermissionDenied
+    try:
+        services.run_cancel(run_id=run.id, user=request.user)
+    except (RunStateError, RunNotFoundError) as exc:
+        run.refresh_from_db()
+        context = _run_live_context(request, run)
+        context["workflow_registered"] = _registered(run.workflow_name)
+        context["cancel_error"] = str(exc)
+        return render(request, "workflows/run_detail.html", context, status=409)
+    return redirect("workflows:run-detail", run_id=run.id)
+
+
+def _registered(name: str) -> bool:
+    try:
+        registry.get(name)
+    except registry.WorkflowNotFound:
+        return False
+    return True
+
+
+# -- workflow catalogue ---------------------------------------------------------------------------
+@login_required
+@require_GET
+def workflow_list(request: HttpRequest) -> HttpResponse:
+    workflows = []
+    for wf in registry.all_workflows():
+        nodes = wf.describe()
+        workflows.append(
+            {
+                "name": wf.name,
+                "description": wf.description,
+                "step_count": sum(1 for n in nodes if n["kind"] == "Step"),
+                "gate_count": sum(len(_gates(n)) for n in nodes),
+            }
+        )
+    return render(request, "workflows/workflow_list.html", {"workflows": workflows})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
+    try:
+        workflow = registry.get(name)
+    except registry.WorkflowNotFound:
+        raise Http404(f"No workflow named {name!r}") from None
+    may_start = user_may_start(request.user)
+    form = RunStartForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if not may_start:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                run = services.run_start(
+                    workflow_name=workflow.name,
+                    input=form.cleaned_data["input"],
+                    additional_data=form.cleaned_data["additional_data"],
+                    user=request.user,
+                )
+            except ValidationError as exc:
+                for field, message in exc.errors.items():
+                    form.add_error(field if field in form.fields else None, message)
+            else:
+                return redirect("workflows:run-detail", run_id=run.id)
+        status = 400
+    context = {
+        "workflow": workflow,
+        "tree": definition_tree(workflow.describe()),
+        "form": form,
+        "may_start": may_start,
+    }
+    return render(request, "workflows/workflow_detail.html", context, status=status)
+
+
+# -- describing a definition ----------------------------------------------------------------------
+BRANCH_LABELS = {"steps": "", "branches": "In parallel", "if": "If", "else": "Else", "choices": "Routes"}
+
+
+def definition_tree(nodes: list[dict]) -> list[dict]:
+    """Nest ``Workflow.describe()``'s flat list by path (``2/steps/1`` is child 1 of node 2's
+    ``steps``); each node gets ``gates`` (human-readable pauses) and ``groups`` of children."""
+    by_path = {n["path"]: {**n, "gates": _gates(n), "gate_notes": _gate_notes(n), "groups": {}} for n in nodes}
+    roots = []
+    for path, node in by_path.items():
+        segments = path.split("/")
+        parent = by_path.get("/".join(segments[:-2])) if len(segments) > 2 else None
+        if parent is None:
+            roots.append(node)
+        else:
+            parent["groups"].setdefault(segments[-2], []).append(node)
+    order = list(BRANCH_LABELS)
+
+    def index(node):
+        return int(node["path"].rsplit("/", 1)[-1])
+
+    for node in by_path.values():
+        groups = sorted(node["groups"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
+        node["groups"] = [
+            {"key": key, "label": BRANCH_LABELS.get(key, key), "children": sorted(children, key=index)}
+            for key, children in groups
+        ]
+    return sorted(roots, key=index)
+
+
+def _gates(node: dict) -> list[str]:
+    """Where a person takes part in this node, in words."""
+    review = node.get("human_review") or {}
+    gates = []
+    if review.get("requires_confirmation"):
+        gates.append(_with_message("Confirmation", review.get("confirmation_message")))
+    if review.get("requires_user_input"):
+        if node["kind"] == "Router":
+            many = " (one or more)" if review.get("allow_multiple_selections") else ""
+            gates.append(_with_message(f"Route selection{many}", review.get("user_input_message")))
+        else:
+            fields = [f["name"] for f in review.get("user_input_schema") or []]
+            label = f"User input ({', '.join(fields)})" if fields else "User input"
+            gates.append(_with_message(label, review.get("user_input_message")))
+    if review.get("requires_output_review"):
+        when = " (when its condition holds)" if review["requires_output_review"] == "<predicate>" else ""
+        gates.append(_with_message(f"Output review{when}", review.get("output_review_message")))
+    if review.get("requires_iteration_review"):
+        gates.append(_with_message("Iteration review", review.get("iteration_review_message")))
+    if review.get("on_error") == "pause":
+        gates.append("Error review: a person retries or skips a failed step")
+    for tool in node.get("tools") or []:
+        if tool.get("kind"):
+            label = Requirement.Kind(tool["kind"]).label if tool["kind"] in Requirement.Kind.values else tool["kind"]
+            gates.append(f"Tool {tool['name']}: {label.lower()}")
+    return gates
+
+
+def _gate_notes(node: dict) -> list[str]:
+    """What happens around this node's gates: on reject, timeout, who decides."""
+    review = node.get("human_review") or {}
+    if not _gates(node) or not review:
+        return []
+    notes = []
+    if review.get("on_reject"):
+        notes.append(f"On reject: {review['on_reject']}")
+    if review.get("timeout"):
+        notes.append(f"Timeout after {_seconds_text(review['timeout'])}, then {review.get('on_timeout')}")
+    who = [*review.get("assignees", []), *(f"group {g}" for g in review.get("groups", []))]
+    notes.append(f"Decided by {', '.join(who)}" if who else "Decided by anyone who may resolve requirements")
+    return notes
+
+
+def _with_message(label: str, message: str | None) -> str:
+    return f"{label}: “{message}”" if message else label
+
+
+def _seconds_text(seconds: float) -> str:
+    seconds = int(seconds)
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
