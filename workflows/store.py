@@ -135,7 +135,8 @@ def _insert_rows(model, field_names, rows) -> None:
     if cache_key not in _sql_cache:
         fields = [model._meta.get_field(name) for name in field_names]
         columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
-        sql = f"INSERT INTO {conn.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+        table = conn.ops.quote_name(model._meta.db_table)
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
         _sql_cache[cache_key] = (sql, fields)
     sql, fields = _sql_cache[cache_key]
     params = [[f.get_db_prep_save(v, conn) for f, v in zip(fields, row, strict=True)] for row in rows]
@@ -161,7 +162,13 @@ def _sqlite_checkpoint(state: RunState) -> bool:
     layers cost more than the write itself here, and a run checkpoints after every step.
     Returns False when the general path must be used."""
     conn = connections[router.db_for_write(RunEvent)]
-    if conn.vendor != "sqlite" or conn.in_atomic_block or state.new_requirements or state.dirty_requirements:
+    if (
+        conn.vendor != "sqlite"
+        or conn.in_atomic_block
+        or state.new_requirements
+        or state.dirty_requirements
+        or "_unsaved" in state.__dict__
+    ):
         return False
     conn.ensure_connection()
     raw = conn.connection
@@ -250,24 +257,34 @@ class DjangoStore:
 
     # -- writing --------------------------------------------------------------------------------
     def insert(self, state: RunState) -> None:
+        if state.status == WorkflowRun.Status.RUNNING:
+            # Started in this process (Workflow.run): the row is written with the first checkpoint
+            # or with the end of the execution, whichever comes first (one transaction less).
+            state.__dict__["_unsaved"] = True
+            return
         with transaction.atomic():
-            now = timezone.now()
-            WorkflowRun.objects.create(
-                id=state.run_id,
-                workflow_name=state.workflow_name,
-                fingerprint=state.fingerprint,
-                status=state.status,
-                input=state.input,
-                additional_data=state.additional_data,
-                state=state.snapshot(),
-                version=state.version,
-                created_by_id=_user_id(state.created_by),
-                created_at=state.created_at or now,
-                lease_until=now + lease_duration() if state.status == WorkflowRun.Status.RUNNING else None,
-            )
+            self._create_row(state)
             self._flush(state)
 
-    def claim(self, run_id: str, *, now: datetime, check=None, recover: bool = False) -> RunState:
+    def _create_row(self, state: RunState, **final) -> None:
+        now = timezone.now()
+        running = state.status == WorkflowRun.Status.RUNNING
+        WorkflowRun.objects.create(
+            id=state.run_id,
+            workflow_name=state.workflow_name,
+            fingerprint=state.fingerprint,
+            status=state.status,
+            input=state.input,
+            additional_data=state.additional_data,
+            state=state.snapshot(),
+            version=state.version,
+            created_by_id=_user_id(state.created_by),
+            created_at=state.created_at or now,
+            lease_until=now + lease_duration() if running else None,
+            **final,
+        )
+
+    def claim(self, run_id: str, *, now: datetime, check=None, decisions=(), recover: bool = False) -> RunState:
         with transaction.atomic():
             try:
                 row = WorkflowRun.objects.select_for_update().get(id=run_id)
@@ -285,9 +302,11 @@ class DjangoStore:
                 if persistence.is_due(req, now):
                     persistence.apply_timeout(req, now)
                     save_requirement(req)
-            persistence.check_continuable(state)
             if check is not None:
                 check(state)
+            for req in persistence.apply_decisions(state, decisions, now):
+                save_requirement(req)  # compare-and-set: someone else deciding first rolls all back
+            persistence.check_continuable(state)
             row.status, row.version = WorkflowRun.Status.RUNNING, row.version + 1
             row.lease_until = now + lease_duration()
             row.save(update_fields=["status", "version", "lease_until", "updated_at"])
@@ -323,8 +342,21 @@ class DjangoStore:
 
     def finish(self, state: RunState) -> None:
         with transaction.atomic():
-            self._flush(state)
             now = timezone.now()
+            if state.__dict__.pop("_unsaved", False):
+                state.version += 1
+                self._create_row(
+                    state,
+                    content=state.content,
+                    error=state.error or "",
+                    pause_kind=state.pause_kind or "",
+                    paused_step_name=state.paused_step_name or "",
+                    paused_step_path=state.paused_step_path or "",
+                    finished_at=now if state.status in TERMINAL else None,
+                )
+                self._flush(state)
+                return
+            self._flush(state)
             WorkflowRun.objects.filter(id=state.run_id).update(
                 status=state.status,
                 content=state.content,
@@ -365,6 +397,8 @@ class DjangoStore:
 
     def _flush(self, state: RunState) -> None:
         run_id = state.run_id
+        if state.__dict__.pop("_unsaved", False):
+            self._create_row(state)
         if state.new_requirements:
             self._insert_requirements(run_id, state)
         if state.dirty_requirements:

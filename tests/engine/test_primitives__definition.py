@@ -37,37 +37,76 @@ def wf_with(node):
 @pytest.mark.parametrize(
     ("node", "words"),
     [
-        (Step(name="s", executor=f, human_review=HumanReview(requires_iteration_review=True)),
-         ["Step 's'", "requires_iteration_review"]),
-        (Steps(name="p", steps=[f], human_review=HumanReview(requires_user_input=True)),
-         ["Steps 'p'", "requires_user_input"]),
-        (Steps(name="p", steps=[f], human_review=HumanReview(requires_output_review=True)),
-         ["Steps 'p'", "requires_output_review"]),
-        (Loop(name="l", steps=[f], human_review=HumanReview(requires_output_review=True)),
-         ["Loop 'l'", "requires_output_review"]),
-        (Loop(name="l", steps=[f], human_review=HumanReview(requires_user_input=True)),
-         ["Loop 'l'", "requires_user_input"]),
-        (Condition(name="c", steps=[f], human_review=HumanReview(requires_output_review=True)),
-         ["Condition 'c'", "requires_output_review"]),
-        (Condition(name="c", steps=[f], human_review=HumanReview(requires_iteration_review=True)),
-         ["Condition 'c'", "requires_iteration_review"]),
-        (Router(name="r", choices=[f], selector=lambda si: "f", human_review=HumanReview(requires_iteration_review=True)),
-         ["Router 'r'", "requires_iteration_review"]),
-        (Parallel(f, g, name="par", human_review=HumanReview(requires_output_review=True)),
-         ["Parallel 'par'", "requires_output_review"]),
-        (Step(name="s", executor=f, human_review=HumanReview(requires_confirmation=True, on_reject="else")),
-         ["Step 's'", "on_reject='else'"]),
-        (Loop(name="l", steps=[f], human_review=HumanReview(requires_confirmation=True, on_reject=OnReject.else_branch)),
-         ["Loop 'l'", "on_reject='else'"]),
+        (
+            Step(name="s", executor=f, human_review=HumanReview(requires_iteration_review=True)),
+            ["Step 's'", "requires_iteration_review"],
+        ),
+        (
+            Steps(name="p", steps=[f], human_review=HumanReview(requires_user_input=True)),
+            ["Steps 'p'", "requires_user_input"],
+        ),
+        (
+            Steps(name="p", steps=[f], human_review=HumanReview(requires_output_review=True)),
+            ["Steps 'p'", "requires_output_review"],
+        ),
+        (
+            Loop(name="l", steps=[f], human_review=HumanReview(requires_output_review=True)),
+            ["Loop 'l'", "requires_output_review"],
+        ),
+        (
+            Loop(name="l", steps=[f], human_review=HumanReview(requires_user_input=True)),
+            ["Loop 'l'", "requires_user_input"],
+        ),
+        (
+            Condition(name="c", steps=[f], human_review=HumanReview(requires_output_review=True)),
+            ["Condition 'c'", "requires_output_review"],
+        ),
+        (
+            Condition(name="c", steps=[f], human_review=HumanReview(requires_iteration_review=True)),
+            ["Condition 'c'", "requires_iteration_review"],
+        ),
+        (
+            Router(
+                name="r", choices=[f], selector=lambda si: "f", human_review=HumanReview(requires_iteration_review=True)
+            ),
+            ["Router 'r'", "requires_iteration_review"],
+        ),
+        (
+            Parallel(f, g, name="par", human_review=HumanReview(requires_output_review=True)),
+            ["Parallel 'par'", "requires_output_review"],
+        ),
+        (
+            Step(name="s", executor=f, human_review=HumanReview(requires_confirmation=True, on_reject="else")),
+            ["Step 's'", "on_reject='else'"],
+        ),
+        (
+            Loop(
+                name="l",
+                steps=[f],
+                human_review=HumanReview(requires_confirmation=True, on_reject=OnReject.else_branch),
+            ),
+            ["Loop 'l'", "on_reject='else'"],
+        ),
         (Step(name="s", executor=f, human_review=HumanReview(timeout=30)), ["Step 's'", "timeout"]),
         (Steps(name="p", steps=[f], human_review=HumanReview(timeout=30)), ["Steps 'p'", "timeout"]),
-        (Step(name="s", executor=f, human_review=HumanReview(requires_user_input=True)),
-         ["Step 's'", "user_input_schema"]),
-        (Router(name="r", choices=[f], selector=lambda si: "f", human_review=HumanReview(allow_multiple_selections=True)),
-         ["Router 'r'", "allow_multiple_selections"]),
-        (Router(name="r", choices=[f], human_review=HumanReview(
-            requires_user_input=True, user_input_schema=[UserInputField("x")])),
-         ["Router 'r'", "user_input_schema"]),
+        (
+            Step(name="s", executor=f, human_review=HumanReview(requires_user_input=True)),
+            ["Step 's'", "user_input_schema"],
+        ),
+        (
+            Router(
+                name="r", choices=[f], selector=lambda si: "f", human_review=HumanReview(allow_multiple_selections=True)
+            ),
+            ["Router 'r'", "allow_multiple_selections"],
+        ),
+        (
+            Router(
+                name="r",
+                choices=[f],
+                human_review=HumanReview(requires_user_input=True, user_input_schema=[UserInputField("x")]),
+            ),
+            ["Router 'r'", "user_input_schema"],
+        ),
     ],
 )
 def test_unsupported_option_raises_naming_step_and_option(node, words):
@@ -96,7 +135,9 @@ def test_on_timeout_approve_on_user_input_needs_defaults():
     with pytest.raises(DefinitionError, match="city"):
         wf_with(Step(name="s", executor=f, human_review=review))
     ok = HumanReview(
-        requires_user_input=True, user_input_schema=[UserInputField("city", default="Oslo")], timeout=5,
+        requires_user_input=True,
+        user_input_schema=[UserInputField("city", default="Oslo")],
+        timeout=5,
         on_timeout="approve",
     )
     wf_with(Step(name="s", executor=f, human_review=ok))
@@ -250,8 +291,20 @@ def test_index_addresses_every_node_by_path():
         ],
     )
     assert set(wf.index) == {
-        "0", "1", "1/steps/0", "1/steps/1", "1/steps/1/steps/0", "2", "2/if/0", "2/else/0",
-        "3", "3/choices/0", "3/choices/1", "4", "4/branches/0", "4/branches/1",
+        "0",
+        "1",
+        "1/steps/0",
+        "1/steps/1",
+        "1/steps/1/steps/0",
+        "2",
+        "2/if/0",
+        "2/else/0",
+        "3",
+        "3/choices/0",
+        "3/choices/1",
+        "4",
+        "4/branches/0",
+        "4/branches/1",
     }
 
 

@@ -741,7 +741,9 @@ class Interpreter:
                 default_reject=OnReject.skip,
             )
         extra = self._retry_extra(key, attempt, scope)
-        if review.requires_user_input or attempt > 0:  # a person picks (again, after a rejected review)
+        # A person picks the route again after a rejected review; a retry after an error re-selects as before.
+        rerouted = attempt > 0 and self.state.requirement_for(f"{key}:output_review:{attempt - 1}") is not None
+        if review.requires_user_input or rerouted:
             req = yield from self._gate(
                 node,
                 path,
@@ -868,13 +870,7 @@ class Interpreter:
             if turn < len(record["turns"]):
                 action = record["turns"][turn]
             else:
-                try:
-                    raw = call(agent.next_action, step_input, self._history(record))
-                    action = self._agent_action(raw, turn, tools)
-                except StepFailure:
-                    raise
-                except Exception as exc:
-                    raise StepFailure(node.name, _error_text(exc), type(exc).__name__) from exc
+                action = self._agent_turn(node, step_input, record, turn, tools)
                 record["turns"].append(action)
                 yield self._emit(
                     ev.CHECKPOINT,
@@ -965,6 +961,28 @@ class Interpreter:
             return {"status": "ok", "result": jsonable(call(tool_.fn, **args))}
         except Exception as exc:  # the agent sees the error and decides what to do
             return {"status": "error", "note": _error_text(exc)}
+
+    def _agent_turn(self, node, step_input, record, turn, tools) -> dict:
+        """Ask the agent for its next action. ``Step.max_retries`` retries a failing call (a model
+        endpoint's passing error); the turns and tool results so far are kept, not redone."""
+        error = None
+        for _ in range(node.max_retries + 1):
+            try:
+                raw = call(node.agent.next_action, step_input, self._history(record))
+            except Exception as exc:  # the agent's own failure: retried, then on_error applies
+                error = exc
+                continue
+            action = self._agent_action(raw, turn, tools)
+            if "calls" in action:  # ids key the stored results: a reused id would skip a call
+                seen = set(record["results"]) | {c["id"] for t in record["turns"] for c in t.get("calls", ())}
+                for i, c in enumerate(action["calls"]):
+                    if c["id"] in seen:
+                        c["id"] = f"t{turn}.{i}"
+                        while c["id"] in seen:
+                            c["id"] += "'"
+                    seen.add(c["id"])
+            return action
+        raise StepFailure(node.name, _error_text(error), type(error).__name__)
 
     @staticmethod
     def _agent_action(raw, turn: int, tools) -> dict:

@@ -24,10 +24,12 @@ class RunStore(Protocol):
 
     def load(self, run_id: str) -> RunState: ...
 
-    def claim(self, run_id: str, *, now: datetime, check=None) -> RunState:
+    def claim(self, run_id: str, *, now: datetime, check=None, decisions=()) -> RunState:
         """Take the run for execution (status -> RUNNING) if it can go on; else raise.
 
-        Due timeouts are applied first. ``check(state)`` may raise to refuse (nothing changes).
+        Due timeouts are applied first, then ``decisions`` — ``(requirement_id, resolution,
+        version, actor)`` — each a compare-and-set. ``check(state)`` may raise to refuse. When
+        anything raises, nothing of the claim or the decisions is stored.
         """
 
     def checkpoint(self, state: RunState) -> None:
@@ -54,6 +56,21 @@ def check_decidable(req: Requirement, *, version: int | None, now: datetime) -> 
         raise ConflictError("This requirement changed since it was shown; reload it.")
     if req.timeout_at is not None and now >= req.timeout_at:
         raise ExpiredError("This requirement expired at its deadline; the decision was not applied.")
+
+
+def apply_decisions(state: RunState, decisions, now: datetime) -> list[Requirement]:
+    """Apply ``(requirement_id, resolution, version, actor)`` decisions to the state's requirements
+    (each checked like a person's decision); return the requirements that changed."""
+    by_id = {r.id: r for r in state.requirements}
+    changed = []
+    for requirement_id, resolution, version, actor in decisions:
+        req = by_id.get(requirement_id)
+        if req is None:
+            raise DecisionError(f"Requirement {requirement_id} does not belong to run {state.run_id}")
+        check_decidable(req, version=version, now=now)
+        apply_decision(req, resolution, actor, now)
+        changed.append(req)
+    return changed
 
 
 def apply_decision(req: Requirement, resolution: dict, actor: str | None, now: datetime) -> None:
@@ -152,22 +169,28 @@ class MemoryStore:
             )
             state.restore(row["snapshot"])
             state.fold(_Ev(e) for e in self.events[run_id])
+            # Creation order: rows are kept in insertion order and the sort is stable. Ties on
+            # created_at (a frozen clock, one instant) must not fall back to the key, whose text
+            # order is not creation order ("@10" < "@2").
             state.requirements = sorted(
                 (Requirement.from_dict(r) for r in self._requirements.values() if r["run_id"] == run_id),
-                key=lambda r: (r.created_at, r.key),
+                key=lambda r: r.created_at,
             )
             return state
 
-    def claim(self, run_id: str, *, now: datetime, check=None) -> RunState:
+    def claim(self, run_id: str, *, now: datetime, check=None, decisions=()) -> RunState:
         with self._lock:
             state = self.load(run_id)
             for req in state.requirements:
                 if is_due(req, now):
                     apply_timeout(req, now)
                     self._requirements[req.id] = req.to_dict()
-            check_continuable(state)
             if check is not None:
                 check(state)
+            decided = apply_decisions(state, decisions, now)
+            check_continuable(state)
+            for req in decided:
+                self._requirements[req.id] = req.to_dict()
             state.status = RunStatus.RUNNING.value
             state.version += 1
             self._runs[run_id].update(status=state.status, version=state.version)

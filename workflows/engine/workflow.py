@@ -259,16 +259,14 @@ class Workflow:
             raise ValueError("continue_run needs a run output or a run_id")
         run_id = run_id or run_output.run_id
         store = self._store()
+        decisions = []
         if run_output is not None:
-            now = self.clock()
-            for req in run_output.step_requirements:
-                if req.local is not None and req.is_active:
-                    stored = store.resolve(
-                        req.id, resolution=req.local, version=req.version, actor=_actor(user), now=now
-                    )
-                    req.status, req.resolution, req.version = stored.status, stored.resolution, stored.version
-                    req.resolved_by, req.resolved_at, req.local = stored.resolved_by, stored.resolved_at, None
-        events = self._drive(store, run_id)
+            decisions = [
+                (req.id, req.local, req.version, _actor(user))
+                for req in run_output.step_requirements
+                if req.local is not None and req.is_active
+            ]
+        events = self._drive(store, run_id, decisions=decisions, applied_to=run_output)
         return events if stream else self._collect(events)
 
     def resume(self, run_id: str) -> Iterator[Event]:
@@ -305,13 +303,39 @@ class Workflow:
                 f"{', '.join(sorted(missing))} no longer exist. Restore the definition or cancel the run."
             )
 
-    def _drive(self, store: RunStore, run_id: str, state: RunState | None = None) -> Iterator[Event]:
+    def _drive(
+        self,
+        store: RunStore,
+        run_id: str,
+        state: RunState | None = None,
+        *,
+        decisions=(),
+        applied_to: WorkflowRunOutput | None = None,
+    ) -> Iterator[Event]:
         if state is None:
-            state = store.claim(run_id, now=self.clock(), check=self.check_compatible)
+            # The decisions are stored in the claim's transaction: all of them and the claim, or nothing.
+            state = store.claim(run_id, now=self.clock(), check=self.check_compatible, decisions=decisions)
+            if applied_to is not None:  # the caller's objects now say what was stored
+                stored = {r.id: r for r in state.requirements}
+                for req in applied_to.step_requirements:
+                    if req.id in stored and req.local is not None:
+                        new = stored[req.id]
+                        req.status, req.resolution, req.version = new.status, new.resolution, new.version
+                        req.resolved_by, req.resolved_at, req.local = new.resolved_by, new.resolved_at, None
         state.fingerprint = self.fingerprint
         interpreter = Interpreter(self, state, clock=self.clock, checkpoint=lambda: store.checkpoint(state))
+        events = interpreter.execute()
         try:
-            yield from interpreter.execute()
+            for event in events:
+                try:
+                    yield event
+                except GeneratorExit:
+                    # The consumer stopped listening (e.g. broke out of a stream at StepPaused): the
+                    # run goes on to its next pause or end, or it would stay RUNNING for ever.
+                    for _ in events:
+                        pass
+                    store.finish(state)
+                    raise
         except BaseException as exc:  # an engine or store failure: never leave the run RUNNING
             if isinstance(exc, GeneratorExit):
                 raise
