@@ -75,6 +75,15 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Creating users is most of a view test's setup with the real hasher. Set on the settings
+    object itself (not per test), so a daphne test server forked later verifies the same way."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 # --- browser fixtures --------------------------------------------------------
 
 

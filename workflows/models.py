@@ -154,6 +154,7 @@ class Requirement(models.Model):
     # Workflow name copied from the run so the inbox filters without a join.
     workflow_name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
+    seq = models.PositiveIntegerField(default=0, help_text="Creation order inside the run.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -2,11 +2,23 @@
 
 Writes are compare-and-set: a run is claimed under a row lock (one executor at a time, guarded
 by a lease), a requirement changes only at the version that was read.
+
+Locks are always taken in the same order, the run row first, then its requirement rows, so that
+workers, deciders, cancellers and sweepers never deadlock. The run's ``version`` is the fencing
+token of an execution: ``claim`` bumps it, and a worker whose run was handed to another one (it
+was presumed dead) finds another version at its next checkpoint and writes nothing.
+
+``lease_until`` says when the sweeper steps in: for a RUNNING run, when its worker's lease runs
+out; for a PENDING or PAUSED run, when a continuation that was sent should have been picked up
+(``services.runs_recover`` sends it again then).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,22 +28,101 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
+from django.db.models import Max
 from django.utils import timezone
 
+from workflows.engine import events as ev
 from workflows.engine import persistence
-from workflows.engine.errors import ConflictError, DecisionError, ExpiredError, RunNotFoundError
+from workflows.engine.errors import ConflictError, DecisionError, ExpiredError, RunNotFoundError, RunStateError
 from workflows.engine.interpreter import RunCancelled
-from workflows.engine.requirements import PENDING
+from workflows.engine.requirements import CANCELLED, PENDING
 from workflows.engine.requirements import Requirement as EngineRequirement
 from workflows.engine.state import RunState
 
 from .models import Requirement, RunEvent, StepRun, WorkflowRun
 
+log = logging.getLogger("workflows")
+
 TERMINAL = {WorkflowRun.Status.COMPLETED, WorkflowRun.Status.CANCELLED, WorkflowRun.Status.ERROR}
+
+
+class LeaseLost(ConflictError):
+    """The run was handed to another worker (this one was presumed dead); nothing was written."""
+
+
+class CancelRequested(RunStateError):
+    """The run was cancelled while no worker executed it; ``claim`` finished the cancellation."""
 
 
 def lease_duration() -> timedelta:
     return timedelta(seconds=getattr(settings, "HITL_LEASE_SECONDS", 60))
+
+
+def requeue_delay() -> timedelta:
+    """How long a sent continuation may wait for a worker before the sweeper sends it again."""
+    return timedelta(seconds=getattr(settings, "HITL_REQUEUE_SECONDS", 30))
+
+
+def lock_run(run_id, *, skip_locked: bool = False) -> WorkflowRun | None:
+    """The run row, locked to the end of the transaction (None: no such run, or skipped).
+
+    FOR NO KEY UPDATE serialises our writers without blocking the inserts of events and
+    requirements that reference the run (those take FOR KEY SHARE).
+    """
+    try:
+        return WorkflowRun.objects.select_for_update(no_key=True, skip_locked=skip_locked).filter(id=run_id).first()
+    except (ValueError, DjangoValidationError):
+        return None
+
+
+class _Heartbeat:
+    """Renews the leases of the runs this process executes, from a thread of its own.
+
+    A lease then runs out only when its worker is gone (killed, crashed, frozen), never because a
+    step takes long. One thread per process, started on first use (after a fork, again).
+    """
+
+    def __init__(self):
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def hold(self, run_id: str, version: int) -> None:
+        with self._lock:
+            self._held[run_id] = version
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop, name="hitl-lease-heartbeat", daemon=True).start()
+
+    def release(self, run_id: str) -> None:
+        with self._lock:
+            self._held.pop(run_id, None)
+
+    def held(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._held)
+
+    def _loop(self) -> None:
+        pid = os.getpid()
+        pause = threading.Event()
+        while self._pid == pid:
+            pause.wait(lease_duration().total_seconds() / 3)
+            held = self.held()
+            if not held:
+                continue
+            try:
+                until = timezone.now() + lease_duration()
+                for run_id, version in held.items():
+                    WorkflowRun.objects.filter(id=run_id, version=version, status=WorkflowRun.Status.RUNNING).update(
+                        lease_until=until
+                    )
+            except Exception:  # the next beat tries again; a lease that runs out is recovered anyway
+                log.warning("could not renew run leases", exc_info=True)
+            finally:
+                connections.close_all()  # this thread's connections only
+
+
+heartbeat = _Heartbeat()
 
 
 # -- rows -> engine ---------------------------------------------------------------------------
@@ -56,6 +147,7 @@ def requirement_to_engine(row: Requirement) -> EngineRequirement:
         version=row.version,
         batch=row.batch or None,
         created_at=row.created_at,
+        seq=row.seq,
     )
 
 
@@ -81,7 +173,7 @@ def state_from_row(row: WorkflowRun, *, fold_events: bool = True) -> RunState:
     if fold_events:
         state.fold(RunEvent.objects.filter(run_id=row.id, seq__gt=state.seq).order_by("seq").only("seq", "memo"))
     state.requirements = [
-        requirement_to_engine(r) for r in Requirement.objects.filter(run_id=row.id).order_by("created_at", "key")
+        requirement_to_engine(r) for r in Requirement.objects.filter(run_id=row.id).order_by("seq", "created_at")
     ]
     return state
 
@@ -144,16 +236,23 @@ def _insert_rows(model, field_names, rows) -> None:
         cursor.executemany(sql, params)
 
 
-def _cancel_requested_by(run_id) -> str:
-    conn = connections[router.db_for_read(WorkflowRun)]
-    table, column = WorkflowRun._meta.db_table, WorkflowRun._meta.get_field("cancel_requested_by").column
+def _lock_owner(run_id) -> tuple[int, str] | None:
+    """``(version, cancel_requested_by)`` of the run, its row locked to the end of the transaction."""
+    conn = connections[router.db_for_write(WorkflowRun)]
+    table = conn.ops.quote_name(WorkflowRun._meta.db_table)
+    lock = " FOR NO KEY UPDATE" if conn.features.has_select_for_no_key_update else ""
     run_id = WorkflowRun._meta.pk.get_db_prep_value(run_id, conn)
     with conn.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {conn.ops.quote_name(column)} FROM {conn.ops.quote_name(table)} WHERE id = %s", [run_id]
+        cursor.execute(f"SELECT version, cancel_requested_by FROM {table} WHERE id = %s{lock}", [run_id])
+        return cursor.fetchone()
+
+
+def _fence(state: RunState, owner) -> None:
+    """Raise ``LeaseLost`` unless this execution still owns the run (its version is ours)."""
+    if owner is None or owner[0] != state.version:
+        raise LeaseLost(
+            f"Run {state.run_id} was handed to another worker while this one executed it; nothing was written."
         )
-        row = cursor.fetchone()
-    return row[0] if row else ""
 
 
 def _sqlite_checkpoint(state: RunState) -> bool:
@@ -214,14 +313,15 @@ def _sqlite_checkpoint(state: RunState) -> bool:
                 ],
             )
         row = raw.execute(
-            f"SELECT cancel_requested_by FROM {WorkflowRun._meta.db_table} WHERE id = ?", (run_hex,)
+            f"SELECT version, cancel_requested_by FROM {WorkflowRun._meta.db_table} WHERE id = ?", (run_hex,)
         ).fetchone()
+        _fence(state, row)  # BEGIN IMMEDIATE holds the write lock: nobody claimed it meanwhile
         raw.execute("COMMIT")
     except BaseException:
         raw.execute("ROLLBACK")
         raise
     state.new_events, state.new_step_runs = [], []
-    state.__dict__["_cancelled_by"] = row[0] if row else ""
+    state.__dict__["_cancelled_by"] = row[1]
     return True
 
 
@@ -245,7 +345,17 @@ def _sqlite_dt(value):
 
 
 class DjangoStore:
-    """``workflows.engine.persistence.RunStore`` over the Django ORM."""
+    """``workflows.engine.persistence.RunStore`` over the Django ORM.
+
+    With ``heartbeat=True`` (what workers use) the leases of the runs it claims are renewed while
+    this process lives; call :meth:`release` when done. :meth:`finish` sets ``more_work`` when a
+    requirement was decided while the run executed: the caller should advance it again.
+    """
+
+    def __init__(self, *, heartbeat: bool = False):
+        self.heartbeat = heartbeat
+        self.more_work = False
+        self._held: set[str] = set()
 
     # -- reading --------------------------------------------------------------------------------
     def load(self, run_id: str) -> RunState:
@@ -268,7 +378,12 @@ class DjangoStore:
 
     def _create_row(self, state: RunState, **final) -> None:
         now = timezone.now()
-        running = state.status == WorkflowRun.Status.RUNNING
+        if state.status == WorkflowRun.Status.RUNNING:
+            lease_until = now + lease_duration()
+        elif state.status == WorkflowRun.Status.PENDING:  # if no worker claims it by then, send it again
+            lease_until = now + requeue_delay()
+        else:
+            lease_until = None
         WorkflowRun.objects.create(
             id=state.run_id,
             workflow_name=state.workflow_name,
@@ -280,39 +395,88 @@ class DjangoStore:
             version=state.version,
             created_by_id=_user_id(state.created_by),
             created_at=state.created_at or now,
-            lease_until=now + lease_duration() if running else None,
+            lease_until=lease_until,
             **final,
         )
 
     def claim(self, run_id: str, *, now: datetime, check=None, decisions=(), recover: bool = False) -> RunState:
+        """Take the run for execution. ``ConflictError``: a live worker holds it; ``RunStateError``:
+        nothing to do (finished, nothing decided, or cancelled meanwhile: ``CancelRequested``)."""
+        cancelled = None
         with transaction.atomic():
-            try:
-                row = WorkflowRun.objects.select_for_update().get(id=run_id)
-            except (WorkflowRun.DoesNotExist, ValueError, DjangoValidationError):
-                raise RunNotFoundError(f"No run with id {run_id}") from None
+            row = lock_run(run_id)
+            if row is None:
+                raise RunNotFoundError(f"No run with id {run_id}")
             recovering = row.status == WorkflowRun.Status.RUNNING
             if recovering:
                 if not (recover or (row.lease_until is not None and row.lease_until <= now)):
                     raise ConflictError(f"Run {run_id} is being executed by another worker.")
                 row.status = WorkflowRun.Status.PENDING  # its worker died: pick up from the checkpoint
-            # Only a run whose worker died has events after its snapshot (finish() writes both).
-            state = state_from_row(row, fold_events=recovering)
-            state.status = row.status
-            for req in state.requirements:
-                if persistence.is_due(req, now):
-                    persistence.apply_timeout(req, now)
-                    save_requirement(req)
-            if check is not None:
-                check(state)
-            for req in persistence.apply_decisions(state, decisions, now):
-                save_requirement(req)  # compare-and-set: someone else deciding first rolls all back
-            persistence.check_continuable(state)
-            row.status, row.version = WorkflowRun.Status.RUNNING, row.version + 1
-            row.lease_until = now + lease_duration()
-            row.save(update_fields=["status", "version", "lease_until", "updated_at"])
-            state.status, state.version = row.status, row.version
-            state.lease_until = row.lease_until
-            return state
+            if row.cancel_requested_by and row.is_active:
+                # Cancelled while its worker was gone: finish the cancellation, start nothing.
+                self.cancel(row, who=row.cancel_requested_by, now=now)
+                cancelled = CancelRequested(f"Run {run_id} was cancelled by {row.cancel_requested_by}.")
+            else:
+                # Only a run whose worker died has events after its snapshot (finish() writes both).
+                state = state_from_row(row, fold_events=recovering)
+                state.status, state.error = row.status, None  # an error of an earlier refusal is over
+                for req in state.requirements:
+                    if persistence.is_due(req, now):
+                        persistence.apply_timeout(req, now)
+                        save_requirement(req)
+                if check is not None:
+                    check(state)
+                for req in persistence.apply_decisions(state, decisions, now):
+                    save_requirement(req)  # compare-and-set: someone else deciding first rolls all back
+                persistence.check_continuable(state)
+                row.status, row.version = WorkflowRun.Status.RUNNING, row.version + 1
+                row.lease_until = now + lease_duration()
+                row.save(update_fields=["status", "version", "lease_until", "updated_at"])
+                state.status, state.version = row.status, row.version
+                state.lease_until = row.lease_until
+        if cancelled is not None:  # raised after the commit: the cancellation is kept
+            raise cancelled
+        if self.heartbeat:
+            heartbeat.hold(state.run_id, state.version)
+            self._held.add(state.run_id)
+        return state
+
+    def release(self) -> None:
+        """Stop renewing the leases this store took (its runs are finished, or lost)."""
+        for run_id in self._held:
+            heartbeat.release(run_id)
+        self._held.clear()
+
+    def cancel(self, row: WorkflowRun, *, who: str, now: datetime) -> list[Requirement]:
+        """Cancel a run that no worker executes (its row locked by the caller); returns the
+        requirements it cancelled."""
+        pending = list(Requirement.objects.select_for_update().filter(run=row, status=PENDING))
+        for req_row in pending:
+            req = requirement_to_engine(req_row)
+            req.status, req.resolved_at, req.resolved_by = CANCELLED, now, who
+            req.version += 1
+            save_requirement(req)
+        row.status, row.content = WorkflowRun.Status.CANCELLED, f"Run cancelled by {who}"
+        row.pause_kind = row.paused_step_name = row.paused_step_path = ""
+        row.finished_at, row.version, row.lease_until = now, row.version + 1, None
+        row.save(
+            update_fields=[
+                "status",
+                "content",
+                "pause_kind",
+                "paused_step_name",
+                "paused_step_path",
+                "finished_at",
+                "version",
+                "lease_until",
+                "updated_at",
+            ]
+        )
+        seq = (RunEvent.objects.filter(run=row).aggregate(m=Max("seq"))["m"] or 0) + 1
+        RunEvent.objects.create(
+            run=row, seq=seq, event=ev.WORKFLOW_CANCELLED, data={"reason": row.content, "by": who}, created_at=now
+        )
+        return pending
 
     def expire_due(self, run_id, now: datetime) -> list[EngineRequirement]:
         """Apply ``on_timeout`` to the run's pending requirements whose deadline passed."""
@@ -328,8 +492,12 @@ class DjangoStore:
     def checkpoint(self, state: RunState) -> None:
         if not _sqlite_checkpoint(state):
             with transaction.atomic():
+                cancelled_by = ""
+                if "_unsaved" not in state.__dict__:  # else this writes the row: nobody else has it
+                    owner = _lock_owner(state.run_id)
+                    _fence(state, owner)  # a worker presumed dead writes nothing
+                    cancelled_by = owner[1]
                 self._flush(state)
-                cancelled_by = _cancel_requested_by(state.run_id)
         else:
             cancelled_by = state.__dict__.pop("_cancelled_by", "")
         if cancelled_by:  # someone cancelled the running run: nothing after this step starts
@@ -356,7 +524,25 @@ class DjangoStore:
                 )
                 self._flush(state)
                 return
+            owner = _lock_owner(state.run_id)
+            _fence(state, owner)  # a worker presumed dead writes nothing
+            if owner[1] and state.status not in TERMINAL:
+                # Cancelled while its last step ran, and the run then paused: cancel it now.
+                _cancel_state(state, who=owner[1], now=now)
             self._flush(state)
+            resend_at = None
+            if state.status == WorkflowRun.Status.PAUSED:
+                # A decision or timeout that landed while the run executed: this execution read the
+                # requirement as pending, and the decider saw the run RUNNING and sent nothing. The
+                # run row lock orders this after any such decider, so it is visible here.
+                waited_for = [r.id for r in state.requirements if r.status == PENDING]
+                self.more_work = (
+                    Requirement.objects.filter(id__in=waited_for).exclude(status=PENDING).exists()
+                    if waited_for
+                    else False
+                )
+                if self.more_work:  # the caller goes on; if it dies first, the sweeper sends it
+                    resend_at = now + requeue_delay()
             WorkflowRun.objects.filter(id=state.run_id).update(
                 status=state.status,
                 content=state.content,
@@ -367,11 +553,13 @@ class DjangoStore:
                 paused_step_name=state.paused_step_name or "",
                 paused_step_path=state.paused_step_path or "",
                 version=state.version + 1,
-                lease_until=None,
+                lease_until=resend_at,
                 updated_at=now,
                 finished_at=now if state.status in TERMINAL else None,
             )
             state.version += 1
+        heartbeat.release(state.run_id)
+        self._held.discard(state.run_id)
 
     def resolve(
         self, requirement_id: str, *, resolution: dict, version: int, actor: str | None, now: datetime
@@ -379,6 +567,8 @@ class DjangoStore:
         expired = None
         with transaction.atomic():
             try:
+                run_id = Requirement.objects.values_list("run_id", flat=True).get(id=requirement_id)
+                lock_run(run_id)  # the run first, then the requirement: the order every writer keeps
                 row = Requirement.objects.select_for_update().get(id=requirement_id)
             except (Requirement.DoesNotExist, ValueError, DjangoValidationError):
                 raise DecisionError(f"No requirement with id {requirement_id}") from None
@@ -462,6 +652,7 @@ class DjangoStore:
                     on_timeout=r.on_timeout or "",
                     version=r.version,
                     created_at=r.created_at,
+                seq=r.seq,
                     workflow_name=state.workflow_name,
                     is_assigned=bool(r.assignees or r.groups),
                 )
@@ -491,6 +682,22 @@ class DjangoStore:
             ]
         Requirement.assignees.through.objects.bulk_create(user_links)
         Requirement.groups.through.objects.bulk_create(group_links)
+
+
+def _cancel_state(state: RunState, *, who: str, now: datetime) -> None:
+    """Cancel an execution's state at its end (pending requirements too), as ``cancel`` does rows."""
+    for req in state.requirements:
+        if req.status == PENDING:
+            req.status, req.resolved_at, req.resolved_by = CANCELLED, now, who
+            req.version += 1
+            state.dirty_requirements.add(req.id)
+    state.status, state.content = WorkflowRun.Status.CANCELLED.value, f"Run cancelled by {who}"
+    state.pause_kind = state.paused_step_name = state.paused_step_path = None
+    state.record(
+        ev.Event(
+            event=ev.WORKFLOW_CANCELLED, run_id=state.run_id, data={"reason": state.content, "by": who}, created_at=now
+        )
+    )
 
 
 def install() -> None:

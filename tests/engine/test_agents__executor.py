@@ -357,3 +357,70 @@ def test_agent_that_never_finishes_fails(tools):
     out = make([Step(name="s", agent=Looper())]).run()
     assert out.status == RunStatus.ERROR
     assert "did not finish" in out.content
+
+
+def test_tool_result_is_stored_before_the_consumer_sees_it(tools, memory_store):
+    wf = make([agent_step(tools, [ToolCall("delete", {"path": "x"}), "done"])], store=memory_store)
+    out = wf.run()
+    only(out.active_requirements).confirm()
+    stream = wf.continue_run(out, stream=True)
+    for event in stream:
+        if event.event == "Checkpoint" and event.data.get("tool") == "delete":
+            break
+    # The worker "dies" while handling the event: the tool's result is already stored.
+    record = memory_store.load(out.run_id).memo["agent:0#0"]
+    assert list(record["results"].values()) == [{"status": "ok", "result": "deleted x"}]
+    assert tools.log == [("delete", "x")]
+
+
+def test_executor_pause_inside_a_router_choice_and_a_condition(tools):
+    from workflows.engine import Condition, Router
+
+    router = Router(
+        name="r",
+        choices=[agent_step(tools, [ToolCall("delete", {"path": "r"}), "R"], name="ra"), lambda si: "other"],
+        selector=lambda si: "ra",
+    )
+    cond = Condition(name="c", steps=[agent_step(tools, [ToolCall("delete", {"path": "c"}), "C"], name="ca")])
+    wf = make([router, cond, lambda si: f"end({si.previous_step_content})"])
+    out = wf.run()
+    assert only(out.active_requirements).path == "0/choices/0"
+    only(out.active_requirements).confirm()
+    out = wf.continue_run(out)
+    assert only(out.active_requirements).path == "1/if/0"
+    only(out.active_requirements).confirm()
+    out = wf.continue_run(out)
+    assert out.content == "end(C)"
+    assert tools.log == [("delete", "r"), ("delete", "c")]
+
+
+def test_executor_user_input_in_parts_and_external_reject(tools):
+    wf = make([agent_step(tools, [[ToolCall("email", {"subject": "s"}), ToolCall("lookup", {"q": "x"})], summary])])
+    out = wf.run()
+    email, lookup = out.steps_requiring_executor_resolution
+    email.set_user_input(recipient="zed")
+    lookup.reject("do not look it up")
+    out = wf.continue_run(out)
+    assert out.content == "email:ok:mailed zed: s:None; lookup:rejected:None:do not look it up"
+
+
+def test_agent_sees_the_step_input(tools):
+    seen = []
+
+    class Agent:
+        name = "a"
+        tools = ()
+
+        def next_action(self, step_input, history):
+            seen.append((step_input.input, step_input.previous_step_content, step_input.additional_data))
+            return "ok"
+
+    wf = make([lambda si: "prev", Step(name="s", agent=Agent())])
+    wf.run("in", additional_data={"tenant": "acme"})
+    assert seen == [("in", "prev", {"tenant": "acme"})]
+
+
+def test_scripted_agent_final_answer_defaults_to_the_last_result(tools):
+    agent = ScriptedAgent("bot", tools=tools.all, script=[ToolCall("echo", {"text": "last"})])
+    assert make([Step(name="s", agent=agent)]).run().content == "LAST"
+    assert Step(agent=agent).name == "bot"

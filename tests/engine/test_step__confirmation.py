@@ -252,3 +252,24 @@ def test_decisions_are_attributed(calls):
     assert out.step_requirements[0].resolved_by == "bob"
     assert out.step_requirements[0].resolved_at is not None
     assert out.step_requirements[0].version == 2
+
+
+def test_user_input_reject_cancel(calls):
+    wf = make([user_input_step(calls, on_reject="cancel")])
+    out = wf.run()
+    only(out.active_requirements).reject()
+    out = wf.continue_run(out)
+    assert out.status == RunStatus.CANCELLED
+    assert calls.names() == []
+
+
+def test_user_object_is_recorded_by_username(calls):
+    class User:
+        def get_username(self):
+            return "carol"
+
+    wf = make([gated(calls)])
+    out = wf.run(user=User())
+    assert out.created_by == "carol"
+    only(out.active_requirements).confirm()
+    assert wf.continue_run(out, user=User()).step_requirements[0].resolved_by == "carol"

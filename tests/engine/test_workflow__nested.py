@@ -191,3 +191,90 @@ def test_stop_ends_the_workflow_early(calls):
     assert out.status == RunStatus.COMPLETED
     assert out.content == "halt"
     assert calls.names() == ["a"]
+
+
+def test_router_review_inside_a_reviewed_loop(calls):
+    router = Router(
+        name="r",
+        choices=[calls.fn("a"), calls.fn("b")],
+        selector=lambda si: "a",
+        human_review=HumanReview(requires_output_review=True, on_reject="retry"),
+    )
+    loop = Loop(name="l", steps=[router], max_iterations=3, human_review=HumanReview(requires_iteration_review=True))
+    wf = make([loop])
+    out = wf.run()
+    only(out.active_requirements).reject("use b")  # the router's review
+    out = wf.continue_run(out)
+    only(out.steps_requiring_route).select("b")
+    out = wf.continue_run(out)
+    only(out.steps_requiring_output_review).confirm()
+    out = wf.continue_run(out)
+    req = only(out.steps_requiring_iteration_review)
+    assert req.step_output == "b(None)"
+    req.reject("next")  # iteration 2: the selector picks again, with a fresh attempt count
+    out = wf.continue_run(out)
+    assert only(out.active_requirements).kind == "output_review"
+    assert only(out.active_requirements).step_output == "a(b(None))"
+    only(out.active_requirements).confirm()
+    out = wf.continue_run(out)
+    only(out.steps_requiring_iteration_review).confirm()
+    out = wf.continue_run(out)
+    assert out.status == RunStatus.COMPLETED
+    assert calls.names() == ["a", "b", "a"]
+
+
+def test_condition_gate_inside_a_loop_asks_each_iteration(calls):
+    cond = Condition(
+        name="c",
+        steps=[calls.fn("yes")],
+        else_steps=[calls.fn("no")],
+        human_review=HumanReview(requires_confirmation=True),
+    )
+    wf = make([Loop(name="l", steps=[cond], max_iterations=2)])
+    out = wf.run()
+    only(out.active_requirements).confirm()
+    out = wf.continue_run(out)
+    only(out.active_requirements).reject()
+    out = wf.continue_run(out)
+    assert out.status == RunStatus.COMPLETED
+    assert calls.names() == ["yes", "no"]
+
+
+def test_error_and_review_pending_in_two_branches(calls):
+    bad = Step(name="bad", executor=calls.fn("bad", fail=1), human_review=HumanReview(on_error="pause"))
+    review = Step(
+        name="rev", executor=calls.fn("rev"), human_review=HumanReview(requires_output_review=True, on_reject="retry")
+    )
+    wf = make([Parallel(bad, review, name="p"), calls.fn("end")])
+    out = wf.run()
+    assert out.pause_kind == "error"
+    assert [r.kind for r in out.active_requirements] == ["error", "output_review"]
+    out.steps_requiring_output_review[0].reject("again")
+    out = wf.continue_run(out)
+    assert out.pause_kind == "error"
+    assert calls.count("rev") == 2
+    assert [r.kind for r in out.active_requirements] == ["error", "output_review"]
+    for req in out.active_requirements:
+        req.retry() if req.kind == "error" else req.confirm()
+    out = wf.continue_run(out)
+    assert out.status == RunStatus.COMPLETED
+    assert out.step_results[0].content == {"bad": "bad(None)", "rev": "rev(None)"}
+    assert calls.names() == ["bad", "rev", "rev", "bad", "end"]
+
+
+def test_iteration_review_after_a_skipped_last_step(calls):
+    gated = Step(name="g", executor=calls.fn("g"), human_review=HumanReview(requires_confirmation=True))
+    loop = Loop(
+        name="l",
+        steps=[calls.fn("x"), gated],
+        max_iterations=3,
+        human_review=HumanReview(requires_iteration_review=True),
+    )
+    wf = make([loop])
+    out = wf.run()
+    only(out.active_requirements).reject()  # g skipped in iteration 1
+    out = wf.continue_run(out)
+    req = only(out.steps_requiring_iteration_review)
+    assert req.step_output == "x(None)"
+    req.confirm()
+    assert wf.continue_run(out).content == "x(None)"

@@ -33,7 +33,7 @@ PAUSE_EVENT_FOR_KIND = {
     "output_review": STEP_OUTPUT_REVIEW,
     "route_selection": ROUTER_PAUSED,
     "iteration_review": LOOP_ITERATION_REVIEW,
-    "error": STEP_ERROR,
+    "error": STEP_PAUSED,  # StepError already recorded the failure
     "executor_confirmation": STEP_EXECUTOR_PAUSED,
     "executor_user_input": STEP_EXECUTOR_PAUSED,
     "external_execution": STEP_EXECUTOR_PAUSED,

@@ -294,14 +294,15 @@ class Interpreter:
                         raise
                     failed = {"error": failure.error, "error_type": failure.error_type}
                     self._step_run(node, path, key, scope, attempt, "FAILED", error=failure.error)
-                    yield self._emit(
+                    event = self._emit(
                         ev.STEP_ERROR,
                         path=path,
                         name=node.name,
                         data={**failed, "attempt": attempt},
                         memo={f"failed:{key}#{attempt}": failed},
                     )
-                    self._checkpoint()
+                    self._checkpoint()  # stored before the consumer sees it (it may die while handling it)
+                    yield event
             # The node failed in this attempt: apply its on_error.
             on_error = review.on_error or OnError.fail
             if on_error == OnError.fail:
@@ -364,8 +365,9 @@ class Interpreter:
             self.outputs[out.step_name] = out
         memo.update(self._session_memo())
         self._step_run(node, path, key, scope, attempt, status, output=out, error=out.error if out else None)
-        yield self._emit(name, path=path, name=node.name, data=data, memo=memo)
-        self._checkpoint()
+        event = self._emit(name, path=path, name=node.name, data=data, memo=memo)
+        self._checkpoint()  # stored before the consumer sees it: a crash there must not re-run the step
+        yield event
 
     def _session_memo(self) -> dict:
         """The session state to checkpoint, when steps changed it since the last checkpoint."""
@@ -438,6 +440,7 @@ class Interpreter:
                 groups=list(review.groups),
                 batch=batch,
                 created_at=now,
+                seq=self.state.seq + 1,  # its pause event's: creation order, even within one instant
                 _clock=self.clock,
             )
             self.state.add_requirement(req)
@@ -898,8 +901,9 @@ class Interpreter:
                 else:
                     result = self._run_tool(tool_, call_["args"])
                 record["results"][call_["id"]] = result
-                # The result is stored before anything else happens: a tool runs at most once.
-                yield self._emit(
+                # The result is stored before anything else happens (even before the consumer sees
+                # the event): a tool runs at most once.
+                event = self._emit(
                     ev.CHECKPOINT,
                     path=path,
                     name=node.name,
@@ -907,6 +911,7 @@ class Interpreter:
                     data={"tool": call_["name"], "status": result["status"]},
                 )
                 self._checkpoint()
+                yield event
             if pending:
                 raise Pause(pending)
         raise StepFailure(node.name, f"Agent '{agent.name}' did not finish within {MAX_AGENT_TURNS} turns")

@@ -174,7 +174,7 @@ class MemoryStore:
             # order is not creation order ("@10" < "@2").
             state.requirements = sorted(
                 (Requirement.from_dict(r) for r in self._requirements.values() if r["run_id"] == run_id),
-                key=lambda r: r.created_at,
+                key=lambda r: (r.seq, r.created_at),
             )
             return state
 

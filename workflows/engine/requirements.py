@@ -127,6 +127,7 @@ class Requirement:
     groups: list = field(default_factory=list)
     batch: str | None = None
     created_at: datetime | None = None
+    seq: int = 0
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     # A decision made on this object that is not yet stored (see Workflow.continue_run).
     local: dict | None = field(default=None, repr=False, compare=False)
@@ -261,6 +262,7 @@ class Requirement:
             "groups": list(self.groups),
             "batch": self.batch,
             "created_at": self.created_at.isoformat() if self.created_at else None,
+            "seq": self.seq,
         }
 
     @classmethod
