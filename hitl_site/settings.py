@@ -105,7 +105,7 @@ else:
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000;",
             },
             # A file, not :memory:, so a forked live test server shares it.
             "TEST": {"NAME": BASE_DIR / "test_db.sqlite3"},
@@ -166,22 +166,35 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
-# Static schedule (no django-celery-beat: it caps Django <6.1). The sweep fires
-# due timeouts; "expires" drops sweeps that queued up while no worker ran, since
-# the next one does the same work.
-CELERY_BEAT_SCHEDULE = {
-    "sweep": {
-        "task": "workflows.tasks.sweep",
-        "schedule": 5.0,
-        "options": {"expires": 5.0},
-    },
-}
 
 # --- HITL -------------------------------------------------------------------
 
 # Extra modules whose import registers workflows (installed apps' flows.py
 # modules are discovered too).
 HITL_WORKFLOW_MODULES = env_list("HITL_WORKFLOW_MODULES")
+
+# Seconds between two sweeps (fire due timeouts, hand runs of dead workers to
+# live ones): the in-process sweeper in embedded mode, Celery beat in services mode.
+HITL_SWEEP_SECONDS = float(os.environ.get("HITL_SWEEP_SECONDS") or 2)
+# A worker holds a run it executes for this long and renews it while alive; when
+# it dies the lease runs out and the sweeper gives the run to another worker.
+HITL_LEASE_SECONDS = float(os.environ.get("HITL_LEASE_SECONDS") or 60)
+# A continuation not picked up by a worker within this time (broker down, message
+# lost) is sent again by the sweeper, then less and less often.
+HITL_REQUEUE_SECONDS = float(os.environ.get("HITL_REQUEUE_SECONDS") or 30)
+# Threads of the in-process worker (embedded mode).
+HITL_EMBEDDED_WORKERS = int(os.environ.get("HITL_EMBEDDED_WORKERS") or 2)
+
+# Static schedule (no django-celery-beat: it caps Django <6.1). The sweep fires
+# due timeouts; "expires" drops sweeps that queued up while no worker ran, since
+# the next one does the same work.
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {
+        "task": "workflows.tasks.sweep",
+        "schedule": HITL_SWEEP_SECONDS,
+        "options": {"expires": max(HITL_SWEEP_SECONDS, 1.0)},
+    },
+}
 
 # --- Logging ----------------------------------------------------------------
 

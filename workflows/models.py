@@ -198,7 +198,9 @@ class Requirement(models.Model):
 class RunEvent(models.Model):
     """Append-only event log of a run; ``memo`` carries the engine's checkpoint data."""
 
-    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: the unique (run, seq) index serves lookups by run (one index less to
+    # write at every checkpoint).
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events", db_index=False)
     seq = models.PositiveIntegerField()
     event = models.CharField(max_length=40)
     path = models.CharField(max_length=500, blank=True)
