@@ -1,3 +1,10 @@
+from django.urls import path
+
+from . import views
+
 app_name = "approvals"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/<uuid:requirement_id>/", views.decide, name="decide"),
+]

@@ -108,7 +108,9 @@ else:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000;",
             },
             # A file, not :memory:, so a forked live test server shares it.
-            "TEST": {"NAME": BASE_DIR / "test_db.sqlite3"},
+            # One file per test session (a forked test server inherits the name), so two
+            # suites running at once on one machine do not share it.
+            "TEST": {"NAME": BASE_DIR / f"test_db.{os.getpid()}.sqlite3"},
         }
     }
 

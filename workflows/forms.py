@@ -84,7 +84,7 @@ class RunStartForm(forms.Form):
         try:
             value = parse_json(text)
         except BadJSON:
-            raise forms.ValidationError('Not valid JSON: enter a JSON object such as {"priority": "high"}.')
+            raise forms.ValidationError('Not valid JSON: enter a JSON object such as {"priority": "high"}.') from None
         if not isinstance(value, dict):
             raise forms.ValidationError("Must be a JSON object (in curly braces).")
         return value

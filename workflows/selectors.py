@@ -46,3 +46,14 @@ def requirements_inspectable_by(user) -> QuerySet[Requirement]:
     if user and user.is_authenticated and user.is_active and user.has_perm("workflows.view_requirement"):
         return Requirement.objects.all()
     return requirements_visible_to(user)
+
+
+def user_may_start_runs(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active and user.has_perm("workflows.start_run"))
+
+
+def user_may_cancel_runs(user) -> bool:
+    """Staff, or holders of ``workflows.cancel_run`` (on runs they can see)."""
+    return bool(
+        user and user.is_authenticated and user.is_active and (user.is_staff or user.has_perm("workflows.cancel_run"))
+    )

@@ -16,9 +16,13 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_new() -> str:
+    return PREFIX + secrets.token_urlsafe(32)
+
+
 def token_create(*, user) -> tuple[ApiToken, str]:
     """A new token for ``user``: the row and the token itself (not stored anywhere)."""
-    token = PREFIX + secrets.token_urlsafe(32)
+    token = token_new()
     row = ApiToken.objects.create(user=user, digest=token_digest(token))
     return row, token
 

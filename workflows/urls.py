@@ -1,6 +1,6 @@
 """URLs of the workflows app: run pages, the workflow catalogue, and the JSON API (/api/v1/)."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from . import api, views
 
@@ -14,6 +14,7 @@ api_patterns = [
     path("requirements/<str:requirement_id>", api.requirement_detail, name="api-requirement"),
     path("requirements/<str:requirement_id>/resolve", api.requirement_resolve, name="api-requirement-resolve"),
     path("openapi.json", api.openapi, name="api-openapi"),
+    re_path(r"^.*$", api.not_found),
 ]
 
 urlpatterns = [

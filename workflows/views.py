@@ -10,7 +10,9 @@ from __future__ import annotations
 import difflib
 from datetime import datetime, time
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Subquery
@@ -18,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import registry, selectors, services
 from .engine.errors import RunNotFoundError, RunStateError, ValidationError
@@ -27,22 +29,12 @@ from .models import Requirement, StepRun, WorkflowRun
 from .templatetags.workflows_tags import pretty_json
 
 RUNS_PER_PAGE = 25
-START_PERM = "workflows.start_run"
-CANCEL_PERM = "workflows.cancel_run"
 HIDDEN_EVENTS = ("Checkpoint",)
-
-
-def user_may_start(user) -> bool:
-    return user.is_authenticated and user.has_perm(START_PERM)
-
-
-def user_may_cancel(user) -> bool:
-    return user.is_authenticated and (user.is_staff or user.has_perm(CANCEL_PERM))
 
 
 # -- runs -----------------------------------------------------------------------------------------
 @login_required
-@require_GET
+@require_safe
 def run_list(request: HttpRequest) -> HttpResponse:
     """Runs the user may see, newest first, filtered and paginated in a fixed number of queries."""
     names = sorted(
@@ -99,8 +91,11 @@ def _edit_diff(req: Requirement) -> list[tuple[str, str]]:
     return lines
 
 
-def _run_live_context(request: HttpRequest, run: WorkflowRun) -> dict:
-    user = request.user
+def run_live_context(*, user, run: WorkflowRun) -> dict:
+    """What the ``run-live`` partial of ``workflows/run_detail.html`` needs, for ``user``.
+
+    A live-update consumer renders the same partial with this context (ids-only broadcasts).
+    """
     step_runs = run.step_runs.order_by(Coalesce("started_at", "finished_at"), "id")
     requirements = list(selectors.requirements_inspectable_by(user).filter(run=run).order_by("created_at", "key"))
     resolvable = set(selectors.requirements_pending_for(user).filter(run=run).values_list("id", flat=True))
@@ -109,14 +104,19 @@ def _run_live_context(request: HttpRequest, run: WorkflowRun) -> dict:
         req.edit_diff = _edit_diff(req)
         details = {k: v for k, v in (req.resolution or {}).items() if k not in ("action", "output")}
         req.resolution_details = details
-    total = run.requirements.count()
+    hidden = {str(i) for i in run.requirements.values_list("id", flat=True)} - {str(r.id) for r in requirements}
+    events = list(run.events.exclude(event__in=HIDDEN_EVENTS).defer("memo").order_by("seq"))
+    for event in events:
+        if hidden and str((event.data or {}).get("requirement_id")) in hidden:
+            # A requirement the user may not see: say that the run paused or went on, not what or who.
+            event.data = {key: event.data[key] for key in ("requirement_id", "kind") if key in event.data}
     return {
         "run": run,
         "step_runs": [_with_depth(s) for s in step_runs],
         "requirements": requirements,
-        "hidden_requirements": total - len(requirements),
-        "events": run.events.exclude(event__in=HIDDEN_EVENTS).defer("memo").order_by("seq"),
-        "may_cancel": run.is_active and user_may_cancel(user),
+        "hidden_requirements": len(hidden),
+        "events": events,
+        "may_cancel": run.is_active and selectors.user_may_cancel_runs(user),
         "poll_seconds": 5 if run.status == WorkflowRun.Status.PAUSED else 1,
     }
 
@@ -127,36 +127,51 @@ def _with_depth(step: StepRun) -> StepRun:
 
 
 @login_required
-@require_GET
+@require_safe
 def run_detail(request: HttpRequest, run_id) -> HttpResponse:
     run = _visible_run(request, run_id)
-    context = _run_live_context(request, run)
+    context = run_live_context(user=request.user, run=run)
     context["workflow_registered"] = _registered(run.workflow_name)
     return render(request, "workflows/run_detail.html", context)
 
 
-@login_required
-@require_GET
+@require_safe
 def run_live(request: HttpRequest, run_id) -> HttpResponse:
-    """The run page's live part alone (htmx polls it while the run is active)."""
-    run = _visible_run(request, run_id)
-    return render(request, "workflows/run_detail.html#run-live", _run_live_context(request, run))
+    """The run page's live part alone (htmx polls it while the run is active).
+
+    To a poll that lost its session or its access, 204: the page keeps what it shows rather than
+    swapping a login page or an error into the run's part.
+    """
+    run = selectors.runs_visible_to(request.user).select_related("created_by").filter(id=run_id).first()
+    if run is None:
+        if getattr(request, "htmx", False):
+            return HttpResponse(status=204)
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        raise Http404("No such run")
+    return render(request, "workflows/run_detail.html#run-live", run_live_context(user=request.user, run=run))
 
 
 @login_required
 @require_POST
 def run_cancel(request: HttpRequest, run_id) -> HttpResponse:
     run = _visible_run(request, run_id)
-    if not user_may_cancel(request.user):
+    if not selectors.user_may_cancel_runs(request.user):
         raise PermissionDenied
     try:
         services.run_cancel(run_id=run.id, user=request.user)
     except (RunStateError, RunNotFoundError) as exc:
         run.refresh_from_db()
-        context = _run_live_context(request, run)
+        context = run_live_context(user=request.user, run=run)
         context["workflow_registered"] = _registered(run.workflow_name)
         context["cancel_error"] = str(exc)
         return render(request, "workflows/run_detail.html", context, status=409)
+    messages.success(
+        request,
+        "Run cancelled."
+        if run.status != WorkflowRun.Status.RUNNING
+        else "Cancellation requested: the run stops after its current step.",
+    )
     return redirect("workflows:run-detail", run_id=run.id)
 
 
@@ -170,7 +185,7 @@ def _registered(name: str) -> bool:
 
 # -- workflow catalogue ---------------------------------------------------------------------------
 @login_required
-@require_GET
+@require_safe
 def workflow_list(request: HttpRequest) -> HttpResponse:
     workflows = []
     for wf in registry.all_workflows():
@@ -193,7 +208,7 @@ def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
         workflow = registry.get(name)
     except registry.WorkflowNotFound:
         raise Http404(f"No workflow named {name!r}") from None
-    may_start = user_may_start(request.user)
+    may_start = selectors.user_may_start_runs(request.user)
     form = RunStartForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -223,6 +238,11 @@ def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 
 # -- describing a definition ----------------------------------------------------------------------
+TOOL_GATES = {
+    "executor_confirmation": "confirmation",
+    "executor_user_input": "user input",
+    "external_execution": "result provided by a person",
+}
 BRANCH_LABELS = {"steps": "", "branches": "In parallel", "if": "If", "else": "Else", "choices": "Routes"}
 
 
@@ -275,8 +295,7 @@ def _gates(node: dict) -> list[str]:
         gates.append("Error review: a person retries or skips a failed step")
     for tool in node.get("tools") or []:
         if tool.get("kind"):
-            label = Requirement.Kind(tool["kind"]).label if tool["kind"] in Requirement.Kind.values else tool["kind"]
-            gates.append(f"Tool {tool['name']}: {label.lower()}")
+            gates.append(f"Tool {tool['name']}: {TOOL_GATES.get(tool['kind'], tool['kind'])}")
     return gates
 
 

@@ -22,6 +22,17 @@ def pretty_json(value) -> str:
 
 
 @register.filter
+def compact_json(value) -> str:
+    """``value`` as one-line JSON (a plain string stays as it is)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+@register.filter
 def is_blank(value) -> bool:
     return value is None or value == "" or value == {} or value == []
 
@@ -41,6 +52,14 @@ def duration(value: timedelta | None) -> str:
         return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+@register.filter
+def elapsed(start, end) -> str:
+    """The duration from ``start`` to ``end`` (two datetimes)."""
+    if start is None or end is None:
+        return "—"
+    return duration(end - start)
 
 
 @register.filter

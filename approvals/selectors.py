@@ -1,0 +1,88 @@
+"""Reads of the reviewer app. Who may see what is decided by ``workflows.selectors`` alone."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from workflows import selectors as workflow_selectors
+from workflows.models import Requirement, StepRun
+
+ASSIGNED_TO_ME = "me"
+ASSIGNED_TO_MY_GROUPS = "groups"
+
+
+@dataclass(frozen=True)
+class InboxFilters:
+    workflow: str = ""
+    kind: str = ""
+    assigned: str = ""  # "", ASSIGNED_TO_ME or ASSIGNED_TO_MY_GROUPS
+    q: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.workflow or self.kind or self.assigned or self.q)
+
+
+def inbox_requirements(*, user, filters: InboxFilters | None = None) -> QuerySet[Requirement]:
+    """Pending requirements ``user`` may resolve, newest first, narrowed by ``filters``.
+
+    One query whatever the inbox size: filters are subqueries on the requirement rows, and rows
+    carry the workflow name, so nothing is joined or loaded per row.
+    """
+    qs = workflow_selectors.requirements_pending_for(user)
+    f = filters or InboxFilters()
+    if f.workflow:
+        qs = qs.filter(workflow_name=f.workflow)
+    if f.kind:
+        qs = qs.filter(kind=f.kind)
+    if f.assigned == ASSIGNED_TO_ME:
+        qs = qs.filter(id__in=Requirement.objects.filter(assignees=user).values("id"))
+    elif f.assigned == ASSIGNED_TO_MY_GROUPS:
+        qs = qs.filter(id__in=Requirement.objects.filter(groups__in=user.groups.all()).values("id"))
+    if f.q:
+        term = f.q.strip()
+        match = Q(workflow_name__icontains=term) | Q(step_name__icontains=term)
+        try:
+            match |= Q(run_id=uuid.UUID(term))
+        except ValueError:
+            if len(term) >= 4:  # a run id prefix, as shown in the inbox
+                match |= Q(run__id__istartswith=term)
+        qs = qs.filter(match)
+    return qs.order_by("-created_at", "id")
+
+
+def inbox_count(*, user) -> int:
+    return workflow_selectors.requirements_pending_for(user).count()
+
+
+def next_pending_for(*, user, after: Requirement) -> Requirement | None:
+    """The inbox item to show after deciding ``after``: the next one in inbox order, else the newest."""
+    pending = workflow_selectors.requirements_pending_for(user).exclude(id=after.id)
+    following = pending.filter(
+        Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, id__gt=after.id)
+    ).order_by("-created_at", "id")
+    return following.only("id").first() or pending.order_by("-created_at", "id").only("id").first()
+
+
+def requirement_for_decision(*, user, requirement_id) -> Requirement:
+    """The requirement ``user`` may see, with its run; ``Requirement.DoesNotExist`` otherwise."""
+    return workflow_selectors.requirements_visible_to(user).select_related("run").get(id=requirement_id)
+
+
+def previous_step_outputs(*, requirement: Requirement, limit: int = 50) -> list[StepRun]:
+    """Step attempts of the run that ended before this requirement was created (oldest first)."""
+    rows = StepRun.objects.filter(run_id=requirement.run_id, finished_at__lte=requirement.created_at).order_by("-id")
+    return list(reversed(rows[:limit]))
+
+
+def decision_history(*, requirement: Requirement) -> list[Requirement]:
+    """Earlier requirements of the same step (e.g. rejected drafts), newest first."""
+    return list(
+        Requirement.objects.filter(run_id=requirement.run_id, path=requirement.path, kind=requirement.kind)
+        .exclude(id=requirement.id)
+        .exclude(status=Requirement.Status.PENDING)
+        .order_by("-created_at")[:10]
+    )

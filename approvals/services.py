@@ -1,0 +1,59 @@
+"""Writes of the reviewer app: the audit row of each decision."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from typing import Any
+
+from workflows.models import Requirement
+
+from .models import Decision
+
+
+def canonical_json(value: Any) -> str:
+    """One text per value: sorted keys, no whitespace, UTF-8 kept (what ``shown_hash`` hashes)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def output_text(value: Any) -> str:
+    """How an output reads in a textarea and a diff: a string as is, anything else as pretty JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def output_diff(old: Any, new: Any) -> str:
+    """Unified diff (text) from the reviewed output to the edited one; empty when they read the same."""
+    lines = difflib.unified_diff(
+        output_text(old).splitlines(),
+        output_text(new).splitlines(),
+        fromfile="shown output",
+        tofile="edited output",
+        lineterm="",
+    )
+    return "\n".join(lines)
+
+
+def decision_record(*, requirement: Requirement, user, resolution: dict, shown: dict) -> Decision:
+    """Audit one decision. A ``workflows.services.resolution_hooks`` hook: it runs inside the
+    resolving transaction, so the row commits with the decision (or not at all)."""
+    action = resolution.get("action", "")
+    data = {key: value for key, value in resolution.items() if key != "action"}
+    diff = output_diff(shown.get("output"), resolution.get("output")) if action == "edit" else ""
+    authenticated = user is not None and user.is_authenticated
+    return Decision.objects.create(
+        requirement=requirement,
+        run_id=requirement.run_id,
+        user=user if authenticated else None,
+        username=user.get_username() if authenticated else "system",
+        action=action,
+        data=data,
+        shown_hash=content_hash(shown),
+        diff=diff,
+    )

@@ -1,0 +1,239 @@
+"""The reviewer's pages: the inbox and one decision page per requirement.
+
+Every page works without JavaScript; htmx only enhances (partial table updates, boosted forms, a
+live diff while editing an output). Who may see a requirement is ``workflows.selectors``' rule;
+what a decision may be is ``clean_decision``'s, reached through ``requirement_resolve``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.middleware import HtmxDetails
+
+from workflows import registry
+from workflows import services as workflow_services
+from workflows.engine.errors import ConflictError, DecisionError, ExpiredError, ValidationError
+from workflows.engine.requirements import ACTIONS
+from workflows.models import Requirement
+
+from . import selectors
+from .forms import NON_FIELD, DecisionForm
+from .models import Decision
+from .services import output_diff
+
+INBOX_PAGE_SIZE = 25
+# Kinds whose page has a form of its own besides Reject.
+KINDS_WITH_INPUT = ("user_input", "executor_user_input", "route_selection", "external_execution")
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _wants_partial(request: HtmxHttpRequest) -> bool:
+    """An htmx request for a fragment (not a boosted navigation, which wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.boosted
+
+
+# -- inbox ------------------------------------------------------------------------------------------
+def _workflow_names(current: str) -> list[str]:
+    """Registered workflows, plus the one filtered on if it is not (any more) registered."""
+    names = [wf.name for wf in registry.all_workflows()]
+    return sorted({*names, current}) if current and current not in names else names
+
+
+@login_required
+@require_GET
+def inbox(request: HtmxHttpRequest) -> HttpResponse:
+    kinds = Requirement.Kind.choices
+    kind = request.GET.get("kind", "")
+    assigned = request.GET.get("assigned", "")
+    filters = selectors.InboxFilters(
+        workflow=request.GET.get("workflow", "")[:200],
+        kind=kind if kind in dict(kinds) else "",
+        assigned=assigned if assigned in (selectors.ASSIGNED_TO_ME, selectors.ASSIGNED_TO_MY_GROUPS) else "",
+        q=request.GET.get("q", "").strip()[:200],
+    )
+    requirements = selectors.inbox_requirements(user=request.user, filters=filters).only(
+        "id", "run_id", "workflow_name", "step_name", "kind", "created_at", "timeout_at"
+    )
+    page_obj = Paginator(requirements, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page_obj": page_obj,
+        "filters": filters,
+        "kinds": kinds,
+        "workflow_names": _workflow_names(filters.workflow),
+        "query_without_page": f"{query.urlencode()}&" if query else "",
+    }
+    if not filters.active:  # the table's total is the nav badge's count: no second query
+        context["inbox_pending_count"] = page_obj.paginator.count
+    template = "approvals/inbox.html#inbox-table" if _wants_partial(request) else "approvals/inbox.html"
+    return render(request, template, context)
+
+
+# -- decision page ----------------------------------------------------------------------------------
+@dataclass
+class StepSummary:
+    name: str
+    status: str
+    status_label: str
+    iteration: int | None
+    error: str
+    has_content: bool
+    content: Any
+
+
+SUCCESS_VERBS = {
+    "confirm": "Confirmed",
+    "reject": "Rejected",
+    "submit": "Submitted",
+    "edit": "Saved your edit of",
+    "select": "Selected a route for",
+    "retry": "Retrying",
+    "skip": "Skipped",
+    "provide_result": "Submitted the result of",
+}
+
+
+def _success_message(req: Requirement, action: str) -> str:
+    verb = SUCCESS_VERBS.get(action, "Decided")
+    if action == "confirm" and req.kind == Requirement.Kind.OUTPUT_REVIEW:
+        verb = "Approved"
+    elif action == "confirm" and req.kind == Requirement.Kind.ITERATION_REVIEW:
+        verb = "Accepted"
+    return f"{verb} “{req.step_name}” ({req.workflow_name})."
+
+
+def _steps(req: Requirement) -> list[StepSummary]:
+    summaries = []
+    for row in selectors.previous_step_outputs(requirement=req):
+        output = row.output
+        content = output.get("content") if isinstance(output, dict) and "content" in output else output
+        summaries.append(
+            StepSummary(
+                name=row.name,
+                status=row.status,
+                status_label=row.get_status_display(),
+                iteration=row.iteration,
+                error=row.error,
+                has_content=content is not None,
+                content=content,
+            )
+        )
+    return summaries
+
+
+def _resolution_items(req: Requirement) -> list[tuple[str, Any]]:
+    labels = {"action": "Action", "feedback": "Feedback", "values": "Values", "choices": "Routes"}
+    labels |= {"output": "Output", "result": "Result", "on_timeout": "On timeout"}
+    resolution = req.resolution or {}
+    return [(labels.get(key, key), value) for key, value in resolution.items() if value not in (None, "")]
+
+
+def _render_decision(
+    request: HtmxHttpRequest,
+    req: Requirement,
+    form: DecisionForm,
+    *,
+    mode: str = "decide",
+    status: int = 200,
+    template: str = "approvals/decide.html",
+    edit_diff: str | None = None,
+    preview_token: str = "",
+) -> HttpResponse:
+    payload = req.payload or {}
+    descriptions = payload.get("descriptions") or {}
+    context = {
+        "req": req,
+        "run": req.run,
+        "payload": payload,
+        "form": form,
+        "mode": mode,
+        "output_is_text": isinstance(payload.get("output"), str),
+        "routes": [{"name": c, "description": descriptions.get(c, "")} for c in payload.get("choices", [])],
+        "can_reject": req.is_pending and "reject" in ACTIONS.get(req.kind, ()),
+        "edit_diff": edit_diff,
+        "preview_token": preview_token,
+        "diff_only": template.endswith("#edit-diff"),
+        "kinds_with_input": KINDS_WITH_INPUT,
+    }
+    if template == "approvals/decide.html":
+        context |= {
+            "previous_steps": _steps(req),
+            "history": selectors.decision_history(requirement=req),
+            "decisions": list(Decision.objects.filter(requirement=req)) if not req.is_pending else [],
+            "resolution_items": _resolution_items(req),
+        }
+    return render(request, template, context, status=status)
+
+
+def _render_conflict(request: HtmxHttpRequest, req: Requirement, *, expired: bool) -> HttpResponse:
+    req.refresh_from_db()
+    return render(request, "approvals/conflict.html", {"req": req, "expired": expired}, status=409)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
+    try:
+        req = selectors.requirement_for_decision(user=request.user, requirement_id=requirement_id)
+    except Requirement.DoesNotExist:
+        raise Http404("No such requirement, or it is not assigned to you.") from None
+
+    if request.method == "GET":
+        editing = req.is_pending and req.kind == Requirement.Kind.OUTPUT_REVIEW and request.GET.get("edit")
+        if editing:
+            return _render_decision(request, req, DecisionForm(req), mode="edit", edit_diff="")
+        return _render_decision(request, req, DecisionForm(req))
+
+    form = DecisionForm(req, request.POST)
+    valid = form.is_valid()
+    editing = form.action == "edit" and req.is_pending and req.kind == Requirement.Kind.OUTPUT_REVIEW
+    if request.POST.get("diff_only"):  # the live diff beside the edit textarea (htmx): never a decision
+        diff = output_diff(req.payload.get("output"), form.edited_output) if valid and editing else ""
+        return _render_decision(
+            request, req, form, mode="edit", template="approvals/decide.html#edit-diff", edit_diff=diff
+        )
+    if not valid:
+        mode = "edit" if editing else "decide"
+        return _render_decision(request, req, form, mode=mode, status=400, edit_diff="" if mode == "edit" else None)
+    if editing and not form.edit_confirmed(htmx=bool(request.htmx)):
+        # Without the live diff the reviewer sees the change first; Save again applies it.
+        diff = output_diff(req.payload.get("output"), form.edited_output)
+        return _render_decision(request, req, form, mode="edit", edit_diff=diff, preview_token=form.preview_token)
+
+    try:
+        workflow_services.requirement_resolve(
+            requirement_id=req.id, user=request.user, action=form.action, data=form.data, version=form.version
+        )
+    except Requirement.DoesNotExist:
+        raise Http404("No such requirement, or it is not assigned to you.") from None
+    except ExpiredError:
+        return _render_conflict(request, req, expired=True)
+    except ConflictError:
+        return _render_conflict(request, req, expired=False)
+    except ValidationError as exc:
+        form.add_errors(exc.errors)
+        mode = "edit" if editing else "decide"
+        return _render_decision(request, req, form, mode=mode, status=400, edit_diff="" if mode == "edit" else None)
+    except DecisionError as exc:
+        form.errors[NON_FIELD] = str(exc)
+        return _render_decision(request, req, form, status=400)
+
+    messages.success(request, _success_message(req, form.action))
+    following = selectors.next_pending_for(user=request.user, after=req)
+    if following is None:
+        messages.info(request, "Nothing else is waiting for you.")
+        return redirect("approvals:inbox")
+    return redirect(reverse("approvals:decide", args=[following.id]))

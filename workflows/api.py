@@ -1,0 +1,375 @@
+"""The JSON API under ``/api/v1/`` (DESIGN §7): plain Django views, no framework.
+
+Auth: ``Authorization: Bearer <token>`` (``manage.py create_api_token``) or the session. Session
+POSTs need the CSRF token; token requests are exempt (a browser never sends them by itself).
+
+Errors are JSON: 400 ``{"errors": {field: message}}``; 401/403/404/405/409/413
+``{"error": message, "code": ...}``. Bad input never reaches a 500.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+
+from django.core.exceptions import RequestDataTooBig
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, JsonResponse
+from django.http.request import RawPostDataException
+from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from . import registry, selectors, services
+from .engine.errors import (
+    ConflictError,
+    DecisionError,
+    ExpiredError,
+    RunNotFoundError,
+    RunStateError,
+    ValidationError,
+)
+from .engine.requirements import ACTIONS
+from .engine.workflow import WorkflowRunOutput
+from .forms import BadJSON, parse_json
+from .models import Requirement, WorkflowRun
+from .openapi import openapi_schema
+from .store import state_from_row
+from .tokens import token_user
+
+MAX_BODY_BYTES = 1_000_000
+ALL_ACTIONS = tuple(dict.fromkeys(a for actions in ACTIONS.values() for a in actions))
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str | None = None, *, code: str = "", errors: dict | None = None):
+        super().__init__(error or errors)
+        self.status, self.error, self.code, self.errors = status, error, code, errors
+
+    def response(self) -> JsonResponse:
+        body = {"errors": self.errors} if self.errors is not None else {"error": self.error, "code": self.code}
+        response = _json(body, status=self.status)
+        if self.status == 401:
+            response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+
+
+def _json(data, status: int = 200) -> JsonResponse:
+    return JsonResponse(data, status=status, encoder=DjangoJSONEncoder, safe=False)
+
+
+# -- plumbing -------------------------------------------------------------------------------------
+class _CsrfCheck(CsrfViewMiddleware):
+    def _reject(self, request, reason):
+        return reason  # the reason, not a response: the API answers in JSON
+
+
+def _authenticate(request: HttpRequest) -> None:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "Use 'Authorization: Bearer <token>'.", code="bad_authorization_header")
+        user = token_user(token.strip())
+        if user is None:
+            raise ApiError(401, "Invalid or revoked token.", code="invalid_token")
+        request.user = user
+        return
+    if not request.user.is_authenticated:
+        raise ApiError(401, "Authentication required: a session or a bearer token.", code="not_authenticated")
+    if request.method not in SAFE_METHODS:
+        check = _CsrfCheck(lambda req: None)
+        check.process_request(request)
+        reason = check.process_view(request, None, (), {})
+        if reason:
+            raise ApiError(403, f"CSRF check failed: {reason}", code="csrf_failed")
+
+
+def api_view(*methods: str, auth: bool = True) -> Callable:
+    """JSON errors, the allowed methods, and authentication, around an API view."""
+
+    def decorate(view):
+        @csrf_exempt  # checked in _authenticate, for session requests only
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            try:
+                if auth:
+                    _authenticate(request)
+                allowed = (*methods, "HEAD") if "GET" in methods else methods
+                if request.method not in allowed:
+                    error = ApiError(405, f"Method {request.method} not allowed.", code="method_not_allowed")
+                    response = error.response()
+                    response["Allow"] = ", ".join(allowed)
+                    return response
+                return view(request, *args, **kwargs)
+            except ApiError as exc:
+                return exc.response()
+
+        return wrapper
+
+    return decorate
+
+
+def _body(request: HttpRequest) -> dict:
+    """The request's JSON object body ({} when empty)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ApiError(400, errors={"body": "Invalid Content-Length."}) from None
+    if length > MAX_BODY_BYTES:
+        raise ApiError(413, f"The body may be at most {MAX_BODY_BYTES} bytes.", code="too_large")
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise ApiError(413, f"The body may be at most {MAX_BODY_BYTES} bytes.", code="too_large") from None
+    except RawPostDataException:  # a multipart form, already parsed by the CSRF check
+        raise ApiError(400, errors={"body": "Send a JSON object (Content-Type: application/json)."}) from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, f"The body may be at most {MAX_BODY_BYTES} bytes.", code="too_large")
+    if not raw.strip():
+        return {}
+    try:
+        data = parse_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, errors={"body": "The body must be UTF-8 JSON."}) from None
+    except BadJSON as exc:
+        raise ApiError(400, errors={"body": f"Malformed JSON: {exc}"}) from None
+    if not isinstance(data, dict):
+        raise ApiError(400, errors={"body": "Expected a JSON object."})
+    return data
+
+
+def _unknown_fields(body: dict, allowed: tuple[str, ...]) -> dict:
+    return {key: "Unknown field." for key in body if key not in allowed}
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        raise ApiError(404, "Not found.", code="not_found") from None
+
+
+def _visible_run(request, run_id: str) -> WorkflowRun:
+    run = selectors.runs_visible_to(request.user).select_related("created_by").filter(id=_uuid(run_id)).first()
+    if run is None:
+        raise ApiError(404, "No such run.", code="not_found")
+    return run
+
+
+def _inspectable_requirement(request, requirement_id: str) -> Requirement:
+    req = selectors.requirements_inspectable_by(request.user).filter(id=_uuid(requirement_id)).first()
+    if req is None:
+        raise ApiError(404, "No such requirement.", code="not_found")
+    return req
+
+
+# -- representations ------------------------------------------------------------------------------
+def requirement_json(req: Requirement) -> dict:
+    return {
+        "id": str(req.id),
+        "run_id": str(req.run_id),
+        "workflow": req.workflow_name,
+        "kind": req.kind,
+        "step_name": req.step_name,
+        "path": req.path,
+        "iteration": req.iteration,
+        "attempt": req.attempt,
+        "message": req.message or None,
+        "payload": req.payload,
+        "status": req.status,
+        "version": req.version,
+        "actions": list(ACTIONS.get(req.kind, ())) if req.is_pending else [],
+        "timeout_at": req.timeout_at,
+        "on_timeout": req.on_timeout or None,
+        "created_at": req.created_at,
+        "resolution": req.resolution,
+        "resolved_by": req.resolved_by_name or None,
+        "resolved_at": req.resolved_at,
+    }
+
+
+def run_json(run: WorkflowRun, user) -> dict:
+    try:
+        workflow = registry.get(run.workflow_name)
+    except registry.WorkflowNotFound:
+        workflow = None  # a run of a definition that is gone: no step results to name
+    output = WorkflowRunOutput(state_from_row(run), workflow)
+    active = (
+        selectors.requirements_inspectable_by(user)
+        .filter(run=run, status=Requirement.Status.PENDING)
+        .order_by("created_at", "key")
+    )
+    paused = run.status == WorkflowRun.Status.PAUSED
+    return {
+        "id": str(run.id),
+        "workflow": run.workflow_name,
+        "status": run.status,
+        "pause_kind": (run.pause_kind or None) if paused else None,
+        "paused_step_name": (run.paused_step_name or None) if paused else None,
+        "input": run.input,
+        "additional_data": run.additional_data,
+        "requirements": [requirement_json(r) for r in active],
+        "step_results": [s.to_dict() for s in output.step_results],
+        "content": run.content,
+        "error": run.error or None,
+        "cancel_requested": bool(run.cancel_requested_by),
+        "created_by": run.created_by.get_username() if run.created_by else None,
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+        "finished_at": run.finished_at,
+        "links": {
+            "self": reverse("workflows:api-run", args=[run.id]),
+            "page": reverse("workflows:run-detail", args=[run.id]),
+        },
+    }
+
+
+# -- runs -----------------------------------------------------------------------------------------
+@api_view("POST")
+def runs(request):
+    """``POST /api/v1/runs`` ``{workflow, input, additional_data}`` -> 201 with the run."""
+    if not selectors.user_may_start_runs(request.user):
+        raise ApiError(403, "You may not start runs (needs workflows.start_run).", code="forbidden")
+    body = _body(request)
+    errors = _unknown_fields(body, ("workflow", "input", "additional_data"))
+    name = body.get("workflow")
+    if not isinstance(name, str) or not name:
+        errors["workflow"] = "The name of a registered workflow is required."
+    else:
+        try:
+            registry.get(name)
+        except registry.WorkflowNotFound:
+            errors["workflow"] = f"No workflow named {name!r}."
+    additional_data = body.get("additional_data")
+    if additional_data is not None and not isinstance(additional_data, dict):
+        errors["additional_data"] = "Expected an object."
+    if errors:
+        raise ApiError(400, errors=errors)
+    try:
+        run = services.run_start(
+            workflow_name=name, input=body.get("input"), additional_data=additional_data, user=request.user
+        )
+    except ValidationError as exc:
+        raise ApiError(400, errors=exc.errors) from None
+    run = WorkflowRun.objects.select_related("created_by").get(id=run.id)
+    response = _json(run_json(run, request.user), status=201)
+    response["Location"] = reverse("workflows:api-run", args=[run.id])
+    return response
+
+
+@api_view("GET")
+def run_detail(request, run_id: str):
+    return _json(run_json(_visible_run(request, run_id), request.user))
+
+
+@api_view("POST")
+def run_cancel(request, run_id: str):
+    run = _visible_run(request, run_id)
+    if not selectors.user_may_cancel_runs(request.user):
+        raise ApiError(403, "You may not cancel runs (needs workflows.cancel_run).", code="forbidden")
+    _body(request)  # an empty body or {} (a malformed one is still a 400)
+    try:
+        services.run_cancel(run_id=run.id, user=request.user)
+    except RunNotFoundError:
+        raise ApiError(404, "No such run.", code="not_found") from None
+    except RunStateError as exc:
+        raise ApiError(409, str(exc), code="not_active") from None
+    run = WorkflowRun.objects.select_related("created_by").get(id=run.id)
+    return _json(run_json(run, request.user))
+
+
+# -- requirements ---------------------------------------------------------------------------------
+def _int_param(request, name: str, default: int, maximum: int | None = None) -> int:
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, errors={name: "Expected an integer."}) from None
+    if value < 0 or (maximum is not None and value > maximum):
+        raise ApiError(400, errors={name: f"Expected 0 to {maximum}." if maximum else "Expected 0 or more."})
+    return value
+
+
+@api_view("GET")
+def requirements(request):
+    """``GET /api/v1/requirements?status=PENDING`` -> the requirements the caller may resolve."""
+    status = request.GET.get("status", Requirement.Status.PENDING)
+    if status not in Requirement.Status.values:
+        raise ApiError(400, errors={"status": f"One of {', '.join(Requirement.Status.values)}."})
+    qs = selectors.requirements_visible_to(request.user).filter(status=status)
+    if request.GET.get("run"):
+        try:
+            qs = qs.filter(run_id=uuid.UUID(request.GET["run"]))
+        except ValueError:
+            raise ApiError(400, errors={"run": "Expected a run id (UUID)."}) from None
+    if request.GET.get("workflow"):
+        qs = qs.filter(workflow_name=request.GET["workflow"])
+    limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    offset = _int_param(request, "offset", 0)
+    count = qs.count()
+    rows = qs.order_by("-created_at", "id")[offset : offset + limit]
+    following = None
+    if offset + limit < count:
+        params = request.GET.copy()
+        params["offset"], params["limit"] = str(offset + limit), str(limit)
+        following = f"{reverse('workflows:api-requirements')}?{params.urlencode()}"
+    return _json({"count": count, "next": following, "results": [requirement_json(r) for r in rows]})
+
+
+@api_view("GET")
+def requirement_detail(request, requirement_id: str):
+    return _json(requirement_json(_inspectable_requirement(request, requirement_id)))
+
+
+@api_view("POST")
+def requirement_resolve(request, requirement_id: str):
+    """``POST /api/v1/requirements/<id>/resolve`` ``{action, data, version}``."""
+    req = _inspectable_requirement(request, requirement_id)
+    if not selectors.user_may_resolve(request.user, req):
+        raise ApiError(403, "This requirement is not assigned to you.", code="forbidden")
+    body = _body(request)
+    errors = _unknown_fields(body, ("action", "data", "version"))
+    action, data, version = body.get("action"), body.get("data"), body.get("version")
+    if not isinstance(action, str) or action not in ALL_ACTIONS:
+        errors["action"] = f"One of {', '.join(ALL_ACTIONS)}."
+    if data is not None and not isinstance(data, dict):
+        errors["data"] = "Expected an object."
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        errors["version"] = "Expected an integer."
+    if errors:
+        raise ApiError(400, errors=errors)
+    try:
+        req = services.requirement_resolve(
+            requirement_id=req.id, user=request.user, action=action, data=data, version=version
+        )
+    except Requirement.DoesNotExist:
+        raise ApiError(404, "No such requirement.", code="not_found") from None
+    except ValidationError as exc:
+        raise ApiError(400, errors=exc.errors) from None
+    except DecisionError as exc:
+        raise ApiError(400, errors={"action": str(exc)}) from None
+    except ExpiredError as exc:
+        raise ApiError(409, str(exc), code="expired") from None
+    except ConflictError as exc:
+        current = Requirement.objects.filter(id=req.id).values_list("status", flat=True).first()
+        code = "stale_version" if current == Requirement.Status.PENDING else f"already_{str(current).lower()}"
+        raise ApiError(409, str(exc), code=code) from None
+    return _json(requirement_json(req))
+
+
+# -- schema ---------------------------------------------------------------------------------------
+@api_view("GET", auth=False)
+def openapi(request):
+    return _json(openapi_schema())
+
+
+@csrf_exempt
+def not_found(request, *args, **kwargs):
+    """Any other path under /api/v1/: a JSON 404 rather than the HTML page."""
+    return ApiError(404, "No such endpoint.", code="not_found").response()

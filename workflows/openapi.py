@@ -1,0 +1,329 @@
+"""The hand-written OpenAPI 3.1 description of ``/api/v1/`` (served at ``/api/v1/openapi.json``).
+
+Keep it next to ``api.py``: a test checks that every API route is described here and that the
+documented status codes are the ones the views answer.
+"""
+
+from __future__ import annotations
+
+from .engine.requirements import ACTIONS, KINDS
+from .models import Requirement, WorkflowRun
+
+ALL_ACTIONS = list(dict.fromkeys(a for actions in ACTIONS.values() for a in actions))
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _json_body(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+ANY = {"description": "Any JSON value."}
+
+_ERRORS = {
+    "400": _json_body(_ref("ValidationErrors"), "Invalid body or data: one message per field."),
+    "401": _error("No session and no valid bearer token."),
+    "403": _error("Authenticated, but not allowed to do this (or the CSRF check of a session request failed)."),
+    "404": _error("Unknown, or not visible to the caller (also for ids that are not UUIDs)."),
+    "413": _error("The body is larger than 1 MB."),
+}
+
+
+def _responses(*codes: str, **ok) -> dict:
+    out = {code: spec for code, spec in ok.items()}
+    out.update({code: _ERRORS[code] for code in codes})
+    return out
+
+
+def _id_param(name: str, what: str) -> dict:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": f"The {what}'s id.",
+        "schema": {"type": "string", "format": "uuid"},
+    }
+
+
+def openapi_schema() -> dict:
+    run_id, requirement_id = _id_param("run_id", "run"), _id_param("requirement_id", "requirement")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "HITL Approvals API",
+            "version": "1.0.0",
+            "description": (
+                "Start workflow runs, read their state, and resolve the requirements (human-in-the-loop "
+                "pauses) they wait for. Authenticate with `Authorization: Bearer <token>` (`manage.py "
+                "create_api_token USERNAME`) or a session cookie; session requests that change state "
+                "need the `X-CSRFToken` header. Errors are JSON: 400 has `errors` (field -> message), "
+                "the others `error` and `code`."
+            ),
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearerAuth": []}, {"sessionAuth": []}],
+        "paths": {
+            "/runs": {
+                "post": {
+                    "operationId": "startRun",
+                    "summary": "Start a run of a registered workflow",
+                    "description": "Needs `workflows.start_run`. The run executes in the background.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("RunStart")}},
+                    },
+                    "responses": _responses(
+                        "400",
+                        "401",
+                        "403",
+                        "413",
+                        **{
+                            "201": {
+                                "description": "The run was created (status PENDING).",
+                                "headers": {
+                                    "Location": {"description": "The run's URL.", "schema": {"type": "string"}}
+                                },
+                                "content": {"application/json": {"schema": _ref("Run")}},
+                            }
+                        },
+                    ),
+                }
+            },
+            "/runs/{run_id}": {
+                "parameters": [run_id],
+                "get": {
+                    "operationId": "getRun",
+                    "summary": "A run: status, active requirements, step results, content",
+                    "responses": _responses("401", "404", **{"200": _json_body(_ref("Run"), "The run.")}),
+                },
+            },
+            "/runs/{run_id}/cancel": {
+                "parameters": [run_id],
+                "post": {
+                    "operationId": "cancelRun",
+                    "summary": "Cancel a run",
+                    "description": (
+                        "Needs `workflows.cancel_run` (or staff). A paused or pending run stops now; a running "
+                        "one after its current step (`cancel_requested` is true until then)."
+                    ),
+                    "responses": _responses(
+                        "400",
+                        "401",
+                        "403",
+                        "404",
+                        "413",
+                        **{
+                            "200": _json_body(_ref("Run"), "The run after cancelling."),
+                            "409": _error("The run is not active any more (code `not_active`)."),
+                        },
+                    ),
+                },
+            },
+            "/requirements": {
+                "get": {
+                    "operationId": "listRequirements",
+                    "summary": "Requirements the caller may resolve",
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {
+                                "type": "string",
+                                "enum": list(Requirement.Status.values),
+                                "default": "PENDING",
+                            },
+                        },
+                        {"name": "run", "in": "query", "schema": {"type": "string", "format": "uuid"}},
+                        {"name": "workflow", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 200, "default": 50},
+                        },
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                    ],
+                    "responses": _responses(
+                        "400", "401", **{"200": _json_body(_ref("RequirementPage"), "A page of requirements.")}
+                    ),
+                }
+            },
+            "/requirements/{requirement_id}": {
+                "parameters": [requirement_id],
+                "get": {
+                    "operationId": "getRequirement",
+                    "summary": "One requirement",
+                    "responses": _responses(
+                        "401", "404", **{"200": _json_body(_ref("Requirement"), "The requirement.")}
+                    ),
+                },
+            },
+            "/requirements/{requirement_id}/resolve": {
+                "parameters": [requirement_id],
+                "post": {
+                    "operationId": "resolveRequirement",
+                    "summary": "Decide a requirement, exactly once",
+                    "description": (
+                        "The actions a requirement accepts depend on its kind (its `actions` field). "
+                        "`data` by action: reject `{feedback}`, submit `{values: {field: value}}`, edit "
+                        "`{output}`, select `{choices: [name]}`, provide_result `{result}`; confirm, retry "
+                        "and skip take none. Send the `version` you read to refuse stale decisions."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("Decision")}},
+                    },
+                    "responses": _responses(
+                        "400",
+                        "401",
+                        "403",
+                        "404",
+                        "413",
+                        **{
+                            "200": _json_body(_ref("Requirement"), "The requirement, resolved."),
+                            "409": _error(
+                                "Nothing was applied: `already_resolved` (or `already_cancelled` when its run "
+                                "was cancelled), `stale_version`, or `expired` (past its deadline: the timeout "
+                                "decided it)."
+                            ),
+                        },
+                    ),
+                },
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A per-user token from `manage.py create_api_token USERNAME`.",
+                },
+                "sessionAuth": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "sessionid",
+                    "description": "A logged-in browser session; unsafe methods need `X-CSRFToken`.",
+                },
+            },
+            "schemas": {
+                "RunStart": {
+                    "type": "object",
+                    "required": ["workflow"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "workflow": {"type": "string", "description": "A registered workflow's name."},
+                        "input": ANY,
+                        "additional_data": {"type": ["object", "null"]},
+                    },
+                },
+                "Run": {
+                    "type": "object",
+                    "required": ["id", "workflow", "status", "pause_kind", "requirements", "step_results", "content"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "workflow": {"type": "string"},
+                        "status": {"type": "string", "enum": list(WorkflowRun.Status.values)},
+                        "pause_kind": {"type": ["string", "null"], "enum": ["step", "executor", "error", None]},
+                        "paused_step_name": {"type": ["string", "null"]},
+                        "input": ANY,
+                        "additional_data": {"type": "object"},
+                        "requirements": {
+                            "type": "array",
+                            "description": "The active (PENDING) requirements the caller may see.",
+                            "items": _ref("Requirement"),
+                        },
+                        "step_results": {"type": "array", "items": _ref("StepOutput")},
+                        "content": ANY,
+                        "error": {"type": ["string", "null"]},
+                        "cancel_requested": {"type": "boolean"},
+                        "created_by": {"type": ["string", "null"]},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "updated_at": {"type": "string", "format": "date-time"},
+                        "finished_at": NULLABLE_TIME,
+                        "links": {
+                            "type": "object",
+                            "properties": {"self": {"type": "string"}, "page": {"type": "string"}},
+                        },
+                    },
+                },
+                "StepOutput": {
+                    "type": "object",
+                    "required": ["step_name", "content", "success"],
+                    "properties": {
+                        "step_name": {"type": ["string", "null"]},
+                        "content": ANY,
+                        "success": {"type": "boolean"},
+                        "error": {"type": "string"},
+                        "stop": {"type": "boolean"},
+                        "steps": {"type": "array", "items": _ref("StepOutput")},
+                        "metadata": {"type": "object"},
+                    },
+                },
+                "Requirement": {
+                    "type": "object",
+                    "required": ["id", "kind", "step_name", "message", "payload", "version", "timeout_at", "status"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "run_id": {"type": "string", "format": "uuid"},
+                        "workflow": {"type": "string"},
+                        "kind": {"type": "string", "enum": list(KINDS)},
+                        "step_name": {"type": "string"},
+                        "path": {"type": "string", "description": "The step's stable path, e.g. `2/steps/1`."},
+                        "iteration": {"type": ["integer", "null"]},
+                        "attempt": {"type": "integer"},
+                        "message": {"type": ["string", "null"]},
+                        "payload": {
+                            "type": "object",
+                            "description": "What the reviewer sees: output, schema, choices, tool and args.",
+                        },
+                        "status": {"type": "string", "enum": list(Requirement.Status.values)},
+                        "version": {"type": "integer"},
+                        "actions": {"type": "array", "items": {"type": "string", "enum": ALL_ACTIONS}},
+                        "timeout_at": NULLABLE_TIME,
+                        "on_timeout": {"type": ["string", "null"]},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "resolution": {"type": ["object", "null"]},
+                        "resolved_by": {"type": ["string", "null"]},
+                        "resolved_at": NULLABLE_TIME,
+                    },
+                },
+                "RequirementPage": {
+                    "type": "object",
+                    "required": ["count", "next", "results"],
+                    "properties": {
+                        "count": {"type": "integer"},
+                        "next": {"type": ["string", "null"]},
+                        "results": {"type": "array", "items": _ref("Requirement")},
+                    },
+                },
+                "Decision": {
+                    "type": "object",
+                    "required": ["action"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "action": {"type": "string", "enum": ALL_ACTIONS},
+                        "data": {"type": ["object", "null"]},
+                        "version": {"type": ["integer", "null"]},
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "code"],
+                    "properties": {"error": {"type": "string"}, "code": {"type": "string"}},
+                },
+                "ValidationErrors": {
+                    "type": "object",
+                    "required": ["errors"],
+                    "properties": {
+                        "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+                    },
+                },
+            },
+        },
+    }
