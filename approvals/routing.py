@@ -1,3 +1,9 @@
 """Websocket routes, mounted by hitl_site.asgi under the origin and auth checks."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from approvals.consumers import InboxConsumer
+
+websocket_urlpatterns = [
+    path("ws/inbox/", InboxConsumer.as_asgi()),
+]

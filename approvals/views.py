@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -51,33 +51,43 @@ def _workflow_names(current: str) -> list[str]:
     return sorted({*names, current}) if current and current not in names else names
 
 
-@login_required
-@require_GET
-def inbox(request: HtmxHttpRequest) -> HttpResponse:
+def inbox_context(*, user, params: QueryDict) -> dict:
+    """What the inbox shows ``user`` for these query parameters: the page and the live-update
+    consumer (approvals.consumers) render the same context, so a push equals a reload."""
     kinds = Requirement.Kind.choices
-    kind = request.GET.get("kind", "")
-    assigned = request.GET.get("assigned", "")
+    kind = params.get("kind", "")
+    assigned = params.get("assigned", "")
     filters = selectors.InboxFilters(
-        workflow=request.GET.get("workflow", "")[:200],
+        workflow=params.get("workflow", "")[:200],
         kind=kind if kind in dict(kinds) else "",
         assigned=assigned if assigned in (selectors.ASSIGNED_TO_ME, selectors.ASSIGNED_TO_MY_GROUPS) else "",
-        q=request.GET.get("q", "").strip()[:200],
+        q=params.get("q", "").strip()[:200],
     )
-    requirements = selectors.inbox_requirements(user=request.user, filters=filters).only(
+    requirements = selectors.inbox_requirements(user=user, filters=filters).only(
         "id", "run_id", "workflow_name", "step_name", "kind", "created_at", "timeout_at"
     )
-    page_obj = Paginator(requirements, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
+    page_obj = Paginator(requirements, INBOX_PAGE_SIZE).get_page(params.get("page"))
+    query = params.copy()
     query.pop("page", None)
+    live = params.copy()
+    live.pop("table", None)
     context = {
         "page_obj": page_obj,
         "filters": filters,
         "kinds": kinds,
         "workflow_names": _workflow_names(filters.workflow),
         "query_without_page": f"{query.urlencode()}&" if query else "",
+        "live_query": live.urlencode(),
     }
     if not filters.active:  # the table's total is the nav badge's count: no second query
         context["inbox_pending_count"] = page_obj.paginator.count
+    return context
+
+
+@login_required
+@require_GET
+def inbox(request: HtmxHttpRequest) -> HttpResponse:
+    context = inbox_context(user=request.user, params=request.GET)
     template = "approvals/inbox.html#inbox-table" if _wants_partial(request) else "approvals/inbox.html"
     return render(request, template, context)
 

@@ -1,0 +1,74 @@
+"""Live inbox: a read-only relay from ``workflows.broadcast`` to open pages.
+
+Broadcasts carry ids only. On each one the consumer re-renders, for its own user, the same
+partials the inbox view renders (``inbox-table-body`` and the nav badge) and sends them as htmx
+out-of-band swaps. Nothing a page sends is acted on: decisions go through HTTP POST with CSRF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import parse_qsl
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import QueryDict
+from django.template.loader import render_to_string
+
+from approvals import selectors
+from workflows.broadcast import INBOX_GROUP
+
+# Changes that land within this window are rendered once (a burst of timeouts, a parallel step).
+COALESCE_SECONDS = 0.05
+MAX_QUERY_STRING = 2_000
+
+
+class InboxConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)  # the handshake is refused: log in first
+            return
+        raw = self.scope.get("query_string", b"")[:MAX_QUERY_STRING].decode("utf-8", "replace")
+        params = QueryDict(mutable=True)
+        for key, value in parse_qsl(raw):
+            params.appendlist(key, value)
+        self.table = params.pop("table", None) is not None
+        self.params = params
+        self.pending = False
+        await self.channel_layer.group_add(INBOX_GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if getattr(self, "params", None) is not None:
+            await self.channel_layer.group_discard(INBOX_GROUP, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Pages have nothing to say here; frames are ignored (nothing changes)."""
+
+    async def inbox_changed(self, event):
+        if self.pending:
+            return
+        self.pending = True
+        try:
+            await asyncio.sleep(COALESCE_SECONDS)
+            html = await database_sync_to_async(self.render)()
+        finally:
+            self.pending = False
+        await self.send(text_data=html)
+
+    def render(self) -> str:
+        user = self.scope["user"]
+        if self.table:
+            from approvals.views import inbox_context
+
+            context = inbox_context(user=user, params=self.params)
+            count = context.get("inbox_pending_count")
+            if count is None:
+                count = selectors.inbox_count(user=user)
+            body = render_to_string("approvals/inbox.html#inbox-table-body", context)
+            html = f'<div id="inbox-table" hx-swap-oob="innerHTML">{body}</div>'
+        else:
+            count, html = selectors.inbox_count(user=user), ""
+        badge = render_to_string("base.html#inbox-badge", {"pending_count": count, "oob": True})
+        return html + badge
