@@ -16,7 +16,8 @@ from django.http import QueryDict
 from django.template.loader import render_to_string
 
 from approvals import selectors
-from workflows.broadcast import INBOX_GROUP
+from workflows import selectors as workflow_selectors
+from workflows.broadcast import INBOX_GROUP, run_group
 
 # Changes that land within this window are rendered once (a burst of timeouts, a parallel step).
 COALESCE_SECONDS = 0.05
@@ -72,3 +73,52 @@ class InboxConsumer(AsyncWebsocketConsumer):
             count, html = selectors.inbox_count(user=user), ""
         badge = render_to_string("base.html#inbox-badge", {"pending_count": count, "oob": True})
         return html + badge
+
+
+class RunConsumer(AsyncWebsocketConsumer):
+    """A run page: on each change of the run, its live part (``run-live``) for this user."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
+        if not await database_sync_to_async(self._visible)():
+            await self.close(code=4404)  # unknown, or not this user's to see: the same answer
+            return
+        self.pending = False
+        await self.channel_layer.group_add(run_group(self.run_id), self.channel_name)
+        await self.accept()
+
+    def _visible(self) -> bool:
+        return workflow_selectors.runs_visible_to(self.scope["user"]).filter(id=self.run_id).exists()
+
+    async def disconnect(self, code):
+        if getattr(self, "pending", None) is not None:
+            await self.channel_layer.group_discard(run_group(self.run_id), self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Ignored, as on the inbox socket."""
+
+    async def run_changed(self, event):
+        if self.pending:
+            return
+        self.pending = True
+        try:
+            await asyncio.sleep(COALESCE_SECONDS)
+            html = await database_sync_to_async(self.render)()
+        finally:
+            self.pending = False
+        if html:
+            await self.send(text_data=html)
+
+    def render(self) -> str:
+        from workflows.views import run_live_context
+
+        user = self.scope["user"]
+        run = workflow_selectors.runs_visible_to(user).select_related("created_by").filter(id=self.run_id).first()
+        if run is None:
+            return ""
+        context = {**run_live_context(user=user, run=run), "oob": True}
+        return render_to_string("workflows/run_detail.html#run-live", context)

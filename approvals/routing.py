@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from approvals.consumers import InboxConsumer
+from approvals.consumers import InboxConsumer, RunConsumer
 
 websocket_urlpatterns = [
     path("ws/inbox/", InboxConsumer.as_asgi()),
+    path("ws/runs/<uuid:run_id>/", RunConsumer.as_asgi()),
 ]

@@ -5,6 +5,7 @@ Broadcasts carry ids only; each consumer re-renders for its own user.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
@@ -25,7 +26,12 @@ def publish(group: str, event: dict) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, event)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            async_to_sync(layer.group_send)(group, event)
+        else:  # called from sync code running inside an event loop's thread: hand it to the loop
+            loop.create_task(layer.group_send(group, event))
     except Exception:  # a push is best effort: pages also refresh on load
         log.warning("broadcast to %s failed", group, exc_info=True)
 

@@ -117,7 +117,8 @@ def run_live_context(*, user, run: WorkflowRun) -> dict:
         "hidden_requirements": len(hidden),
         "events": events,
         "may_cancel": run.is_active and selectors.user_may_cancel_runs(user),
-        "poll_seconds": 5 if run.status == WorkflowRun.Status.PAUSED else 1,
+        # Changes are pushed over the websocket; polling only covers a dropped connection.
+        "poll_seconds": 30,
     }
 
 

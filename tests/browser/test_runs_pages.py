@@ -76,13 +76,21 @@ def test_start_form_errors_are_shown_next_to_the_field(asgi_live_server, page, o
     expect(page.get_by_label("Additional data")).to_have_attribute("aria-invalid", "true")
 
 
-def test_run_page_follows_changes_without_reload(asgi_live_server, page, operator):
-    from workflows import registry, services
+def test_run_page_follows_changes_without_reload(asgi_live_server, browser, page, operator):
+    from workflows import registry
 
     run_id = registry.get("data_export").run("crm", user=operator).run_id
+    page.add_init_script("document.addEventListener('htmx:wsOpen', () => { window.__wsOpen = true; });")
     log_in(page, asgi_live_server, "olga", "olga-secret-pw")
     page.goto(f"{asgi_live_server}/runs/{run_id}/")
     expect(page.locator("#run-status")).to_have_text("Paused")
-    services.run_cancel(run_id=run_id, user=operator)  # elsewhere: the page polls its live part
-    expect(page.locator("#run-status")).to_have_text("Cancelled", timeout=10_000)
+    page.wait_for_function("window.__wsOpen === true")
+    page.evaluate("window.__sameDocument = true")
+    # Cancelled elsewhere (another browser, through the server): the change is pushed to this page.
+    other = browser.new_context().new_page()
+    log_in(other, asgi_live_server, "olga", "olga-secret-pw")
+    other.goto(f"{asgi_live_server}/runs/{run_id}/")
+    other.get_by_role("button", name="Cancel run").click()
+    expect(page.locator("#run-status")).to_have_text("Cancelled", timeout=5_000)
+    assert page.evaluate("window.__sameDocument") is True
     expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)

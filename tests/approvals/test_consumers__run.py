@@ -1,0 +1,54 @@
+"""The run page's live consumer: visible runs only; each change pushes the page's live part."""
+
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from approvals.routing import websocket_urlpatterns
+from workflows import registry, services
+from workflows.broadcast import run_group
+
+from .conftest import grant
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+async def connect(user, run_id):
+    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/runs/{run_id}/")
+    communicator.scope["user"] = user
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+@database_sync_to_async
+def setup():
+    from django.contrib.auth.models import User
+
+    owner = grant(User.objects.create_user("olga"), "start_run", "view_workflowrun", "cancel_run")
+    stranger = User.objects.create_user("sam")
+    run_id = registry.get("data_export").run("crm", user=owner).run_id
+    return owner, stranger, run_id
+
+
+async def test_only_people_who_may_see_the_run_connect():
+    owner, stranger, run_id = await setup()
+    assert (await connect(AnonymousUser(), run_id))[1:] == (False, 4401)
+    assert (await connect(stranger, run_id))[1:] == (False, 4404)
+    assert (await connect(owner, uuid.uuid4()))[1:] == (False, 4404)
+
+
+async def test_a_change_pushes_the_live_part():
+    owner, _, run_id = await setup()
+    communicator, connected, _ = await connect(owner, run_id)
+    assert connected
+    await database_sync_to_async(services.run_cancel)(run_id=run_id, user=owner)
+    await get_channel_layer().group_send(run_group(run_id), {"type": "run.changed", "run_id": run_id})
+    html = await communicator.receive_from(timeout=3)
+    assert html.lstrip().startswith('<div id="run-live" hx-swap-oob="true"')
+    assert "Cancelled" in html and "hx-trigger" not in html  # finished: no more polling either
+    await communicator.disconnect()
