@@ -15,7 +15,7 @@ DEMO_USERS = {
     "admin": "admin-demo",
 }
 REVIEWERS_GROUP = "reviewers"
-OPERATOR_PERMS = ("start_run", "view_workflowrun", "cancel_run", "resolve_requirement")
+OPERATOR_PERMS = ("start_run", "view_workflowrun", "view_requirement", "cancel_run", "resolve_requirement")
 
 DEMO_INPUTS = {
     "onboarding": "enterprise customer ACME",
