@@ -8,6 +8,7 @@ what a decision may be is ``clean_decision``'s, reached through ``requirement_re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.contrib import messages
@@ -51,6 +52,21 @@ def _workflow_names(current: str) -> list[str]:
     return sorted({*names, current}) if current and current not in names else names
 
 
+class CappedPaginator(Paginator):
+    """Counts at most ``COUNT_CAP + 1`` rows: the first page of a 100,000-item inbox costs what a
+    1,000-item one does. Pages past the cap are still reachable through filters and search."""
+
+    @cached_property
+    def count(self) -> int:
+        return selectors.capped_count(self.object_list)
+
+    def page(self, number):
+        # Slice by page size alone: the (capped) count must not shorten the last counted page.
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
+
+
 def inbox_context(*, user, params: QueryDict) -> dict:
     """What the inbox shows ``user`` for these query parameters: the page and the live-update
     consumer (approvals.consumers) render the same context, so a push equals a reload."""
@@ -66,7 +82,7 @@ def inbox_context(*, user, params: QueryDict) -> dict:
     requirements = selectors.inbox_requirements(user=user, filters=filters).only(
         "id", "run_id", "workflow_name", "step_name", "kind", "created_at", "timeout_at"
     )
-    page_obj = Paginator(requirements, INBOX_PAGE_SIZE).get_page(params.get("page"))
+    page_obj = CappedPaginator(requirements, INBOX_PAGE_SIZE).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
     live = params.copy()

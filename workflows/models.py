@@ -173,7 +173,7 @@ class Requirement(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["status", "-created_at"], name="req_status_created"),
+            models.Index(fields=["status", "-created_at", "id"], name="req_status_created"),
             models.Index(fields=["status", "timeout_at"], name="req_status_timeout"),
             models.Index(fields=["run", "created_at"], name="req_run_created"),
         ]

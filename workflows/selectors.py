@@ -17,11 +17,14 @@ def requirements_visible_to(user) -> QuerySet[Requirement]:
         return qs.none()
     if user.is_staff or user.is_superuser:
         return qs
-    rule = Q(assignees=user) | Q(groups__in=user.groups.all())
+    # Membership subqueries on the link tables: no joins in the outer query, so it can walk the
+    # (status, created_at) index in inbox order and stop after one page.
+    links = Requirement.assignees.through.objects.filter(user_id=user.id).values("requirement_id")
+    group_links = Requirement.groups.through.objects.filter(group__user=user).values("requirement_id")
+    rule = Q(id__in=links) | Q(id__in=group_links)
     if user.has_perm(RESOLVE_PERM):
         rule |= Q(is_assigned=False)
-    # A subquery keeps the outer query free of joins (no duplicates, index-friendly ordering).
-    return qs.filter(id__in=Requirement.objects.filter(rule).values("id"))
+    return qs.filter(rule)
 
 
 def requirements_pending_for(user) -> QuerySet[Requirement]:

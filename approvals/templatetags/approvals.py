@@ -38,6 +38,12 @@ def ago(value) -> str:
 
 
 @register.filter
+def count_label(value) -> str:
+    """A capped count as people read it: "1000+" past the cap."""
+    return f"{selectors.COUNT_CAP}+" if value and value > selectors.COUNT_CAP else str(value or 0)
+
+
+@register.filter
 def startswith(value, prefix) -> bool:
     return str(value or "").startswith(str(prefix))
 

@@ -186,3 +186,14 @@ def test_query_count_is_bounded(reviewer_client, reviewer, finance_group, django
         reviewer_client.get(
             INBOX, {"q": "bulk", "kind": "confirmation", "workflow": "data_export", "assigned": "groups"}
         )
+
+
+def test_a_huge_inbox_is_counted_up_to_the_cap(reviewer_client, monkeypatch):
+    from approvals import selectors as approval_selectors
+
+    monkeypatch.setattr(approval_selectors, "COUNT_CAP", 3)
+    for _ in range(5):
+        pending("data_export")
+    response = reviewer_client.get("/inbox/")
+    text = response.content.decode()
+    assert "3+ pending" in text and text.count('class="inbox-row"') == 5  # every row is still listed
