@@ -24,6 +24,14 @@ http_app = django_asgi_app
 if settings.DEBUG:
     # Plain daphne serves no static files; in DEBUG serve them like runserver does.
     http_app = ASGIStaticFilesHandler(django_asgi_app)
+if settings.HITL_EMBEDDED:
+    # Embedded mode: the process that serves also runs the workflows and fires timeouts, in
+    # threads of its own (a request never waits for a step). Started when the server starts,
+    # or at the latest with the first request.
+    from workflows import worker  # noqa: E402
+
+    worker.start_when_serving()
+    http_app = worker.serving(http_app)
 
 application = ProtocolTypeRouter(
     {

@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import task_prerun, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hitl_site.settings")
 
@@ -10,3 +11,22 @@ app = Celery("hitl_site")
 # Every CELERY_* setting in hitl_site.settings configures the app.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _keep_database_connections(**kwargs) -> None:
+    """A worker keeps its database connection from task to task (see CELERY_DB_REUSE_MAX) ..."""
+    from django.conf import settings
+
+    for database in settings.DATABASES.values():
+        database["CONN_MAX_AGE"] = None
+        database["CONN_HEALTH_CHECKS"] = True
+
+
+@task_prerun.connect
+def _check_database_connections(**kwargs) -> None:
+    """... and, as Django does between requests, replaces it when it broke (a database restart)."""
+    from django.db import close_old_connections
+
+    close_old_connections()

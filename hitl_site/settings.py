@@ -168,6 +168,12 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+# Several deployments (or test runs) can share one Redis: each with its own queue.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE") or "celery"
+# Celery's Django fixup closes the database connection around every task unless this is set: a
+# new PostgreSQL connection (and server process) per task. Workers keep theirs instead and check
+# it before each task (hitl_site/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000
 
 # --- HITL -------------------------------------------------------------------
 

@@ -100,6 +100,34 @@ def prepare_fork() -> None:
     channel_layers.backends = {}
 
 
+def _serve_setup():
+    """In the forked server: the test database. In embedded mode the server starts its in-process
+    worker itself (hitl_site.asgi). In services mode no Celery worker serves the browser tests,
+    so the server runs each continuation in a thread of its own, and starts no sweeper: the tests
+    in tests/services/ run real workers and beat on the same database."""
+    import threading
+
+    from channels.testing.live import set_database_connection
+    from django.conf import settings
+
+    from workflows import dispatch
+
+    set_database_connection()
+    if not settings.HITL_EMBEDDED:
+        dispatch.set_backend(lambda run_id: threading.Thread(target=_advance, args=(run_id,), daemon=True).start())
+
+
+def _advance(run_id):
+    from django.db import close_old_connections
+
+    from workflows import services
+
+    try:
+        services.run_advance(run_id=run_id)
+    finally:
+        close_old_connections()
+
+
 @pytest.fixture(scope="session")
 def asgi_live_server(django_db_setup, django_db_blocker):
     """URL of a forked daphne serving the real ASGI app (HTTP + websockets) on the test DB.
@@ -109,14 +137,14 @@ def asgi_live_server(django_db_setup, django_db_blocker):
     """
     from functools import partial
 
-    from channels.testing.live import make_application, set_database_connection
+    from channels.testing.live import make_application
     from daphne.testing import DaphneProcess
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
     proc = DaphneProcess(
         "127.0.0.1",
         partial(make_application, static_wrapper=ASGIStaticFilesHandler),
-        setup=set_database_connection,
+        setup=_serve_setup,
     )
     prepare_fork()
     with django_db_blocker.unblock():  # else the child inherits the DB blocker (pitfall 6)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -21,19 +22,56 @@ def run_group(run_id) -> str:
     return f"run.{run_id}"
 
 
+# Where group sends run. Channel layers are bound to event loops: the in-memory layer of embedded
+# mode only wakes consumers when the send runs on the server's own loop, and channels-redis keeps
+# its connections per loop. So sends go to the serving loop when this process serves (see
+# worker.serving), else to one long-lived loop of this module's (Celery workers, commands).
+_serving_loop: asyncio.AbstractEventLoop | None = None
+_own_loop: asyncio.AbstractEventLoop | None = None
+_own_loop_pid: int | None = None
+_own_loop_lock = threading.Lock()
+
+
+def use_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Send from now on through ``loop``, the loop this process's consumers run on."""
+    global _serving_loop
+    _serving_loop = loop
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    global _own_loop
+    if _serving_loop is not None and _serving_loop.is_running():
+        return _serving_loop
+    global _own_loop_pid
+    with _own_loop_lock:
+        # A forked child (a prefork Celery worker, a test server) inherits the loop, not its thread.
+        if _own_loop is None or _own_loop.is_closed() or _own_loop_pid != os.getpid():
+            _own_loop, _own_loop_pid = asyncio.new_event_loop(), os.getpid()
+            threading.Thread(target=_own_loop.run_forever, name="hitl-broadcast", daemon=True).start()
+        return _own_loop
+
+
+async def _send(layer, group: str, event: dict) -> None:
+    try:
+        await layer.group_send(group, event)
+    except Exception:  # a push is best effort: pages also refresh on load
+        log.warning("broadcast to %s failed", group, exc_info=True)
+
+
 def publish(group: str, event: dict) -> None:
+    """Send ``event`` to ``group`` without waiting for it (fire and forget)."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            async_to_sync(layer.group_send)(group, event)
-        else:  # called from sync code running inside an event loop's thread: hand it to the loop
-            loop.create_task(layer.group_send(group, event))
-    except Exception:  # a push is best effort: pages also refresh on load
-        log.warning("broadcast to %s failed", group, exc_info=True)
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    target = _publisher_loop()
+    if running is target:  # sync code inside the target loop's own thread
+        running.create_task(_send(layer, group, event))
+    else:
+        asyncio.run_coroutine_threadsafe(_send(layer, group, event), target)
 
 
 def publish_on_commit(group: str, event: dict) -> None:

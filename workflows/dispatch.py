@@ -1,22 +1,42 @@
 """Where "advance this run" goes: a Celery worker, or the in-process worker in embedded mode.
 
-Services call :func:`advance_on_commit`; the backend is chosen lazily from settings, so nothing
-is sent before the transaction that made the work commits, and tests can install their own.
+Services call :func:`advance_on_commit`: nothing is sent before the transaction that made the work
+commits. The backend is chosen lazily from settings, and tests can install their own
+(:func:`set_backend`). Sending never fails the caller: a run that could not be sent is sent again
+by the sweeper (``services.runs_recover``), so a decision is stored even while the broker is down.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
 
+log = logging.getLogger("workflows")
+
+ADVANCE_TASK = "workflows.tasks.advance_run"
+# Publishing is retried briefly only: the request that stored a decision waits for it, and the
+# sweeper sends the run again anyway.
+SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
+
 _backend: Callable[[str], None] | None = None
 
 
-def set_backend(backend: Callable[[str], None] | None) -> None:
+def set_backend(backend: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    """Install ``backend(run_id)`` instead of the default (None restores the default); returns the
+    backend it replaces."""
     global _backend
-    _backend = backend
+    previous, _backend = _backend, backend
+    return previous
+
+
+def celery_send(run_id: str, *, app=None, **options) -> None:
+    """Publish an ``advance_run`` task (ids only) through ``app`` (default: the project's)."""
+    if app is None:
+        from celery import current_app as app
+    app.send_task(ADVANCE_TASK, args=[str(run_id)], retry_policy=SEND_RETRY_POLICY, **options)
 
 
 def _default_backend(run_id: str) -> None:
@@ -25,25 +45,22 @@ def _default_backend(run_id: str) -> None:
 
         worker.submit(run_id)
     else:
-        from hitl_site.celery import app
-
-        app.send_task("workflows.tasks.advance_run", args=[run_id])
+        celery_send(run_id)
 
 
-def send(run_id: str) -> None:
+def send(run_id) -> None:
     (_backend or _default_backend)(str(run_id))
 
 
-def advance_on_commit(run_id) -> None:
-    transaction.on_commit(lambda: _send_quietly(str(run_id)))
-
-
-def _send_quietly(run_id: str) -> None:
-    # A broker outage must not fail the request that stored a decision: the sweeper finds runs
-    # with work to do and no worker, and sends them again.
+def send_quietly(run_id) -> bool:
+    """:func:`send`, logging instead of raising (the sweeper sends the run again). True if sent."""
     try:
         send(run_id)
-    except Exception:  # noqa: BLE001
-        import logging
+    except Exception:
+        log.warning("could not schedule run %s; the sweeper will send it again", run_id, exc_info=True)
+        return False
+    return True
 
-        logging.getLogger("workflows").warning("could not schedule run %s; the sweeper will", run_id, exc_info=True)
+
+def advance_on_commit(run_id) -> None:
+    transaction.on_commit(lambda: send_quietly(run_id))

@@ -32,7 +32,15 @@ from workflows.engine.state import RunState
 
 from . import selectors
 from .models import Requirement, RunEvent, WorkflowRun
-from .store import DjangoStore, requirement_to_engine, save_requirement, state_from_row
+from .store import (
+    CancelRequested,
+    DjangoStore,
+    lock_run,
+    requeue_delay,
+    requirement_to_engine,
+    save_requirement,
+    state_from_row,
+)
 
 log = logging.getLogger("workflows")
 
@@ -78,31 +86,59 @@ def run_start(*, workflow_name: str, input=None, additional_data: dict | None = 
     return WorkflowRun.objects.get(id=state.run_id)
 
 
+# A run decided while it executed goes on in the same worker; this bounds how often in a row.
+MAX_ADVANCES = 20
+
+
 def run_advance(*, run_id) -> WorkflowRun | None:
-    """Execute the run until it pauses or ends (the worker's job). Safe to call twice: a run that
-    another worker holds, or that has nothing to do, is left alone."""
+    """Execute the run until it pauses or ends (the worker's job). Returns the run, or None when
+    there was nothing to do for this worker.
+
+    Safe to call any number of times, concurrently too: a run another live worker holds, or that
+    has nothing to do, is left alone (a duplicate or late continuation is a no-op).
+    """
     try:
-        row = WorkflowRun.objects.only("workflow_name").get(id=run_id)
+        row = WorkflowRun.objects.only("workflow_name", "status").get(id=run_id)
+    except (WorkflowRun.DoesNotExist, ValueError, DjangoValidationError):
+        log.info("cannot advance run %s: no such run", run_id)
+        return None
+    if not row.is_active:
+        return None
+    try:
         workflow = registry.get(row.workflow_name)
-    except (WorkflowRun.DoesNotExist, registry.WorkflowNotFound) as exc:
-        log.warning("cannot advance run %s: %s", run_id, exc)
+    except registry.WorkflowNotFound as exc:
+        # Left queued: the sweeper sends it again, to a worker that knows the workflow.
+        log.warning("cannot advance run %s: %s in this worker", run_id, exc)
         return None
     store = DjangoStore()
     try:
-        for _event in workflow._drive(store, str(run_id)):
-            pass
+        for _ in range(MAX_ADVANCES):
+            store.more_work = False
+            for _event in workflow._drive(store, str(run_id)):
+                pass
+            if not store.more_work:  # else a decision landed while it ran: go on with it
+                break
+    except CancelRequested as exc:
+        log.info("%s", exc)
+        return None
     except (ConflictError, RunStateError, RunNotFoundError) as exc:
         log.info("run %s not advanced: %s", run_id, exc)
         return None
     except DefinitionChangedError as exc:
-        # The run stays as it was (paused): say why on the run, where operators look.
-        WorkflowRun.objects.filter(id=run_id).update(error=str(exc))
-        _event_append(run_id, "DefinitionChanged", {"error": str(exc)})
-        log.warning("%s", exc)
+        _definition_changed(run_id, workflow, exc)
         return None
     finally:
+        store.release()
         _broadcast_run(run_id)
     return WorkflowRun.objects.get(id=run_id)
+
+
+def _definition_changed(run_id, workflow, exc: DefinitionChangedError) -> None:
+    """The run stays as it was (paused), with the reason on it, where operators look. Nothing
+    sends it again until a worker runs another definition (``runs_retry_definition_errors``)."""
+    log.warning("%s", exc)
+    WorkflowRun.objects.filter(id=run_id).update(error=str(exc), lease_until=None)
+    _event_append(run_id, "DefinitionChanged", {"error": str(exc), "fingerprint": workflow.fingerprint})
 
 
 def _broadcast_run(run_id) -> None:
@@ -122,45 +158,21 @@ def _event_append(run_id, event: str, data: dict, *, step_name: str = "") -> Non
 
 
 def run_cancel(*, run_id, user=None) -> WorkflowRun:
-    """Cancel a run. A paused or pending run stops now; a running one after its current step."""
+    """Cancel a run. A paused or pending run stops now, with its pending requirements; a running
+    one after its current step (nothing after it starts). A run whose worker died stops now."""
     who = _username(user) or persistence.SYSTEM_ACTOR
+    now = timezone.now()
     with transaction.atomic():
-        try:
-            row = WorkflowRun.objects.select_for_update().get(id=run_id)
-        except (WorkflowRun.DoesNotExist, ValueError, DjangoValidationError):
-            raise RunNotFoundError(f"No run with id {run_id}") from None
+        row = lock_run(run_id)
+        if row is None:
+            raise RunNotFoundError(f"No run with id {run_id}")
         if not row.is_active:
             raise RunStateError(f"Cannot cancel a run that is {row.status.lower()}.")
-        if row.status == WorkflowRun.Status.RUNNING:
-            row.cancel_requested_by = who
+        if row.status == WorkflowRun.Status.RUNNING and row.lease_until is not None and row.lease_until > now:
+            row.cancel_requested_by = who  # its worker stops at its next checkpoint
             row.save(update_fields=["cancel_requested_by", "updated_at"])
         else:
-            now = timezone.now()
-            pending = list(Requirement.objects.select_for_update().filter(run=row, status=Requirement.Status.PENDING))
-            for req_row in pending:
-                req = requirement_to_engine(req_row)
-                req.status, req.resolved_at, req.resolved_by = "CANCELLED", now, who
-                req.version += 1
-                save_requirement(req)
-            row.status, row.content = WorkflowRun.Status.CANCELLED, f"Run cancelled by {who}"
-            row.pause_kind = row.paused_step_name = row.paused_step_path = ""
-            row.finished_at, row.version = now, row.version + 1
-            row.save(
-                update_fields=[
-                    "status",
-                    "content",
-                    "pause_kind",
-                    "paused_step_name",
-                    "paused_step_path",
-                    "finished_at",
-                    "version",
-                    "updated_at",
-                ]
-            )
-            seq = (RunEvent.objects.filter(run=row).aggregate(m=Max("seq"))["m"] or 0) + 1
-            RunEvent.objects.create(
-                run=row, seq=seq, event="WorkflowCancelled", data={"reason": row.content, "by": who}
-            )
+            pending = DjangoStore().cancel(row, who=who, now=now)
             broadcast.requirements_changed(row.id, [r.id for r in pending])
         broadcast.run_changed(row.id)
     return row
@@ -187,6 +199,10 @@ def requirement_resolve(
     expired = False
     with transaction.atomic():
         try:
+            run_id = Requirement.objects.values_list("run_id", flat=True).get(id=requirement_id)
+            # The run row first, then the requirement: the lock order of every writer (no deadlocks),
+            # and a worker finishing this run sees this decision (or we see the run PAUSED).
+            run = lock_run(run_id)
             row = Requirement.objects.select_for_update().get(
                 id=requirement_id, id__in=selectors.requirements_visible_to(user).values("id")
             )
@@ -196,7 +212,7 @@ def requirement_resolve(
         if persistence.is_due(req, now):
             persistence.apply_timeout(req, now)
             save_requirement(req)
-            _after_change(row)
+            _after_change(run, [row.id], now)
             expired = True
         else:
             persistence.check_decidable(req, version=version, now=now)
@@ -207,22 +223,26 @@ def requirement_resolve(
             row.refresh_from_db()
             for hook in resolution_hooks:
                 hook(requirement=row, user=user, resolution=resolution, shown=shown)
-            _after_change(row)
+            _after_change(run, [row.id], now)
     if expired:  # after commit: the expiry is kept, the late decision is refused
         raise ExpiredError("This requirement expired at its deadline; the timeout decided it.")
     return row
 
 
-def _after_change(row: Requirement) -> None:
-    """Schedule the run when it has everything it waits for; refresh pages either way."""
-    broadcast.requirements_changed(row.run_id, [row.id])
-    run = WorkflowRun.objects.get(id=row.run_id)
+def _after_change(run: WorkflowRun, requirement_ids, now: datetime) -> None:
+    """Schedule the run (row locked by the caller) when it has everything it waits for; refresh
+    pages either way. A RUNNING run needs nothing: its worker sees the change when it finishes."""
+    broadcast.requirements_changed(run.id, requirement_ids)
     if run.status != WorkflowRun.Status.PAUSED:
         return
     try:
         persistence.check_continuable(state_from_row(run))
     except RunStateError:
         return  # e.g. other tool calls of the same agent turn still wait
+    # Marked in the same transaction: if the continuation is lost (broker down, process killed
+    # before it sent), the sweeper sends it again once this passes.
+    run.lease_until = now + requeue_delay()
+    run.save(update_fields=["lease_until", "updated_at"])
     dispatch.advance_on_commit(run.id)
 
 
@@ -233,50 +253,115 @@ def requirement_check_access(*, requirement: Requirement, user) -> None:
 
 # -- the sweeper ----------------------------------------------------------------------------------
 def requirements_expire_due(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Apply ``on_timeout`` to due requirements (rows another sweeper holds are skipped)."""
+    """Apply ``on_timeout`` to due requirements and continue their runs. Several sweepers may run
+    at once: each run is handled by whoever locks it (SKIP LOCKED); a worker claiming the run
+    applies its due timeouts itself."""
     now = now or timezone.now()
+    run_ids = (
+        Requirement.objects.filter(status=Requirement.Status.PENDING, timeout_at__lte=now)
+        .order_by("timeout_at")
+        .values_list("run_id", flat=True)[:limit]
+    )
     count = 0
-    with transaction.atomic():
-        due = list(
-            Requirement.objects.select_for_update(skip_locked=True)
-            .filter(status=Requirement.Status.PENDING, timeout_at__lte=now)
-            .order_by("timeout_at")[:limit]
-        )
-        for row in due:
-            req = requirement_to_engine(row)
-            persistence.apply_timeout(req, now)
-            save_requirement(req)
-            _after_change(row)
-            count += 1
+    for run_id in dict.fromkeys(run_ids):
+        with transaction.atomic():
+            run = lock_run(run_id, skip_locked=True)
+            if run is None:
+                continue
+            expired = DjangoStore().expire_due(run.id, now)
+            if expired:
+                _after_change(run, [r.id for r in expired], now)
+            count += len(expired)
     return count
 
 
-def runs_recover(*, now: datetime | None = None) -> int:
-    """Send again runs that have work and no worker: a worker died (lease expired), a run was
-    created or decided while the broker was down, or a continuation was lost."""
+def runs_recover(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Send again the runs that have work and no worker; returns how many.
+
+    - RUNNING past its lease: its worker died. The checkpoint is brought up to date from the
+      event log, the run goes back to PENDING under a new version (fencing out the old worker
+      should it be alive after all), and is sent again; a cancel requested meanwhile applies now.
+    - PENDING or PAUSED past ``lease_until``: a continuation was sent and nobody picked it up
+      (broker down, message lost, process killed before it sent). Sent again, then less and less
+      often while it keeps waiting (the wait doubles, up to ten minutes).
+    """
     now = now or timezone.now()
-    stale = WorkflowRun.objects.filter(status=WorkflowRun.Status.RUNNING, lease_until__lt=now)
-    waiting = WorkflowRun.objects.filter(status=WorkflowRun.Status.PENDING, updated_at__lt=now - _GRACE)
-    ids = list(stale.values_list("id", flat=True)) + list(waiting.values_list("id", flat=True))
-    ready = WorkflowRun.objects.filter(
-        status=WorkflowRun.Status.PAUSED,
-        requirements__status__in=["RESOLVED", "EXPIRED"],
-        requirements__resolved_at__range=(now - _LOOKBACK, now - _GRACE),
-    ).distinct()
-    for run in ready:
+    resend = []
+    store = DjangoStore()
+    Status = WorkflowRun.Status
+    due = WorkflowRun.objects.filter(status__in=WorkflowRun.ACTIVE_STATUSES, lease_until__lt=now)
+    for run_id in due.order_by("lease_until").values_list("id", flat=True)[:limit]:
+        with transaction.atomic():
+            run = lock_run(run_id, skip_locked=True)
+            if run is None or not run.is_active or run.lease_until is None or run.lease_until >= now:
+                continue  # someone else has it, or it moved on meanwhile
+            if run.status == Status.RUNNING:
+                if run.cancel_requested_by:
+                    pending = store.cancel(run, who=run.cancel_requested_by, now=now)
+                    broadcast.requirements_changed(run.id, [r.id for r in pending])
+                    broadcast.run_changed(run.id)
+                    continue
+                run.state = state_from_row(run).snapshot()  # what its worker checkpointed last
+                run.status, run.version = Status.PENDING, run.version + 1
+                run.lease_until = now + requeue_delay()
+                run.save(update_fields=["state", "status", "version", "lease_until", "updated_at"])
+                log.warning("run %s: its worker stopped renewing its lease; sending it again", run.id)
+            else:
+                if run.status == Status.PAUSED:
+                    try:
+                        persistence.check_continuable(state_from_row(run))
+                    except RunStateError:
+                        WorkflowRun.objects.filter(id=run.id).update(lease_until=None)
+                        continue
+                waited = now - run.updated_at
+                backoff = min(max(waited, requeue_delay()), max(timedelta(minutes=10), requeue_delay()))
+                WorkflowRun.objects.filter(id=run.id).update(lease_until=now + backoff)
+            resend.append(str(run.id))
+    for run_id in resend:
+        dispatch.send_quietly(run_id)
+    return len(resend)
+
+
+# Workflow definitions this process has already tried on runs refused for a definition change.
+_definitions_tried: dict[str, str] = {}
+
+
+def runs_retry_definition_errors(*, limit: int = 200) -> int:
+    """Send again paused runs refused for a definition change, once per definition this process
+    runs: after a deploy that restores (or fixes) the definition they continue by themselves."""
+    candidates = WorkflowRun.objects.filter(status=WorkflowRun.Status.PAUSED, lease_until__isnull=True).exclude(
+        error=""
+    )
+    names = set(candidates.values_list("workflow_name", flat=True).distinct()[:limit])
+    resend = []
+    for name in names:
         try:
-            persistence.check_continuable(state_from_row(run))
-        except RunStateError:
+            workflow = registry.get(name)
+        except registry.WorkflowNotFound:
             continue
-        ids.append(run.id)
-    for run_id in ids:
-        dispatch._send_quietly(str(run_id))
-    return len(ids)
-
-
-_GRACE = timedelta(seconds=10)
-_LOOKBACK = timedelta(days=7)
+        if _definitions_tried.get(name) == workflow.fingerprint:
+            continue
+        _definitions_tried[name] = workflow.fingerprint
+        for run in candidates.filter(workflow_name=name)[:limit]:
+            state = state_from_row(run)
+            try:
+                workflow.check_compatible(state)
+                persistence.check_continuable(state)
+            except (DefinitionChangedError, RunStateError):
+                continue
+            updated = WorkflowRun.objects.filter(id=run.id, version=run.version, lease_until__isnull=True).update(
+                error="", lease_until=timezone.now() + requeue_delay()
+            )
+            if updated:
+                resend.append(str(run.id))
+    for run_id in resend:
+        dispatch.send_quietly(run_id)
+    return len(resend)
 
 
 def sweep(*, now: datetime | None = None) -> dict:
-    return {"expired": requirements_expire_due(now=now), "recovered": runs_recover(now=now)}
+    """One round of the sweeper (the in-process one, the Celery beat task, ``manage.py sweep``)."""
+    return {
+        "expired": requirements_expire_due(now=now),
+        "recovered": runs_recover(now=now) + runs_retry_definition_errors(),
+    }

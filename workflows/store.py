@@ -79,43 +79,55 @@ class _Heartbeat:
     """Renews the leases of the runs this process executes, from a thread of its own.
 
     A lease then runs out only when its worker is gone (killed, crashed, frozen), never because a
-    step takes long. One thread per process, started on first use (after a fork, again).
+    step takes long. The thread runs while this process holds a lease, and ends when it holds none.
     """
 
     def __init__(self):
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # a forked child holds nothing
+
+    def _reset(self) -> None:
         self._held: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._pid: int | None = None
+        self._changed = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
 
     def hold(self, run_id: str, version: int) -> None:
-        with self._lock:
+        with self._changed:
             self._held[run_id] = version
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                threading.Thread(target=self._loop, name="hitl-lease-heartbeat", daemon=True).start()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="hitl-lease-heartbeat", daemon=True)
+                self._thread.start()
+            else:
+                self._changed.notify_all()  # renew it now, and beat at the current lease's pace
 
-    def release(self, run_id: str) -> None:
-        with self._lock:
-            self._held.pop(run_id, None)
+    def release(self, run_id: str, version: int | None = None) -> None:
+        with self._changed:
+            if version is not None and self._held.get(run_id) != version:
+                return  # held again since, by a newer execution
+            if self._held.pop(run_id, None) is not None and not self._held:
+                self._changed.notify_all()  # the thread ends now, not a period later
 
     def held(self) -> dict[str, int]:
-        with self._lock:
+        with self._changed:
             return dict(self._held)
 
     def _loop(self) -> None:
-        pid = os.getpid()
-        pause = threading.Event()
-        while self._pid == pid:
-            pause.wait(lease_duration().total_seconds() / 3)
-            held = self.held()
-            if not held:
-                continue
+        while True:
+            with self._changed:
+                if self._held:
+                    self._changed.wait(lease_duration().total_seconds() / 3)
+                if not self._held:
+                    self._thread = None
+                    return
+                held = dict(self._held)
             try:
                 until = timezone.now() + lease_duration()
                 for run_id, version in held.items():
-                    WorkflowRun.objects.filter(id=run_id, version=version, status=WorkflowRun.Status.RUNNING).update(
-                        lease_until=until
-                    )
+                    renewed = WorkflowRun.objects.filter(
+                        id=run_id, version=version, status=WorkflowRun.Status.RUNNING
+                    ).update(lease_until=until)
+                    if not renewed:  # finished, handed over or gone: nothing left to hold
+                        self.release(run_id, version)
             except Exception:  # the next beat tries again; a lease that runs out is recovered anyway
                 log.warning("could not renew run leases", exc_info=True)
             finally:
@@ -274,6 +286,10 @@ def _sqlite_checkpoint(state: RunState) -> bool:
     run_hex = uuid.UUID(str(state.run_id)).hex  # Django keeps UUIDs as 32 hex chars on SQLite
     raw.execute("BEGIN IMMEDIATE")
     try:
+        row = raw.execute(
+            f"SELECT version, cancel_requested_by FROM {WorkflowRun._meta.db_table} WHERE id = ?", (run_hex,)
+        ).fetchone()
+        _fence(state, row)  # BEGIN IMMEDIATE holds the write lock: nobody can claim it meanwhile
         if state.new_events:
             raw.executemany(
                 _sqlite_sql(conn, RunEvent, _EVENT_FIELDS),
@@ -312,10 +328,6 @@ def _sqlite_checkpoint(state: RunState) -> bool:
                     for s in state.new_step_runs
                 ],
             )
-        row = raw.execute(
-            f"SELECT version, cancel_requested_by FROM {WorkflowRun._meta.db_table} WHERE id = ?", (run_hex,)
-        ).fetchone()
-        _fence(state, row)  # BEGIN IMMEDIATE holds the write lock: nobody claimed it meanwhile
         raw.execute("COMMIT")
     except BaseException:
         raw.execute("ROLLBACK")
@@ -347,15 +359,22 @@ def _sqlite_dt(value):
 class DjangoStore:
     """``workflows.engine.persistence.RunStore`` over the Django ORM.
 
-    With ``heartbeat=True`` (what workers use) the leases of the runs it claims are renewed while
-    this process lives; call :meth:`release` when done. :meth:`finish` sets ``more_work`` when a
+    The lease of a run it executes is renewed while this process lives, until :meth:`finish`
+    (whatever happens there) or :meth:`release`. :meth:`finish` sets ``more_work`` when a
     requirement was decided while the run executed: the caller should advance it again.
     """
 
-    def __init__(self, *, heartbeat: bool = False):
-        self.heartbeat = heartbeat
+    def __init__(self):
         self.more_work = False
         self._held: set[str] = set()
+
+    def _hold(self, state: RunState) -> None:
+        heartbeat.hold(state.run_id, state.version)
+        self._held.add(state.run_id)
+
+    def _release(self, run_id: str) -> None:
+        heartbeat.release(run_id)
+        self._held.discard(run_id)
 
     # -- reading --------------------------------------------------------------------------------
     def load(self, run_id: str) -> RunState:
@@ -436,16 +455,13 @@ class DjangoStore:
                 state.lease_until = row.lease_until
         if cancelled is not None:  # raised after the commit: the cancellation is kept
             raise cancelled
-        if self.heartbeat:
-            heartbeat.hold(state.run_id, state.version)
-            self._held.add(state.run_id)
+        self._hold(state)
         return state
 
     def release(self) -> None:
         """Stop renewing the leases this store took (its runs are finished, or lost)."""
-        for run_id in self._held:
-            heartbeat.release(run_id)
-        self._held.clear()
+        for run_id in list(self._held):
+            self._release(run_id)
 
     def cancel(self, row: WorkflowRun, *, who: str, now: datetime) -> list[Requirement]:
         """Cancel a run that no worker executes (its row locked by the caller); returns the
@@ -500,15 +516,18 @@ class DjangoStore:
                 self._flush(state)
         else:
             cancelled_by = state.__dict__.pop("_cancelled_by", "")
+        if state.run_id not in self._held:  # started by Workflow.run: its row exists from now on
+            self._hold(state)
         if cancelled_by:  # someone cancelled the running run: nothing after this step starts
             raise RunCancelled(f"Run cancelled by {cancelled_by}")
-        lease = getattr(state, "lease_until", None)
-        now = timezone.now()
-        if lease is not None and lease - now < lease_duration() / 2:  # renew before it runs out
-            state.lease_until = now + lease_duration()
-            WorkflowRun.objects.filter(id=state.run_id).update(lease_until=state.lease_until)
 
     def finish(self, state: RunState) -> None:
+        try:
+            self._finish(state)
+        finally:  # this execution is over, written or not: its lease is no longer renewed
+            self._release(state.run_id)
+
+    def _finish(self, state: RunState) -> None:
         with transaction.atomic():
             now = timezone.now()
             if state.__dict__.pop("_unsaved", False):
@@ -558,8 +577,6 @@ class DjangoStore:
                 finished_at=now if state.status in TERMINAL else None,
             )
             state.version += 1
-        heartbeat.release(state.run_id)
-        self._held.discard(state.run_id)
 
     def resolve(
         self, requirement_id: str, *, resolution: dict, version: int, actor: str | None, now: datetime
@@ -651,8 +668,13 @@ class DjangoStore:
                     timeout_at=r.timeout_at,
                     on_timeout=r.on_timeout or "",
                     version=r.version,
+                    # Usually PENDING; CANCELLED when the execution that created it ended (error,
+                    # cancel) before writing it.
+                    status=r.status,
+                    resolved_at=r.resolved_at,
+                    resolved_by_name=r.resolved_by or "",
                     created_at=r.created_at,
-                seq=r.seq,
+                    seq=r.seq,
                     workflow_name=state.workflow_name,
                     is_assigned=bool(r.assignees or r.groups),
                 )

@@ -11,5 +11,5 @@ def advance_run(run_id: str) -> None:
 
 
 @shared_task(name="workflows.tasks.sweep")
-def sweep() -> None:
-    services.sweep()
+def sweep() -> dict:
+    return services.sweep()
