@@ -86,7 +86,12 @@ class _Heartbeat:
         self._reset()
         os.register_at_fork(after_in_child=self._reset)  # a forked child holds nothing
 
+    @staticmethod
+    def _period() -> float:
+        return lease_duration().total_seconds() / 3
+
     def _reset(self) -> None:
+        self._pace = float("inf")  # set by the thread, each beat
         self._held: dict[str, int] = {}
         self._changed = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
@@ -94,18 +99,19 @@ class _Heartbeat:
     def hold(self, run_id: str, version: int) -> None:
         with self._changed:
             self._held[run_id] = version
+            # claim() has just set a full lease: the next beat, a third of a lease away, is soon
+            # enough. Waking the thread now would put its write beside this execution's writes.
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="hitl-lease-heartbeat", daemon=True)
                 self._thread.start()
-            else:
-                self._changed.notify_all()  # renew it now, and beat at the current lease's pace
+            elif self._period() < self._pace:
+                self._changed.notify_all()  # leases got shorter (a setting changed): beat at their pace
 
     def release(self, run_id: str, version: int | None = None) -> None:
         with self._changed:
             if version is not None and self._held.get(run_id) != version:
                 return  # held again since, by a newer execution
-            if self._held.pop(run_id, None) is not None and not self._held:
-                self._changed.notify_all()  # the thread ends now, not a period later
+            self._held.pop(run_id, None)  # the thread ends at its next beat if nothing is held
 
     def held(self) -> dict[str, int]:
         with self._changed:
@@ -114,8 +120,8 @@ class _Heartbeat:
     def _loop(self) -> None:
         while True:
             with self._changed:
-                if self._held:
-                    self._changed.wait(lease_duration().total_seconds() / 3)
+                self._pace = self._period()
+                self._changed.wait(self._pace)
                 if not self._held:
                     self._thread = None
                     return
