@@ -236,6 +236,36 @@ _STEP_RUN_FIELDS = (
     "started_at",
     "finished_at",
 )
+
+
+def _event_values(run_id, e) -> tuple:
+    return (run_id, e.seq, e.event, e.path or "", e.step_name or "", e.data, e.memo, e.created_at)
+
+
+def _step_run_values(run_id, s: dict) -> tuple:
+    return (
+        run_id,
+        s["key"],
+        s["path"],
+        s["name"],
+        s["kind"],
+        s["iteration"],
+        s["attempt"],
+        s["status"],
+        s["output"],
+        s["error"] or "",
+        s["started_at"],
+        s["finished_at"],
+    )
+
+
+def _sqlite_values(values: tuple) -> tuple:
+    """Values as Django's SQLite backend stores them: JSON as text, datetimes as naive UTC."""
+    return tuple(
+        _sqlite_dt(v) if isinstance(v, datetime) else _json(v) if isinstance(v, (dict, list)) else v for v in values
+    )
+
+
 _sql_cache: dict = {}
 
 
@@ -299,40 +329,12 @@ def _sqlite_checkpoint(state: RunState) -> bool:
         if state.new_events:
             raw.executemany(
                 _sqlite_sql(conn, RunEvent, _EVENT_FIELDS),
-                [
-                    (
-                        run_hex,
-                        e.seq,
-                        e.event,
-                        e.path or "",
-                        e.step_name or "",
-                        _json(e.data),
-                        _json(e.memo),
-                        _sqlite_dt(e.created_at),
-                    )
-                    for e in state.new_events
-                ],
+                [_sqlite_values(_event_values(run_hex, e)) for e in state.new_events],
             )
         if state.new_step_runs:
             raw.executemany(
                 _sqlite_sql(conn, StepRun, _STEP_RUN_FIELDS),
-                [
-                    (
-                        run_hex,
-                        s["key"],
-                        s["path"],
-                        s["name"],
-                        s["kind"],
-                        s["iteration"],
-                        s["attempt"],
-                        s["status"],
-                        _json(s["output"]),
-                        s["error"] or "",
-                        _sqlite_dt(s["started_at"]),
-                        _sqlite_dt(s["finished_at"]),
-                    )
-                    for s in state.new_step_runs
-                ],
+                [_sqlite_values(_step_run_values(run_hex, s)) for s in state.new_step_runs],
             )
         raw.execute("COMMIT")
     except BaseException:
@@ -623,36 +625,9 @@ class DjangoStore:
                     status=req.status, resolved_at=req.resolved_at, version=req.version
                 )
         if state.new_events:
-            _insert_rows(
-                RunEvent,
-                _EVENT_FIELDS,
-                [
-                    (run_id, e.seq, e.event, e.path or "", e.step_name or "", e.data, e.memo, e.created_at)
-                    for e in state.new_events
-                ],
-            )
+            _insert_rows(RunEvent, _EVENT_FIELDS, [_event_values(run_id, e) for e in state.new_events])
         if state.new_step_runs:
-            _insert_rows(
-                StepRun,
-                _STEP_RUN_FIELDS,
-                [
-                    (
-                        run_id,
-                        s["key"],
-                        s["path"],
-                        s["name"],
-                        s["kind"],
-                        s["iteration"],
-                        s["attempt"],
-                        s["status"],
-                        s["output"],
-                        s["error"] or "",
-                        s["started_at"],
-                        s["finished_at"],
-                    )
-                    for s in state.new_step_runs
-                ],
-            )
+            _insert_rows(StepRun, _STEP_RUN_FIELDS, [_step_run_values(run_id, s) for s in state.new_step_runs])
         state.new_requirements, state.new_events, state.new_step_runs = [], [], []
         state.dirty_requirements = set()
 
