@@ -114,7 +114,7 @@ def run_advance(*, run_id) -> WorkflowRun | None:
     try:
         for _ in range(MAX_ADVANCES):
             store.more_work = False
-            for _event in workflow._drive(store, str(run_id)):
+            for _event in workflow.resume(str(run_id), store=store):
                 pass
             if not store.more_work:  # else a decision landed while it ran: go on with it
                 break

@@ -269,9 +269,9 @@ class Workflow:
         events = self._drive(store, run_id, decisions=decisions, applied_to=run_output)
         return events if stream else self._collect(events)
 
-    def resume(self, run_id: str) -> Iterator[Event]:
-        """Claim and advance a stored run (used by services and workers). Yields events."""
-        return self._drive(self._store(), run_id)
+    def resume(self, run_id: str, *, store: RunStore | None = None) -> Iterator[Event]:
+        """Claim and advance a stored run until it pauses or ends (what workers do). Yields events."""
+        return self._drive(store or self._store(), run_id)
 
     def get_run_output(self, run_id: str) -> WorkflowRunOutput:
         return WorkflowRunOutput(self._store().load(run_id), self, self.clock)
