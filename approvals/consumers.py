@@ -24,7 +24,41 @@ COALESCE_SECONDS = 0.05
 MAX_QUERY_STRING = 2_000
 
 
-class InboxConsumer(AsyncWebsocketConsumer):
+class _LiveConsumer(AsyncWebsocketConsumer):
+    """Joins ``self.group`` once the user may watch; on each change (coalesced) sends what
+    ``render()`` returns. Whatever a page sends is ignored."""
+
+    group: str | None = None
+
+    async def join(self, group: str) -> None:
+        self.group, self.pending = group, False
+        await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Pages have nothing to say here; frames are ignored (nothing changes)."""
+
+    async def changed(self, event):
+        if self.pending:
+            return
+        self.pending = True
+        try:
+            await asyncio.sleep(COALESCE_SECONDS)
+            html = await database_sync_to_async(self.render)()
+        finally:
+            self.pending = False
+        if html:
+            await self.send(text_data=html)
+
+    def render(self) -> str:
+        raise NotImplementedError
+
+
+class InboxConsumer(_LiveConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -36,27 +70,9 @@ class InboxConsumer(AsyncWebsocketConsumer):
             params.appendlist(key, value)
         self.table = params.pop("table", None) is not None
         self.params = params
-        self.pending = False
-        await self.channel_layer.group_add(INBOX_GROUP, self.channel_name)
-        await self.accept()
+        await self.join(INBOX_GROUP)
 
-    async def disconnect(self, code):
-        if getattr(self, "params", None) is not None:
-            await self.channel_layer.group_discard(INBOX_GROUP, self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None):
-        """Pages have nothing to say here; frames are ignored (nothing changes)."""
-
-    async def inbox_changed(self, event):
-        if self.pending:
-            return
-        self.pending = True
-        try:
-            await asyncio.sleep(COALESCE_SECONDS)
-            html = await database_sync_to_async(self.render)()
-        finally:
-            self.pending = False
-        await self.send(text_data=html)
+    inbox_changed = _LiveConsumer.changed
 
     def render(self) -> str:
         user = self.scope["user"]
@@ -75,7 +91,7 @@ class InboxConsumer(AsyncWebsocketConsumer):
         return html + badge
 
 
-class RunConsumer(AsyncWebsocketConsumer):
+class RunConsumer(_LiveConsumer):
     """A run page: on each change of the run, its live part (``run-live``) for this user."""
 
     async def connect(self):
@@ -87,31 +103,12 @@ class RunConsumer(AsyncWebsocketConsumer):
         if not await database_sync_to_async(self._visible)():
             await self.close(code=4404)  # unknown, or not this user's to see: the same answer
             return
-        self.pending = False
-        await self.channel_layer.group_add(run_group(self.run_id), self.channel_name)
-        await self.accept()
+        await self.join(run_group(self.run_id))
 
     def _visible(self) -> bool:
         return workflow_selectors.runs_visible_to(self.scope["user"]).filter(id=self.run_id).exists()
 
-    async def disconnect(self, code):
-        if getattr(self, "pending", None) is not None:
-            await self.channel_layer.group_discard(run_group(self.run_id), self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None):
-        """Ignored, as on the inbox socket."""
-
-    async def run_changed(self, event):
-        if self.pending:
-            return
-        self.pending = True
-        try:
-            await asyncio.sleep(COALESCE_SECONDS)
-            html = await database_sync_to_async(self.render)()
-        finally:
-            self.pending = False
-        if html:
-            await self.send(text_data=html)
+    run_changed = _LiveConsumer.changed
 
     def render(self) -> str:
         from workflows.views import run_live_context
