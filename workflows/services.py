@@ -11,10 +11,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from workflows import broadcast, dispatch, registry
@@ -31,10 +29,11 @@ from workflows.engine.requirements import clean_decision
 from workflows.engine.state import RunState
 
 from . import selectors
-from .models import Requirement, RunEvent, WorkflowRun
+from .models import Requirement, WorkflowRun
 from .store import (
     CancelRequested,
     DjangoStore,
+    append_event,
     lock_run,
     requeue_delay,
     requirement_to_engine,
@@ -138,23 +137,15 @@ def _definition_changed(run_id, workflow, exc: DefinitionChangedError) -> None:
     sends it again until a worker runs another definition (``runs_retry_definition_errors``)."""
     log.warning("%s", exc)
     WorkflowRun.objects.filter(id=run_id).update(error=str(exc), lease_until=None)
-    _event_append(run_id, "DefinitionChanged", {"error": str(exc), "fingerprint": workflow.fingerprint})
+    with transaction.atomic():
+        lock_run(run_id)
+        append_event(run_id, "DefinitionChanged", {"error": str(exc), "fingerprint": workflow.fingerprint})
 
 
 def _broadcast_run(run_id) -> None:
     ids = Requirement.objects.filter(run_id=run_id).values_list("id", flat=True)
     with transaction.atomic():
         broadcast.requirements_changed(run_id, ids)
-
-
-def _event_append(run_id, event: str, data: dict, *, step_name: str = "") -> None:
-    """Add an event outside an execution; the snapshot's seq follows so the engine never reuses it."""
-    with transaction.atomic():
-        run = WorkflowRun.objects.select_for_update().only("id", "state").get(id=run_id)
-        seq = (RunEvent.objects.filter(run_id=run_id).aggregate(m=Max("seq"))["m"] or 0) + 1
-        RunEvent.objects.create(run_id=run_id, seq=seq, event=event, data=data, step_name=step_name)
-        run.state = {**(run.state or {}), "seq": seq}
-        run.save(update_fields=["state"])
 
 
 def run_cancel(*, run_id, user=None) -> WorkflowRun:
@@ -219,8 +210,14 @@ def requirement_resolve(
             resolution = clean_decision(req, action, data)
             shown = dict(row.payload or {})
             persistence.apply_decision(req, resolution, _username(user), now)
-            save_requirement(req)
-            row.refresh_from_db()
+            save_requirement(req, user_id=user.id)
+            row.status, row.resolution, row.resolved_at, row.version = (
+                req.status,
+                req.resolution,
+                req.resolved_at,
+                req.version,
+            )
+            row.resolved_by, row.resolved_by_name = user, req.resolved_by or ""
             for hook in resolution_hooks:
                 hook(requirement=row, user=user, resolution=resolution, shown=shown)
             _after_change(run, [row.id], now)
@@ -244,11 +241,6 @@ def _after_change(run: WorkflowRun, requirement_ids, now: datetime) -> None:
     run.lease_until = now + requeue_delay()
     run.save(update_fields=["lease_until", "updated_at"])
     dispatch.advance_on_commit(run.id)
-
-
-def requirement_check_access(*, requirement: Requirement, user) -> None:
-    if not selectors.user_may_resolve(user, requirement):
-        raise PermissionDenied
 
 
 # -- the sweeper ----------------------------------------------------------------------------------

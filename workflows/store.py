@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from workflows.engine import events as ev
 from workflows.engine import persistence
-from workflows.engine.errors import ConflictError, DecisionError, ExpiredError, RunNotFoundError, RunStateError
+from workflows.engine.errors import ConflictError, RunNotFoundError, RunStateError
 from workflows.engine.interpreter import RunCancelled
 from workflows.engine.requirements import CANCELLED, PENDING
 from workflows.engine.requirements import Requirement as EngineRequirement
@@ -197,15 +197,27 @@ def state_from_row(row: WorkflowRun, *, fold_events: bool = True) -> RunState:
 
 
 # -- engine -> rows ---------------------------------------------------------------------------
-def save_requirement(req: EngineRequirement) -> None:
-    """Write a decision or timeout made on ``req`` (read at ``req.version - 1``) to its row."""
+def append_event(run_id, event: str, data: dict, *, step_name: str = "", now: datetime | None = None) -> None:
+    """Add an event outside an execution (the caller holds the run's lock). The snapshot's seq
+    follows, so the engine's next events never reuse it."""
+    seq = (RunEvent.objects.filter(run_id=run_id).aggregate(m=Max("seq"))["m"] or 0) + 1
+    RunEvent.objects.create(
+        run_id=run_id, seq=seq, event=event, data=data, step_name=step_name, created_at=now or timezone.now()
+    )
+    state = WorkflowRun.objects.filter(id=run_id).values_list("state", flat=True).first() or {}
+    WorkflowRun.objects.filter(id=run_id).update(state={**state, "seq": seq})
+
+
+def save_requirement(req: EngineRequirement, *, user_id=None) -> None:
+    """Write a decision or timeout made on ``req`` (read at ``req.version - 1``) to its row.
+    ``user_id``: the decider's id when the caller has it (else looked up from the name)."""
     updated = Requirement.objects.filter(id=req.id, version=req.version - 1).update(
         status=req.status,
         resolution=req.resolution,
         resolved_at=req.resolved_at,
         resolved_by_name=req.resolved_by or "",
         version=req.version,
-        resolved_by=_user_id(req.resolved_by),
+        resolved_by=user_id if user_id is not None else _user_id(req.resolved_by),
     )
     if not updated:
         raise ConflictError("This requirement changed since it was read; nothing was applied.")
@@ -496,10 +508,7 @@ class DjangoStore:
                 "updated_at",
             ]
         )
-        seq = (RunEvent.objects.filter(run=row).aggregate(m=Max("seq"))["m"] or 0) + 1
-        RunEvent.objects.create(
-            run=row, seq=seq, event=ev.WORKFLOW_CANCELLED, data={"reason": row.content, "by": who}, created_at=now
-        )
+        append_event(row.id, ev.WORKFLOW_CANCELLED, {"reason": row.content, "by": who}, now=now)
         return pending
 
     def expire_due(self, run_id, now: datetime) -> list[EngineRequirement]:
@@ -585,30 +594,6 @@ class DjangoStore:
                 finished_at=now if state.status in TERMINAL else None,
             )
             state.version += 1
-
-    def resolve(
-        self, requirement_id: str, *, resolution: dict, version: int, actor: str | None, now: datetime
-    ) -> EngineRequirement:
-        expired = None
-        with transaction.atomic():
-            try:
-                run_id = Requirement.objects.values_list("run_id", flat=True).get(id=requirement_id)
-                lock_run(run_id)  # the run first, then the requirement: the order every writer keeps
-                row = Requirement.objects.select_for_update().get(id=requirement_id)
-            except (Requirement.DoesNotExist, ValueError, DjangoValidationError):
-                raise DecisionError(f"No requirement with id {requirement_id}") from None
-            req = requirement_to_engine(row)
-            if persistence.is_due(req, now):
-                persistence.apply_timeout(req, now)
-                save_requirement(req)
-                expired = ExpiredError("This requirement expired at its deadline; the decision was not applied.")
-            else:
-                persistence.check_decidable(req, version=version, now=now)
-                persistence.apply_decision(req, resolution, actor, now)
-                save_requirement(req)
-        if expired:  # raised after commit, so the expiry itself is kept
-            raise expired
-        return req
 
     def _flush(self, state: RunState) -> None:
         run_id = state.run_id

@@ -38,11 +38,6 @@ class RunStore(Protocol):
     def finish(self, state: RunState) -> None:
         """Persist the state at the end of an execution (paused, completed, cancelled, error)."""
 
-    def resolve(
-        self, requirement_id: str, *, resolution: dict, version: int, actor: str | None, now: datetime
-    ) -> Requirement:
-        """Compare-and-set a decision on a PENDING requirement at ``version``."""
-
 
 # -- rules shared by every store ------------------------------------------------------------------
 def check_decidable(req: Requirement, *, version: int | None, now: datetime) -> None:
@@ -225,6 +220,7 @@ class MemoryStore:
     def resolve(
         self, requirement_id: str, *, resolution: dict, version: int, actor: str | None, now: datetime
     ) -> Requirement:
+        """A decision stored from elsewhere (what the Django services do), for tests and scripts."""
         with self._lock:
             row = self._requirements.get(requirement_id)
             if row is None:
