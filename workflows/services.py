@@ -28,7 +28,7 @@ from workflows.engine.errors import (
 from workflows.engine.requirements import clean_decision
 from workflows.engine.state import RunState
 
-from . import selectors
+from . import rows, selectors
 from .models import Requirement, WorkflowRun
 from .store import (
     CancelRequested,
@@ -97,14 +97,17 @@ def run_advance(*, run_id) -> WorkflowRun | None:
     has nothing to do, is left alone (a duplicate or late continuation is a no-op).
     """
     try:
-        row = WorkflowRun.objects.only("workflow_name", "status").get(id=run_id)
-    except (WorkflowRun.DoesNotExist, ValueError, DjangoValidationError):
+        found = rows.select(WorkflowRun, ("workflow_name", "status"), id=run_id)
+    except (ValueError, DjangoValidationError):
+        found = None
+    if not found:
         log.info("cannot advance run %s: no such run", run_id)
         return None
-    if not row.is_active:
+    workflow_name, status = found[0]
+    if status not in WorkflowRun.ACTIVE_STATUSES:
         return None
     try:
-        workflow = registry.get(row.workflow_name)
+        workflow = registry.get(workflow_name)
     except registry.WorkflowNotFound as exc:
         # Left queued: the sweeper sends it again, to a worker that knows the workflow.
         log.warning("cannot advance run %s: %s in this worker", run_id, exc)
@@ -129,7 +132,7 @@ def run_advance(*, run_id) -> WorkflowRun | None:
     finally:
         store.release()
         _broadcast_run(run_id)
-    return WorkflowRun.objects.get(id=run_id)
+    return rows.instances(WorkflowRun, id=run_id)[0]
 
 
 def _definition_changed(run_id, workflow, exc: DefinitionChangedError) -> None:
@@ -143,9 +146,8 @@ def _definition_changed(run_id, workflow, exc: DefinitionChangedError) -> None:
 
 
 def _broadcast_run(run_id) -> None:
-    ids = Requirement.objects.filter(run_id=run_id).values_list("id", flat=True)
-    with transaction.atomic():
-        broadcast.requirements_changed(run_id, ids)
+    ids = [req_id for (req_id,) in rows.select(Requirement, ("id",), run=run_id)]
+    broadcast.requirements_changed(run_id, ids)  # outside a transaction: sent now
 
 
 def run_cancel(*, run_id, user=None) -> WorkflowRun:

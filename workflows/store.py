@@ -15,7 +15,6 @@ out; for a PENDING or PAUSED run, when a continuation that was sent should have 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -39,6 +38,7 @@ from workflows.engine.requirements import CANCELLED, PENDING
 from workflows.engine.requirements import Requirement as EngineRequirement
 from workflows.engine.state import RunState
 
+from . import rows
 from .models import Requirement, RunEvent, StepRun, WorkflowRun
 
 log = logging.getLogger("workflows")
@@ -70,9 +70,10 @@ def lock_run(run_id, *, skip_locked: bool = False) -> WorkflowRun | None:
     requirements that reference the run (those take FOR KEY SHARE).
     """
     try:
-        return WorkflowRun.objects.select_for_update(no_key=True, skip_locked=skip_locked).filter(id=run_id).first()
+        found = rows.instances(WorkflowRun, lock=True, skip_locked=skip_locked, id=run_id)
     except (ValueError, DjangoValidationError):
         return None
+    return found[0] if found else None
 
 
 class _Heartbeat:
@@ -191,7 +192,7 @@ def state_from_row(row: WorkflowRun, *, fold_events: bool = True) -> RunState:
     if fold_events:
         state.fold(RunEvent.objects.filter(run_id=row.id, seq__gt=state.seq).order_by("seq").only("seq", "memo"))
     state.requirements = [
-        requirement_to_engine(r) for r in Requirement.objects.filter(run_id=row.id).order_by("seq", "created_at")
+        requirement_to_engine(r) for r in rows.instances(Requirement, order_by=("seq", "created_at"), run=row.id)
     ]
     return state
 
@@ -211,13 +212,18 @@ def append_event(run_id, event: str, data: dict, *, step_name: str = "", now: da
 def save_requirement(req: EngineRequirement, *, user_id=None) -> None:
     """Write a decision or timeout made on ``req`` (read at ``req.version - 1``) to its row.
     ``user_id``: the decider's id when the caller has it (else looked up from the name)."""
-    updated = Requirement.objects.filter(id=req.id, version=req.version - 1).update(
-        status=req.status,
-        resolution=req.resolution,
-        resolved_at=req.resolved_at,
-        resolved_by_name=req.resolved_by or "",
-        version=req.version,
-        resolved_by=user_id if user_id is not None else _user_id(req.resolved_by),
+    updated = rows.update(
+        Requirement,
+        {
+            "status": req.status,
+            "resolution": req.resolution,
+            "resolved_at": req.resolved_at,
+            "resolved_by_name": req.resolved_by or "",
+            "version": req.version,
+            "resolved_by": user_id if user_id is not None else _user_id(req.resolved_by),
+        },
+        id=req.id,
+        version=req.version - 1,
     )
     if not updated:
         raise ConflictError("This requirement changed since it was read; nothing was applied.")
@@ -233,6 +239,31 @@ def _user_id(username: str | None):
 # A run checkpoints after every step, so these inserts skip the ORM's per-call query compilation:
 # one prepared statement per table, values prepared by the model fields themselves (UUIDs, JSON
 # and datetimes come out right on SQLite and PostgreSQL alike).
+_REQUIREMENT_FIELDS = (
+    "id",
+    "run",
+    "key",
+    "path",
+    "step_name",
+    "kind",
+    "message",
+    "payload",
+    "iteration",
+    "attempt",
+    "batch",
+    "timeout_at",
+    "on_timeout",
+    "version",
+    "status",
+    "resolved_at",
+    "resolved_by_name",
+    "created_at",
+    "seq",
+    "workflow_name",
+    "is_assigned",
+    "resolution",
+    "resolved_by",
+)
 _EVENT_FIELDS = ("run", "seq", "event", "path", "step_name", "data", "memo", "created_at")
 _STEP_RUN_FIELDS = (
     "run",
@@ -271,40 +302,36 @@ def _step_run_values(run_id, s: dict) -> tuple:
     )
 
 
-def _sqlite_values(values: tuple) -> tuple:
-    """Values as Django's SQLite backend stores them: JSON as text, datetimes as naive UTC."""
-    return tuple(
-        _sqlite_dt(v) if isinstance(v, datetime) else _json(v) if isinstance(v, (dict, list)) else v for v in values
+def _sqlite_event_row(run_hex: str, e) -> tuple:
+    """:func:`_event_values` as Django's SQLite backend stores them (see :func:`_json`)."""
+    data, memo = _json(e.data), _json(e.memo)
+    return (run_hex, e.seq, e.event, e.path or "", e.step_name or "", data, memo, _sqlite_dt(e.created_at))
+
+
+def _sqlite_step_run_row(run_hex: str, s: dict) -> tuple:
+    return (
+        run_hex,
+        s["key"],
+        s["path"],
+        s["name"],
+        s["kind"],
+        s["iteration"],
+        s["attempt"],
+        s["status"],
+        _json(s["output"]),
+        s["error"] or "",
+        _sqlite_dt(s["started_at"]),
+        _sqlite_dt(s["finished_at"]),
     )
 
 
 _sql_cache: dict = {}
 
 
-def _insert_rows(model, field_names, rows) -> None:
-    conn = connections[router.db_for_write(model)]
-    cache_key = (conn.alias, model, field_names)
-    if cache_key not in _sql_cache:
-        fields = [model._meta.get_field(name) for name in field_names]
-        columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
-        table = conn.ops.quote_name(model._meta.db_table)
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
-        _sql_cache[cache_key] = (sql, fields)
-    sql, fields = _sql_cache[cache_key]
-    params = [[f.get_db_prep_save(v, conn) for f, v in zip(fields, row, strict=True)] for row in rows]
-    with conn.cursor() as cursor:
-        cursor.executemany(sql, params)
-
-
 def _lock_owner(run_id) -> tuple[int, str] | None:
     """``(version, cancel_requested_by)`` of the run, its row locked to the end of the transaction."""
-    conn = connections[router.db_for_write(WorkflowRun)]
-    table = conn.ops.quote_name(WorkflowRun._meta.db_table)
-    lock = " FOR NO KEY UPDATE" if conn.features.has_select_for_no_key_update else ""
-    run_id = WorkflowRun._meta.pk.get_db_prep_value(run_id, conn)
-    with conn.cursor() as cursor:
-        cursor.execute(f"SELECT version, cancel_requested_by FROM {table} WHERE id = %s{lock}", [run_id])
-        return cursor.fetchone()
+    found = rows.select(WorkflowRun, ("version", "cancel_requested_by"), lock=True, id=run_id)
+    return tuple(found[0]) if found else None
 
 
 def _fence(state: RunState, owner) -> None:
@@ -332,28 +359,38 @@ def _sqlite_checkpoint(state: RunState) -> bool:
     conn.ensure_connection()
     raw = conn.connection
     run_hex = uuid.UUID(str(state.run_id)).hex  # Django keeps UUIDs as 32 hex chars on SQLite
-    raw.execute("BEGIN IMMEDIATE")
+    raw.execute("BEGIN IMMEDIATE")  # the write lock, to COMMIT: nobody can claim the run meanwhile
     try:
-        row = raw.execute(
-            f"SELECT version, cancel_requested_by FROM {WorkflowRun._meta.db_table} WHERE id = ?", (run_hex,)
-        ).fetchone()
-        _fence(state, row)  # BEGIN IMMEDIATE holds the write lock: nobody can claim it meanwhile
+        # The run row is read (fenced) unless nothing was committed to the database since this
+        # connection's last checkpoint of this execution: data_version changes when another
+        # connection commits, total_changes when this one writes anything else.
+        seen = (id(raw), state.run_id, state.version, raw.execute("PRAGMA data_version").fetchone()[0])
+        if conn.__dict__.get("_hitl_checkpointed") == (*seen, raw.total_changes):
+            cancelled_by = ""
+        else:
+            row = raw.execute(
+                f"SELECT version, cancel_requested_by FROM {WorkflowRun._meta.db_table} WHERE id = ?", (run_hex,)
+            ).fetchone()
+            _fence(state, row)
+            cancelled_by = row[1]
         if state.new_events:
             raw.executemany(
                 _sqlite_sql(conn, RunEvent, _EVENT_FIELDS),
-                [_sqlite_values(_event_values(run_hex, e)) for e in state.new_events],
+                [_sqlite_event_row(run_hex, e) for e in state.new_events],
             )
         if state.new_step_runs:
             raw.executemany(
                 _sqlite_sql(conn, StepRun, _STEP_RUN_FIELDS),
-                [_sqlite_values(_step_run_values(run_hex, s)) for s in state.new_step_runs],
+                [_sqlite_step_run_row(run_hex, s) for s in state.new_step_runs],
             )
         raw.execute("COMMIT")
     except BaseException:
+        conn.__dict__.pop("_hitl_checkpointed", None)
         raw.execute("ROLLBACK")
         raise
+    conn.__dict__["_hitl_checkpointed"] = None if cancelled_by else (*seen, raw.total_changes)
     state.new_events, state.new_step_runs = [], []
-    state.__dict__["_cancelled_by"] = row[1]
+    state.__dict__["_cancelled_by"] = cancelled_by
     return True
 
 
@@ -367,13 +404,17 @@ def _sqlite_sql(conn, model, field_names) -> str:
     return _sql_cache[cache_key]
 
 
+_encode_json = DjangoJSONEncoder().encode
+
+
 def _json(value):
-    return None if value is None else json.dumps(value, cls=DjangoJSONEncoder)
+    # As JSONField stores it: NULL for None, else json.dumps with Django's encoder.
+    return None if value is None else _encode_json(value)
 
 
 def _sqlite_dt(value):
     # As Django's SQLite backend stores them: naive UTC, str() format.
-    return None if value is None else str(timezone.make_naive(value, UTC))
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
 
 
 class DjangoStore:
@@ -423,20 +464,29 @@ class DjangoStore:
             lease_until = now + requeue_delay()
         else:
             lease_until = None
-        WorkflowRun.objects.create(
-            id=state.run_id,
-            workflow_name=state.workflow_name,
-            fingerprint=state.fingerprint,
-            status=state.status,
-            input=state.input,
-            additional_data=state.additional_data,
-            state=state.snapshot(),
-            version=state.version,
-            created_by_id=_user_id(state.created_by),
-            created_at=state.created_at or now,
-            lease_until=lease_until,
-            **final,
-        )
+        values = {
+            "id": state.run_id,
+            "workflow_name": state.workflow_name,
+            "fingerprint": state.fingerprint,
+            "status": state.status,
+            "input": state.input,
+            "additional_data": state.additional_data,
+            "state": state.snapshot(),
+            "version": state.version,
+            "created_by": _user_id(state.created_by),
+            "created_at": state.created_at or now,
+            "updated_at": now,
+            "lease_until": lease_until,
+            "content": None,
+            "error": "",
+            "pause_kind": "",
+            "paused_step_name": "",
+            "paused_step_path": "",
+            "cancel_requested_by": "",
+            "finished_at": None,
+        }
+        values.update(final)
+        rows.insert(WorkflowRun, tuple(values), [tuple(values.values())])
 
     def claim(self, run_id: str, *, now: datetime, check=None, decisions=(), recover: bool = False) -> RunState:
         """Take the run for execution. ``ConflictError``: a live worker holds it; ``RunStateError``:
@@ -469,8 +519,12 @@ class DjangoStore:
                     save_requirement(req)  # compare-and-set: someone else deciding first rolls all back
                 persistence.check_continuable(state)
                 row.status, row.version = WorkflowRun.Status.RUNNING, row.version + 1
-                row.lease_until = now + lease_duration()
-                row.save(update_fields=["status", "version", "lease_until", "updated_at"])
+                row.lease_until, row.updated_at = now + lease_duration(), now
+                rows.update(
+                    WorkflowRun,
+                    {"status": row.status, "version": row.version, "lease_until": row.lease_until, "updated_at": now},
+                    id=row.id,
+                )
                 state.status, state.version = row.status, row.version
                 state.lease_until = row.lease_until
         if cancelled is not None:  # raised after the commit: the cancellation is kept
@@ -579,19 +633,23 @@ class DjangoStore:
                 )
                 if self.more_work:  # the caller goes on; if it dies first, the sweeper sends it
                     resend_at = now + requeue_delay()
-            WorkflowRun.objects.filter(id=state.run_id).update(
-                status=state.status,
-                content=state.content,
-                error=state.error or "",
-                state=state.snapshot(),
-                fingerprint=state.fingerprint,
-                pause_kind=state.pause_kind or "",
-                paused_step_name=state.paused_step_name or "",
-                paused_step_path=state.paused_step_path or "",
-                version=state.version + 1,
-                lease_until=resend_at,
-                updated_at=now,
-                finished_at=now if state.status in TERMINAL else None,
+            rows.update(
+                WorkflowRun,
+                {
+                    "status": state.status,
+                    "content": state.content,
+                    "error": state.error or "",
+                    "state": state.snapshot(),
+                    "fingerprint": state.fingerprint,
+                    "pause_kind": state.pause_kind or "",
+                    "paused_step_name": state.paused_step_name or "",
+                    "paused_step_path": state.paused_step_path or "",
+                    "version": state.version + 1,
+                    "lease_until": resend_at,
+                    "updated_at": now,
+                    "finished_at": now if state.status in TERMINAL else None,
+                },
+                id=state.run_id,
             )
             state.version += 1
 
@@ -606,48 +664,56 @@ class DjangoStore:
             for req_id in state.dirty_requirements:
                 req = by_id[req_id]
                 # The engine only cancels pending requirements; one decided meanwhile stays decided.
-                Requirement.objects.filter(id=req_id, version=req.version - 1, status=PENDING).update(
-                    status=req.status, resolved_at=req.resolved_at, version=req.version
+                rows.update(
+                    Requirement,
+                    {"status": req.status, "resolved_at": req.resolved_at, "version": req.version},
+                    id=req_id,
+                    version=req.version - 1,
+                    status=PENDING,
                 )
         if state.new_events:
-            _insert_rows(RunEvent, _EVENT_FIELDS, [_event_values(run_id, e) for e in state.new_events])
+            rows.insert(RunEvent, _EVENT_FIELDS, [_event_values(run_id, e) for e in state.new_events])
         if state.new_step_runs:
-            _insert_rows(StepRun, _STEP_RUN_FIELDS, [_step_run_values(run_id, s) for s in state.new_step_runs])
+            rows.insert(StepRun, _STEP_RUN_FIELDS, [_step_run_values(run_id, s) for s in state.new_step_runs])
         state.new_requirements, state.new_events, state.new_step_runs = [], [], []
         state.dirty_requirements = set()
 
     def _insert_requirements(self, run_id: str, state: RunState) -> None:
-        rows = Requirement.objects.bulk_create(
+        rows.insert(
+            Requirement,
+            _REQUIREMENT_FIELDS,
             [
-                Requirement(
-                    id=r.id,
-                    run_id=run_id,
-                    key=r.key,
-                    path=r.path,
-                    step_name=r.step_name,
-                    kind=r.kind,
-                    message=r.message or "",
-                    payload=r.payload,
-                    iteration=r.iteration,
-                    attempt=r.attempt,
-                    batch=r.batch or "",
-                    timeout_at=r.timeout_at,
-                    on_timeout=r.on_timeout or "",
-                    version=r.version,
+                (
+                    r.id,
+                    run_id,
+                    r.key,
+                    r.path,
+                    r.step_name,
+                    r.kind,
+                    r.message or "",
+                    r.payload,
+                    r.iteration,
+                    r.attempt,
+                    r.batch or "",
+                    r.timeout_at,
+                    r.on_timeout or "",
+                    r.version,
                     # Usually PENDING; CANCELLED when the execution that created it ended (error,
                     # cancel) before writing it.
-                    status=r.status,
-                    resolved_at=r.resolved_at,
-                    resolved_by_name=r.resolved_by or "",
-                    created_at=r.created_at,
-                    seq=r.seq,
-                    workflow_name=state.workflow_name,
-                    is_assigned=bool(r.assignees or r.groups),
+                    r.status,
+                    r.resolved_at,
+                    r.resolved_by or "",
+                    r.created_at,
+                    r.seq,
+                    state.workflow_name,
+                    bool(r.assignees or r.groups),
+                    None,  # resolution
+                    None,  # resolved_by
                 )
                 for r in state.new_requirements
-            ]
+            ],
         )
-        assigned = [(row, r) for row, r in zip(rows, state.new_requirements, strict=True) if r.assignees or r.groups]
+        assigned = [(r.id, r) for r in state.new_requirements if r.assignees or r.groups]
         if not assigned:
             return
         users = dict(
@@ -659,14 +725,14 @@ class DjangoStore:
             Group.objects.filter(name__in={g for _, r in assigned for g in r.groups}).values_list("name", "id")
         )
         user_links, group_links = [], []
-        for row, r in assigned:
+        for req_id, r in assigned:
             user_links += [
-                Requirement.assignees.through(requirement_id=row.id, user_id=users[u])
+                Requirement.assignees.through(requirement_id=req_id, user_id=users[u])
                 for u in r.assignees
                 if u in users
             ]
             group_links += [
-                Requirement.groups.through(requirement_id=row.id, group_id=groups[g]) for g in r.groups if g in groups
+                Requirement.groups.through(requirement_id=req_id, group_id=groups[g]) for g in r.groups if g in groups
             ]
         Requirement.assignees.through.objects.bulk_create(user_links)
         Requirement.groups.through.objects.bulk_create(group_links)
