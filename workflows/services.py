@@ -89,9 +89,9 @@ def run_start(*, workflow_name: str, input=None, additional_data: dict | None = 
 MAX_ADVANCES = 20
 
 
-def run_advance(*, run_id) -> WorkflowRun | None:
-    """Execute the run until it pauses or ends (the worker's job). Returns the run, or None when
-    there was nothing to do for this worker.
+def run_advance(*, run_id) -> str | None:
+    """Execute the run until it pauses or ends (the worker's job). Returns the status it left the
+    run in, or None when there was nothing to do for this worker.
 
     Safe to call any number of times, concurrently too: a run another live worker holds, or that
     has nothing to do, is left alone (a duplicate or late continuation is a no-op).
@@ -131,8 +131,8 @@ def run_advance(*, run_id) -> WorkflowRun | None:
         return None
     finally:
         store.release()
-        _broadcast_run(run_id)
-    return rows.instances(WorkflowRun, id=run_id)[0]
+        _broadcast_run(run_id, store.finished.requirements if store.finished else None)
+    return store.finished.status if store.finished else None
 
 
 def _definition_changed(run_id, workflow, exc: DefinitionChangedError) -> None:
@@ -145,8 +145,13 @@ def _definition_changed(run_id, workflow, exc: DefinitionChangedError) -> None:
         append_event(run_id, "DefinitionChanged", {"error": str(exc), "fingerprint": workflow.fingerprint})
 
 
-def _broadcast_run(run_id) -> None:
-    ids = [req_id for (req_id,) in rows.select(Requirement, ("id",), run=run_id)]
+def _broadcast_run(run_id, requirements=None) -> None:
+    """Pages showing the run or its requirements refresh (all of its requirements: ``requirements``
+    when the caller has them, else read)."""
+    if requirements is None:
+        ids = [req_id for (req_id,) in rows.select(Requirement, ("id",), run=run_id)]
+    else:
+        ids = [req.id for req in requirements]
     broadcast.requirements_changed(run_id, ids)  # outside a transaction: sent now
 
 

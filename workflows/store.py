@@ -427,6 +427,7 @@ class DjangoStore:
 
     def __init__(self):
         self.more_work = False
+        self.finished: RunState | None = None  # the state of the last execution written by finish()
         self._held: set[str] = set()
 
     def _hold(self, state: RunState) -> None:
@@ -595,6 +596,7 @@ class DjangoStore:
     def finish(self, state: RunState) -> None:
         try:
             self._finish(state)
+            self.finished = state
         finally:  # this execution is over, written or not: its lease is no longer renewed
             self._release(state.run_id)
 
