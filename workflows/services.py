@@ -116,8 +116,7 @@ def run_advance(*, run_id) -> str | None:
     try:
         for _ in range(MAX_ADVANCES):
             store.more_work = False
-            for _event in workflow.resume(str(run_id), store=store):
-                pass
+            workflow.advance(str(run_id), store=store)
             if not store.more_work:  # else a decision landed while it ran: go on with it
                 break
     except CancelRequested as exc:

@@ -154,3 +154,48 @@ def test_output_repr_and_flags(calls):
     out = make([calls.fn("a")], name="demo").run()
     assert repr(out).startswith("<WorkflowRunOutput demo ")
     assert out.has_completed and not out.is_paused and not out.is_cancelled
+
+
+class CountingStore(MemoryStore):
+    """Records, at each checkpoint, which steps' completions are stored."""
+
+    def __init__(self):
+        super().__init__()
+        self.checkpoints: list[list[str]] = []
+
+    def stored_done(self, run_id) -> list[str]:
+        return sorted(k for row in self.events[run_id] for k in (row["memo"] or {}) if k.startswith("done:"))
+
+    def checkpoint(self, state):
+        super().checkpoint(state)
+        self.checkpoints.append(self.stored_done(state.run_id))
+
+
+def test_without_a_stream_a_checkpoint_is_stored_before_the_next_operator_code(calls):
+    store = CountingStore()
+    seen = []
+
+    def b(step_input):
+        (run_id,) = store.events  # what a crash here would leave behind: a's completion is stored
+        seen.append(store.stored_done(run_id))
+        return "b"
+
+    wf = make([calls.fn("a"), Step(name="b", executor=b), gated(calls, "c")], store=store)
+    out = wf.run()
+    assert seen == [["done:0"]]
+    # a's before b runs, b's before c's confirmation is asked: one write each.
+    assert store.checkpoints == [["done:0"], ["done:0", "done:1"]]
+    only(out.active_requirements).confirm()
+    store.checkpoints.clear()
+    assert wf.continue_run(out).status == RunStatus.COMPLETED
+    assert store.checkpoints == []  # c's result is written with the end of the run, in one write
+    assert store.stored_done(out.run_id) == ["done:0", "done:1", "done:2"]
+
+
+def test_a_stream_sees_each_event_after_it_is_stored(calls):
+    store = CountingStore()
+    wf = make([calls.fn("a"), calls.fn("b")], store=store)
+    for event in wf.run(stream=True):
+        if event.event == "StepCompleted":
+            assert event.seq in [row["seq"] for row in store.events[event.run_id]]
+    assert store.checkpoints == [["done:0"], ["done:0", "done:1"]]

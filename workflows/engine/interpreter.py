@@ -143,11 +143,17 @@ class Interpreter:
         *,
         clock: Callable[[], datetime],
         checkpoint: Callable[[], None] = lambda: None,
+        defer_checkpoints: bool = False,
     ):
         self.wf = workflow
         self.state = state
         self.clock = clock
-        self._checkpoint = checkpoint
+        self._store_checkpoint = checkpoint
+        # Deferred: a checkpoint is stored just before the next operator code runs, or with the
+        # end of the execution (one write less when nothing runs in between). For consumers that
+        # act on events only at the end; a streaming consumer sees each event after it is stored.
+        self._defer = defer_checkpoints
+        self._unstored = False
         self.outputs: dict[str, StepOutput] = {}
         self._outputs_view = types.MappingProxyType(self.outputs)
         self.session = copy.deepcopy(state.memo.get("session_state") or {})
@@ -228,6 +234,23 @@ class Interpreter:
             },
             memo={f"ack:{req.id}": True},
         )
+
+    # -- checkpoints and operator code -----------------------------------------------------------
+    def _checkpoint(self) -> None:
+        if self._defer:
+            self._unstored = True
+        else:
+            self._store_checkpoint()
+
+    def _before_operator_code(self) -> None:
+        """Called before operator code runs (a step, tool, predicate, selector...) and before a
+        person is asked: a deferred checkpoint is stored first, so whatever that code does, and
+        even if the process dies in it, completed work is never done again (and a run cancelled
+        meanwhile stops here). Outside the ``try`` that guards that code: a store failure is not
+        the code's failure."""
+        if self._unstored:
+            self._unstored = False
+            self._store_checkpoint()
 
     # -- events ---------------------------------------------------------------------------------
     def _emit(
@@ -422,6 +445,7 @@ class Interpreter:
         gkey = f"{gate_key or key}:{kind}:{n}"
         req = self.state.requirement_for(gkey)
         if req is None:
+            self._before_operator_code()  # what led here is stored before a person is asked
             review = node.human_review or _NO_REVIEW
             now = self.clock()
             req = Requirement(
@@ -511,12 +535,12 @@ class Interpreter:
                 extra["previous_output"] = prev.payload.get("output")
         return extra
 
-    @staticmethod
-    def _wants_review(review: HumanReview, out: StepOutput) -> bool:
+    def _wants_review(self, review: HumanReview, out: StepOutput) -> bool:
         flag = review.requires_output_review
         if callable(flag):
+            self._before_operator_code()
             try:
-                return bool(flag(out))
+                return bool(call(flag, out))
             except Exception:  # a broken predicate must not bypass a review
                 return True
         return bool(flag)
@@ -579,6 +603,7 @@ class Interpreter:
 
     def _call_step(self, node, step_input: StepInput) -> StepOutput:
         error = None
+        self._before_operator_code()
         for _ in range(node.max_retries + 1):
             try:
                 return _as_output(call(node.executor, step_input), node.name)
@@ -639,6 +664,7 @@ class Interpreter:
             if node.end_condition is not None:
                 end_key = f"end:{key}{suffix}@{i}"
                 if end_key not in memo:
+                    self._before_operator_code()
                     try:
                         ended = bool(call(node.end_condition, outs))
                     except Exception as exc:
@@ -709,6 +735,7 @@ class Interpreter:
             cond_key = f"cond:{key}#{attempt}"
             if cond_key not in self.state.memo:
                 evaluator = node.evaluator
+                self._before_operator_code()
                 try:
                     value = (
                         call(evaluator, self._input(node, scope, dict(scope.extra)))
@@ -820,6 +847,7 @@ class Interpreter:
         if sel_key not in self.state.memo:
             if node.selector is None:
                 raise StepFailure(node.name, f"Router '{node.name}' has no selector and no route selection")
+            self._before_operator_code()
             try:
                 picked = call(node.selector, self._input(node, scope, dict(scope.extra)))
             except Exception as exc:
@@ -960,8 +988,8 @@ class Interpreter:
         note = res.get("feedback") or ("timed out" if req.status == EXPIRED else "rejected by a reviewer")
         return {"status": "rejected", "note": note}
 
-    @staticmethod
-    def _run_tool(tool_, args: dict) -> dict:
+    def _run_tool(self, tool_, args: dict) -> dict:
+        self._before_operator_code()
         try:
             return {"status": "ok", "result": jsonable(call(tool_.fn, **args))}
         except Exception as exc:  # the agent sees the error and decides what to do
@@ -971,6 +999,7 @@ class Interpreter:
         """Ask the agent for its next action. ``Step.max_retries`` retries a failing call (a model
         endpoint's passing error); the turns and tool results so far are kept, not redone."""
         error = None
+        self._before_operator_code()
         for _ in range(node.max_retries + 1):
             try:
                 raw = call(node.agent.next_action, step_input, self._history(record))

@@ -244,7 +244,7 @@ class Workflow:
         )
         state.status, state.version = RunStatus.RUNNING.value, 1  # inserted already claimed: one write less
         store.insert(state)
-        events = self._drive(store, state.run_id, state)
+        events = self._drive(store, state.run_id, state, defer_checkpoints=not stream)
         return events if stream else self._collect(events)
 
     def continue_run(
@@ -266,12 +266,24 @@ class Workflow:
                 for req in run_output.step_requirements
                 if req.local is not None and req.is_active
             ]
-        events = self._drive(store, run_id, decisions=decisions, applied_to=run_output)
+        events = self._drive(store, run_id, decisions=decisions, applied_to=run_output, defer_checkpoints=not stream)
         return events if stream else self._collect(events)
 
     def resume(self, run_id: str, *, store: RunStore | None = None) -> Iterator[Event]:
-        """Claim and advance a stored run until it pauses or ends (what workers do). Yields events."""
+        """Claim and advance a stored run until it pauses or ends. Yields events, each once it is
+        stored."""
         return self._drive(store or self._store(), run_id)
+
+    def advance(self, run_id: str, *, store: RunStore | None = None) -> RunState:
+        """Claim and advance a stored run until it pauses or ends (what workers do); returns its
+        state. As :meth:`resume` without handing out events, so a checkpoint is stored when operator
+        code is about to run, or with the end of the execution."""
+        events = self._drive(store or self._store(), run_id, defer_checkpoints=True)
+        while True:
+            try:
+                next(events)
+            except StopIteration as stop:
+                return stop.value
 
     def get_run_output(self, run_id: str) -> WorkflowRunOutput:
         return WorkflowRunOutput(self._store().load(run_id), self, self.clock)
@@ -311,6 +323,7 @@ class Workflow:
         *,
         decisions=(),
         applied_to: WorkflowRunOutput | None = None,
+        defer_checkpoints: bool = False,
     ) -> Iterator[Event]:
         if state is None:
             # The decisions are stored in the claim's transaction: all of them and the claim, or nothing.
@@ -323,7 +336,13 @@ class Workflow:
                         req.status, req.resolution, req.version = new.status, new.resolution, new.version
                         req.resolved_by, req.resolved_at, req.local = new.resolved_by, new.resolved_at, None
         state.fingerprint = self.fingerprint
-        interpreter = Interpreter(self, state, clock=self.clock, checkpoint=lambda: store.checkpoint(state))
+        interpreter = Interpreter(
+            self,
+            state,
+            clock=self.clock,
+            checkpoint=lambda: store.checkpoint(state),
+            defer_checkpoints=defer_checkpoints,
+        )
         events = interpreter.execute()
         try:
             for event in events:
