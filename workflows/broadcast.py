@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 log = logging.getLogger("workflows")
@@ -51,39 +51,42 @@ def _publisher_loop() -> asyncio.AbstractEventLoop:
         return _own_loop
 
 
-async def _send(layer, group: str, event: dict) -> None:
-    try:
-        await layer.group_send(group, event)
-    except Exception:  # a push is best effort: pages also refresh on load
-        log.warning("broadcast to %s failed", group, exc_info=True)
+async def _send(layer, messages: list[tuple[str, dict]]) -> None:
+    for group, event in messages:
+        try:
+            await layer.group_send(group, event)
+        except Exception:  # a push is best effort: pages also refresh on load
+            log.warning("broadcast to %s failed", group, exc_info=True)
 
 
-def publish(group: str, event: dict) -> None:
-    """Send ``event`` to ``group`` without waiting for it (fire and forget)."""
+def publish(group: str, event: dict, *more: tuple[str, dict]) -> None:
+    """Send ``event`` to ``group`` (and each ``(group, event)`` of ``more``) without waiting for
+    it: fire and forget, one hand-over to the publishing loop for all of them."""
     layer = get_channel_layer()
-    if layer is None:
-        return
+    if layer is None or (isinstance(layer, InMemoryChannelLayer) and _serving_loop is None):
+        return  # an in-memory layer only reaches this process's consumers, and it serves none
+    messages = [(group, event), *more]
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     target = _publisher_loop()
     if running is target:  # sync code inside the target loop's own thread
-        running.create_task(_send(layer, group, event))
+        running.create_task(_send(layer, messages))
     else:
-        asyncio.run_coroutine_threadsafe(_send(layer, group, event), target)
-
-
-def publish_on_commit(group: str, event: dict) -> None:
-    transaction.on_commit(lambda: publish(group, event))
+        asyncio.run_coroutine_threadsafe(_send(layer, messages), target)
 
 
 def requirements_changed(run_id, requirement_ids=()) -> None:
-    """Inboxes and the run's page refresh the given requirements (created, resolved, expired)."""
+    """After commit, inboxes and the run's page refresh the given requirements (created, resolved,
+    expired) and the run."""
     ids = [str(i) for i in requirement_ids]
-    publish_on_commit(INBOX_GROUP, {"type": "inbox.changed", "run_id": str(run_id), "requirement_ids": ids})
-    publish_on_commit(run_group(run_id), {"type": "run.changed", "run_id": str(run_id)})
+    inbox = {"type": "inbox.changed", "run_id": str(run_id), "requirement_ids": ids}
+    run = (run_group(run_id), {"type": "run.changed", "run_id": str(run_id)})
+    transaction.on_commit(lambda: publish(INBOX_GROUP, inbox, run))
 
 
 def run_changed(run_id) -> None:
-    publish_on_commit(run_group(run_id), {"type": "run.changed", "run_id": str(run_id)})
+    """After commit, the run's page refreshes."""
+    event = {"type": "run.changed", "run_id": str(run_id)}
+    transaction.on_commit(lambda: publish(run_group(run_id), event))

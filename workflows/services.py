@@ -129,8 +129,7 @@ def run_advance(*, run_id) -> str | None:
         _definition_changed(run_id, workflow, exc)
         return None
     finally:
-        store.release()
-        _broadcast_run(run_id, store.finished.requirements if store.finished else None)
+        store.release()  # the store told open pages about what it wrote
     return store.finished.status if store.finished else None
 
 
@@ -142,16 +141,7 @@ def _definition_changed(run_id, workflow, exc: DefinitionChangedError) -> None:
     with transaction.atomic():
         lock_run(run_id)
         append_event(run_id, "DefinitionChanged", {"error": str(exc), "fingerprint": workflow.fingerprint})
-
-
-def _broadcast_run(run_id, requirements=None) -> None:
-    """Pages showing the run or its requirements refresh (all of its requirements: ``requirements``
-    when the caller has them, else read)."""
-    if requirements is None:
-        ids = [req_id for (req_id,) in rows.select(Requirement, ("id",), run=run_id)]
-    else:
-        ids = [req.id for req in requirements]
-    broadcast.requirements_changed(run_id, ids)  # outside a transaction: sent now
+        broadcast.run_changed(run_id)
 
 
 def run_cancel(*, run_id, user=None) -> WorkflowRun:

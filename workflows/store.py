@@ -30,6 +30,7 @@ from django.db import connections, router, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from workflows import broadcast
 from workflows.engine import events as ev
 from workflows.engine import persistence
 from workflows.engine.errors import ConflictError, RunNotFoundError, RunStateError
@@ -504,7 +505,8 @@ class DjangoStore:
                 row.status = WorkflowRun.Status.PENDING  # its worker died: pick up from the checkpoint
             if row.cancel_requested_by and row.is_active:
                 # Cancelled while its worker was gone: finish the cancellation, start nothing.
-                self.cancel(row, who=row.cancel_requested_by, now=now)
+                pending = self.cancel(row, who=row.cancel_requested_by, now=now)
+                broadcast.requirements_changed(row.id, [r.id for r in pending])
                 cancelled = CancelRequested(f"Run {run_id} was cancelled by {row.cancel_requested_by}.")
             else:
                 # Only a run whose worker died has events after its snapshot (finish() writes both).
@@ -602,6 +604,9 @@ class DjangoStore:
 
     def _finish(self, state: RunState) -> None:
         with transaction.atomic():
+            # Open pages showing the run or its requirements refresh once this commits (whoever
+            # executed it: a worker, or Workflow.run() in a shell).
+            broadcast.requirements_changed(state.run_id, [r.id for r in state.requirements])
             now = timezone.now()
             if state.__dict__.pop("_unsaved", False):
                 state.version += 1

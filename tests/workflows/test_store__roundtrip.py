@@ -93,3 +93,22 @@ def test_recovery_folds_events_written_after_the_snapshot():
     assert isinstance(state, RunState)
     assert state.memo.get("done:0/if/0/steps/0")  # create_account's output, from the events
     assert state.seq == RunEvent.objects.filter(run=run).count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_executed_through_the_python_api_tell_open_pages(monkeypatch):
+    """Workflow.run() / continue_run() in a shell broadcast as workers do, after commit."""
+    from workflows import broadcast
+
+    sent = []
+    monkeypatch.setattr(broadcast, "publish", lambda group, event, *more: sent.extend([(group, event), *more]))
+    wf = registry.get("data_export")
+    out = wf.run("x")
+    (req,) = out.active_requirements
+    inbox = [e for g, e in sent if g == broadcast.INBOX_GROUP]
+    assert inbox == [{"type": "inbox.changed", "run_id": out.run_id, "requirement_ids": [req.id]}]
+    assert (broadcast.run_group(out.run_id), {"type": "run.changed", "run_id": out.run_id}) in sent
+    sent.clear()
+    req.confirm()
+    assert wf.continue_run(out).status == "COMPLETED"
+    assert [e["requirement_ids"] for g, e in sent if g == broadcast.INBOX_GROUP] == [[req.id]]
