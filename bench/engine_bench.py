@@ -85,6 +85,59 @@ def bench_hundred(n, warmup=3):
     return stats(times)
 
 
+def bench_sqlite_floor(n, warmup=3):
+    """What SQLite alone takes for the hundred's writes, with no engine and no Django: 100
+    transactions on the same database and settings, each writing the rows one step's checkpoint
+    writes (its two events and its step run), through the DB-API directly. The floor under
+    ``bench_hundred``: the target compares with agno, which commits nothing per step."""
+    import sqlite3
+    import uuid
+
+    from django.db import connection
+
+    from workflows.models import RunEvent, StepRun, WorkflowRun
+
+    con = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    for pragma in connection.settings_dict["OPTIONS"]["init_command"].split(";"):
+        if pragma.strip():
+            con.execute(pragma)
+    con.execute("PRAGMA foreign_keys = ON")  # as Django's connections
+    ts = "2030-01-01 12:00:00.000000"
+    output = '{"step_name": "s", "content": "x", "success": true, "error": null, "stop": false, "metadata": null}'
+    times = []
+    for i in range(warmup + n):
+        run = uuid.uuid4().hex
+        con.execute(
+            f"INSERT INTO {WorkflowRun._meta.db_table} (id, workflow_name, fingerprint, status, input, "
+            "additional_data, content, error, state, pause_kind, paused_step_name, paused_step_path, version, "
+            "cancel_requested_by, created_at, updated_at) VALUES (?, 'floor', '', 'RUNNING', 'null', '{}', "
+            "'null', '', '{}', '', '', '', 1, '', ?, ?)",
+            (run, ts, ts),
+        )
+        t0 = time.perf_counter()
+        for step in range(100):
+            con.execute("BEGIN IMMEDIATE")
+            con.executemany(
+                f"INSERT INTO {RunEvent._meta.db_table} (run_id, seq, event, path, step_name, data, memo, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (run, 2 * step + 1, "StepStarted", str(step), "s", '{"attempt": 0}', '{"t": 1}', ts),
+                    (run, 2 * step + 2, "StepCompleted", str(step), "s", '{"content": "x"}', output, ts),
+                ],
+            )
+            con.execute(
+                f"INSERT INTO {StepRun._meta.db_table} (run_id, key, path, name, kind, iteration, attempt, status, "
+                "output, error, started_at, finished_at) VALUES (?, ?, ?, 's', 'Step', NULL, 0, 'COMPLETED', ?, "
+                "'', ?, ?)",
+                (run, str(step), str(step), output, ts, ts),
+            )
+            con.execute("COMMIT")
+        if i >= warmup:
+            times.append((time.perf_counter() - t0) * 1000)
+    con.close()
+    return stats(times)
+
+
 def bench_growth(n):
     wf = _workflow("growth")
     times = []
@@ -110,6 +163,7 @@ def main(quick: bool = False) -> dict:
         return {
             "cycle_ms": bench_cycle(n_cycle),
             "hundred_ms": bench_hundred(n_hundred),
+            "sqlite_floor_ms": bench_sqlite_floor(n_hundred),
             "growth": bench_growth(n_growth),
         }
 

@@ -64,6 +64,16 @@ def engine_rows(quick: bool) -> list[dict]:
                 ok=hundred / a_hundred <= 1.0,
             )
         )
+        floor = ours["sqlite_floor_ms"]["median"]
+        rows.append(
+            dict(
+                name="  reference: SQLite alone, the same 100 commits (no engine) / agno",
+                value=f"{floor:.2f} / {a_hundred:.2f} ms",
+                ratio=floor / a_hundred,
+                target="(floor)",
+                ok=None,
+            )
+        )
         a_growth = agno["growth"]["one_session"]["ratio_last_vs_100"]
         rows.append(
             dict(
