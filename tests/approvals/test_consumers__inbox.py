@@ -37,7 +37,9 @@ async def connect(user, query=""):
 
 
 async def changed():
-    await get_channel_layer().group_send(INBOX_GROUP, {"type": "inbox.changed", "run_id": "x", "requirement_ids": []})
+    await get_channel_layer().group_send(
+        INBOX_GROUP, {"type": "inbox.changed", "run_ids": ["x"], "requirement_ids": []}
+    )
 
 
 @database_sync_to_async

@@ -106,7 +106,7 @@ def test_runs_executed_through_the_python_api_tell_open_pages(monkeypatch):
     out = wf.run("x")
     (req,) = out.active_requirements
     inbox = [e for g, e in sent if g == broadcast.INBOX_GROUP]
-    assert inbox == [{"type": "inbox.changed", "run_id": out.run_id, "requirement_ids": [req.id]}]
+    assert inbox == [{"type": "inbox.changed", "run_ids": [out.run_id], "requirement_ids": [req.id]}]
     assert (broadcast.run_group(out.run_id), {"type": "run.changed", "run_id": out.run_id}) in sent
     sent.clear()
     req.confirm()
