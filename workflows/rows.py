@@ -6,7 +6,7 @@ once per (database, model, columns) and cached. Values still go through the mode
 (``get_db_prep_save`` on the way in, the backend's and the fields' converters on the way out), so
 UUIDs, JSON and datetimes come out exactly as the ORM would give them, on SQLite and PostgreSQL.
 
-Conditions are equalities on fields, ANDed: ``select(WorkflowRun, id=run_id)``.
+Conditions are equalities on fields, ANDed (never NULL tests): ``select(WorkflowRun, id=run_id)``.
 """
 
 from __future__ import annotations
