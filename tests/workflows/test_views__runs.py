@@ -48,6 +48,16 @@ def test_run_list__others_see_only_their_own(client, operator, outsider):
     assert f"/runs/{theirs.id}/" not in response.text
 
 
+def test_run_list__empty_says_what_this_user_can_do(client, operator, reviewer):
+    client.force_login(reviewer)  # sees only runs they started, and may start none
+    text = client.get("/runs/").text
+    assert "No runs." in text and "Runs you start appear here" in text and 'href="/inbox/"' in text
+    assert "Start one from a" not in text
+    client.force_login(operator)
+    text = client.get("/runs/").text
+    assert "Start one from a" in text and "Runs you start appear here" not in text
+
+
 def test_run_list__filters_by_workflow_status_and_dates(client, operator):
     export = run_of("data_export")
     post = run_of("blog_post")
