@@ -229,13 +229,14 @@ def _after_change(run: WorkflowRun, requirement_ids, now: datetime) -> None:
     if run.status != WorkflowRun.Status.PAUSED:
         return
     try:
-        persistence.check_continuable(state_from_row(run))
+        # A paused run has no events after its snapshot (its execution ended writing both).
+        persistence.check_continuable(state_from_row(run, fold_events=False))
     except RunStateError:
         return  # e.g. other tool calls of the same agent turn still wait
     # Marked in the same transaction: if the continuation is lost (broker down, process killed
     # before it sent), the sweeper sends it again once this passes.
-    run.lease_until = now + requeue_delay()
-    run.save(update_fields=["lease_until", "updated_at"])
+    run.lease_until, run.updated_at = now + requeue_delay(), now
+    rows.update(WorkflowRun, {"lease_until": run.lease_until, "updated_at": now}, id=run.id)
     dispatch.advance_on_commit(run.id)
 
 
