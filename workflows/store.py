@@ -592,6 +592,7 @@ class DjangoStore:
             cancelled_by = state.__dict__.pop("_cancelled_by", "")
         if state.run_id not in self._held:  # started by Workflow.run: its row exists from now on
             self._hold(state)
+        broadcast.run_changed(state.run_id)  # its page shows the step that just completed
         if cancelled_by:  # someone cancelled the running run: nothing after this step starts
             raise RunCancelled(f"Run cancelled by {cancelled_by}")
 

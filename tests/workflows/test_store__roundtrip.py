@@ -6,7 +6,7 @@ import copy
 import pytest
 
 from workflows import flows, registry
-from workflows.engine import ConflictError, RunStateError, Workflow
+from workflows.engine import ConflictError, RunStateError, Step, Workflow
 from workflows.engine.state import RunState
 from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
 from workflows.store import DjangoStore
@@ -112,3 +112,24 @@ def test_runs_executed_through_the_python_api_tell_open_pages(monkeypatch):
     req.confirm()
     assert wf.continue_run(out).status == "COMPLETED"
     assert [e["requirement_ids"] for g, e in sent if g == broadcast.INBOX_GROUP] == [[req.id]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_runs_page_hears_of_each_checkpoint(monkeypatch):
+    from workflows import broadcast
+
+    sent = []
+    monkeypatch.setattr(broadcast, "publish", lambda group, event, *more: sent.extend([(group, event), *more]))
+    seen_by_b = []
+
+    def b(step_input):
+        seen_by_b.append(list(sent))
+        return "b"
+
+    wf = Workflow(
+        name="test_store_progress", steps=[Step(name="a", executor=lambda si: "a"), Step(name="b", executor=b)]
+    )
+    out = wf.run("x")
+    page = (broadcast.run_group(out.run_id), {"type": "run.changed", "run_id": out.run_id})
+    assert seen_by_b == [[page]]  # a's checkpoint, before b ran
+    assert sent.count(page) == 2  # and the end of the run
