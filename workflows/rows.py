@@ -88,20 +88,24 @@ def instances(model, *, order_by=(), lock=False, skip_locked=False, **where) -> 
     return [model.from_db(alias, attnames, row) for row in rows]
 
 
-def update(model, values: dict, **where) -> int:
-    """``UPDATE ... SET values WHERE where``; the number of rows changed."""
+def update(model, values: dict, *, returning=(), **where):
+    """``UPDATE ... SET values WHERE where``: the number of rows changed, or with ``returning``
+    (field names, raw values) the rows changed."""
     conn = _conn(model)
-    key = ("update", conn.alias, model, tuple(values), tuple(where))
+    key = ("update", conn.alias, model, tuple(values), tuple(where), tuple(returning))
     if key not in _cache:
         fields = [_field(model, n) for n in values]
         sets = ", ".join(f"{conn.ops.quote_name(f.column)} = %s" for f in fields)
         table = conn.ops.quote_name(model._meta.db_table)
-        _cache[key] = (f"UPDATE {table} SET {sets} WHERE {_where(conn, model, tuple(where))}", fields)
+        sql = f"UPDATE {table} SET {sets} WHERE {_where(conn, model, tuple(where))}"
+        if returning:
+            sql += " RETURNING " + ", ".join(conn.ops.quote_name(_field(model, n).column) for n in returning)
+        _cache[key] = (sql, fields)
     sql, fields = _cache[key]
     params = [f.get_db_prep_save(v, conn) for f, v in zip(fields, values.values(), strict=True)]
     with conn.cursor() as cursor:
         cursor.execute(sql, params + _prep_where(conn, model, where))
-        return cursor.rowcount
+        return cursor.fetchall() if returning else cursor.rowcount
 
 
 def insert(model, names, rows) -> None:

@@ -622,13 +622,15 @@ class DjangoStore:
                 )
                 self._flush(state)
                 return
-            owner = _lock_owner(state.run_id)
+            # The end state, fenced: written only if this execution still owns the run (its
+            # version), which also locks the row. A cancellation that landed meanwhile is read back.
+            owner = self._write_end(state, now, at_version=state.version)
             _fence(state, owner)  # a worker presumed dead writes nothing
             if owner[1] and state.status not in TERMINAL:
                 # Cancelled while its last step ran, and the run then paused: cancel it now.
                 _cancel_state(state, who=owner[1], now=now)
+                self._write_end(state, now, at_version=state.version + 1)
             self._flush(state)
-            resend_at = None
             if state.status == WorkflowRun.Status.PAUSED:
                 # A decision or timeout that landed while the run executed: this execution read the
                 # requirement as pending, and the decider saw the run RUNNING and sent nothing. The
@@ -640,26 +642,34 @@ class DjangoStore:
                     else False
                 )
                 if self.more_work:  # the caller goes on; if it dies first, the sweeper sends it
-                    resend_at = now + requeue_delay()
-            rows.update(
-                WorkflowRun,
-                {
-                    "status": state.status,
-                    "content": state.content,
-                    "error": state.error or "",
-                    "state": state.snapshot(),
-                    "fingerprint": state.fingerprint,
-                    "pause_kind": state.pause_kind or "",
-                    "paused_step_name": state.paused_step_name or "",
-                    "paused_step_path": state.paused_step_path or "",
-                    "version": state.version + 1,
-                    "lease_until": resend_at,
-                    "updated_at": now,
-                    "finished_at": now if state.status in TERMINAL else None,
-                },
-                id=state.run_id,
-            )
+                    rows.update(WorkflowRun, {"lease_until": now + requeue_delay()}, id=state.run_id)
             state.version += 1
+
+    @staticmethod
+    def _write_end(state: RunState, now: datetime, *, at_version: int) -> tuple | None:
+        """Write the end of an execution to the run row if its version is ``at_version``;
+        ``(version read, cancel_requested_by)``, or None when the run is no longer ours."""
+        written = rows.update(
+            WorkflowRun,
+            {
+                "status": state.status,
+                "content": state.content,
+                "error": state.error or "",
+                "state": state.snapshot(),
+                "fingerprint": state.fingerprint,
+                "pause_kind": state.pause_kind or "",
+                "paused_step_name": state.paused_step_name or "",
+                "paused_step_path": state.paused_step_path or "",
+                "version": state.version + 1,
+                "lease_until": None,
+                "updated_at": now,
+                "finished_at": now if state.status in TERMINAL else None,
+            },
+            returning=("cancel_requested_by",),
+            id=state.run_id,
+            version=at_version,
+        )
+        return (at_version, written[0][0]) if written else None
 
     def _flush(self, state: RunState) -> None:
         run_id = state.run_id
