@@ -108,19 +108,22 @@ def update(model, values: dict, *, returning=(), **where):
         return cursor.fetchall() if returning else cursor.rowcount
 
 
+MAX_ROWS_PER_INSERT = 16
+
+
 def insert(model, names, rows) -> None:
-    """``INSERT`` of ``rows`` (tuples of values, in the order of ``names``)."""
+    """``INSERT`` of ``rows`` (tuples of values, in the order of ``names``): one statement for up
+    to MAX_ROWS_PER_INSERT rows (a checkpoint's events), one per batch beyond."""
     conn = _conn(model)
     key = ("insert", conn.alias, model, tuple(names))
     if key not in _cache:
         fields = [_field(model, n) for n in names]
         columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
         table = conn.ops.quote_name(model._meta.db_table)
-        _cache[key] = (f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})", fields)
-    sql, fields = _cache[key]
+        _cache[key] = (f"INSERT INTO {table} ({columns}) VALUES ", f"({', '.join(['%s'] * len(fields))})", fields)
+    head, one, fields = _cache[key]
     params = [[f.get_db_prep_save(v, conn) for f, v in zip(fields, row, strict=True)] for row in rows]
     with conn.cursor() as cursor:
-        if len(params) == 1:
-            cursor.execute(sql, params[0])
-        else:
-            cursor.executemany(sql, params)
+        for start in range(0, len(params), MAX_ROWS_PER_INSERT):
+            batch = params[start : start + MAX_ROWS_PER_INSERT]
+            cursor.execute(head + ", ".join([one] * len(batch)), [v for row in batch for v in row])
