@@ -58,7 +58,7 @@ def _publisher_loop() -> asyncio.AbstractEventLoop:
 PUBLISH_COALESCE_SECONDS = 0.01
 _outbox: dict[str, dict] = {}
 _outbox_lock = threading.Lock()
-_outbox_state = {"pid": None, "scheduled": False}
+_outbox_state = {"pid": None, "scheduled_on": None}  # the loop a flush is scheduled on, if any
 
 
 def _merge(group: str, event: dict) -> None:
@@ -75,7 +75,7 @@ async def _flush(layer) -> None:
     with _outbox_lock:
         messages = list(_outbox.items())
         _outbox.clear()
-        _outbox_state["scheduled"] = False
+        _outbox_state["scheduled_on"] = None
     for group, event in messages:
         try:
             await layer.group_send(group, event)
@@ -93,12 +93,13 @@ def publish(group: str, event: dict, *more: tuple[str, dict]) -> None:
     with _outbox_lock:
         if _outbox_state["pid"] != os.getpid():  # a forked child: what its parent queued is not its own
             _outbox.clear()
-            _outbox_state.update(pid=os.getpid(), scheduled=False)
+            _outbox_state.update(pid=os.getpid(), scheduled_on=None)
         for g, e in ((group, event), *more):
             _merge(g, e)
-        if _outbox_state["scheduled"]:
-            return
-        _outbox_state["scheduled"] = True
+        scheduled_on = _outbox_state["scheduled_on"]
+        if scheduled_on is not None and scheduled_on.is_running():
+            return  # the flush already scheduled sends this too
+        _outbox_state["scheduled_on"] = target
 
     def schedule():
         target.call_later(PUBLISH_COALESCE_SECONDS, lambda: target.create_task(_flush(layer)))

@@ -1,5 +1,6 @@
 """Publishing live updates: after commit, coalesced, one message per group and batch."""
 
+import os
 import threading
 import time
 
@@ -73,3 +74,15 @@ def test_nothing_is_published_before_commit_nor_after_a_rollback(layer):
         assert layer.sent == []
     wait_for(lambda: layer.sent)
     assert layer.sent == [("run.kept", {"type": "run.changed", "run_id": "kept"})]
+
+
+def test_a_flush_scheduled_on_a_loop_that_stopped_is_scheduled_again(layer, monkeypatch):
+    import asyncio
+
+    stopped = asyncio.new_event_loop()  # e.g. a server's loop, gone before its flush ran
+    monkeypatch.setitem(broadcast._outbox_state, "pid", os.getpid())
+    monkeypatch.setitem(broadcast._outbox_state, "scheduled_on", stopped)
+    broadcast.run_changed("r1")
+    wait_for(lambda: layer.sent)
+    assert layer.sent == [("run.r1", {"type": "run.changed", "run_id": "r1"})]
+    stopped.close()
