@@ -240,3 +240,23 @@ def test_decisions_are_kept_while_redis_is_down_and_runs_go_on_when_it_is_back(c
     finally:
         dispatch.set_backend(previous)
         celery.stop(worker)
+
+
+def test_workers_reconnect_after_their_database_connections_are_killed(celery, celery_workers, probe, reviewer):
+    """A PostgreSQL restart (here: every worker connection terminated between tasks) costs no run."""
+    from django.db import connection
+
+    first = start(probe)
+    wait_status(first.id, "PAUSED", celery=celery)  # the workers hold connections now
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] >= 1
+    confirm(first.id, reviewer)
+    wait_status(first.id, "COMPLETED", celery=celery)
+    second = start(probe)  # and the other worker's next task too
+    wait_status(second.id, "PAUSED", celery=celery)
+    confirm(second.id, reviewer)
+    wait_status(second.id, "COMPLETED", celery=celery)
