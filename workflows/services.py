@@ -137,9 +137,9 @@ def _definition_changed(run_id, workflow, exc: DefinitionChangedError) -> None:
     """The run stays as it was (paused), with the reason on it, where operators look. Nothing
     sends it again until a worker runs another definition (``runs_retry_definition_errors``)."""
     log.warning("%s", exc)
-    WorkflowRun.objects.filter(id=run_id).update(error=str(exc), lease_until=None)
     with transaction.atomic():
         lock_run(run_id)
+        WorkflowRun.objects.filter(id=run_id).update(error=str(exc), lease_until=None)
         append_event(run_id, "DefinitionChanged", {"error": str(exc), "fingerprint": workflow.fingerprint})
         broadcast.run_changed(run_id)
 
@@ -158,10 +158,9 @@ def run_cancel(*, run_id, user=None) -> WorkflowRun:
         if row.status == WorkflowRun.Status.RUNNING and row.lease_until is not None and row.lease_until > now:
             row.cancel_requested_by = who  # its worker stops at its next checkpoint
             row.save(update_fields=["cancel_requested_by", "updated_at"])
+            broadcast.run_changed(row.id)
         else:
-            pending = DjangoStore().cancel(row, who=who, now=now)
-            broadcast.requirements_changed(row.id, [r.id for r in pending])
-        broadcast.run_changed(row.id)
+            DjangoStore().cancel(row, who=who, now=now)
     return row
 
 
@@ -286,9 +285,7 @@ def runs_recover(*, now: datetime | None = None, limit: int = 500) -> int:
                 continue  # someone else has it, or it moved on meanwhile
             if run.status == Status.RUNNING:
                 if run.cancel_requested_by:
-                    pending = store.cancel(run, who=run.cancel_requested_by, now=now)
-                    broadcast.requirements_changed(run.id, [r.id for r in pending])
-                    broadcast.run_changed(run.id)
+                    store.cancel(run, who=run.cancel_requested_by, now=now)
                     continue
                 run.state = state_from_row(run).snapshot()  # what its worker checkpointed last
                 run.status, run.version = Status.PENDING, run.version + 1

@@ -15,6 +15,7 @@ out; for a PENDING or PAUSED run, when a continuation that was sent should have 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -27,7 +28,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
-from django.db.models import Max
+from django.db.models import DateTimeField, JSONField, Max
 from django.utils import timezone
 
 from workflows import broadcast
@@ -303,32 +304,6 @@ def _step_run_values(run_id, s: dict) -> tuple:
     )
 
 
-def _sqlite_event_row(run_hex: str, e) -> tuple:
-    """:func:`_event_values` as Django's SQLite backend stores them (see :func:`_json`)."""
-    data, memo = _json(e.data), _json(e.memo)
-    return (run_hex, e.seq, e.event, e.path or "", e.step_name or "", data, memo, _sqlite_dt(e.created_at))
-
-
-def _sqlite_step_run_row(run_hex: str, s: dict) -> tuple:
-    return (
-        run_hex,
-        s["key"],
-        s["path"],
-        s["name"],
-        s["kind"],
-        s["iteration"],
-        s["attempt"],
-        s["status"],
-        _json(s["output"]),
-        s["error"] or "",
-        _sqlite_dt(s["started_at"]),
-        _sqlite_dt(s["finished_at"]),
-    )
-
-
-_sql_cache: dict = {}
-
-
 def _lock_owner(run_id) -> tuple[int, str] | None:
     """``(version, cancel_requested_by)`` of the run, its row locked to the end of the transaction."""
     found = rows.select(WorkflowRun, ("version", "cancel_requested_by"), lock=True, id=run_id)
@@ -338,9 +313,13 @@ def _lock_owner(run_id) -> tuple[int, str] | None:
 def _fence(state: RunState, owner) -> None:
     """Raise ``LeaseLost`` unless this execution still owns the run (its version is ours)."""
     if owner is None or owner[0] != state.version:
-        raise LeaseLost(
-            f"Run {state.run_id} was handed to another worker while this one executed it; nothing was written."
-        )
+        raise _lease_lost(state)
+
+
+def _lease_lost(state: RunState) -> LeaseLost:
+    return LeaseLost(
+        f"Run {state.run_id} was handed to another worker while this one executed it; nothing was written."
+    )
 
 
 def _sqlite_checkpoint(state: RunState) -> bool:
@@ -375,15 +354,9 @@ def _sqlite_checkpoint(state: RunState) -> bool:
             _fence(state, row)
             cancelled_by = row[1]
         if state.new_events:
-            raw.executemany(
-                _sqlite_sql(conn, RunEvent, _EVENT_FIELDS),
-                [_sqlite_event_row(run_hex, e) for e in state.new_events],
-            )
+            _sqlite_insert(raw, RunEvent, _EVENT_FIELDS, [_event_values(run_hex, e) for e in state.new_events])
         if state.new_step_runs:
-            raw.executemany(
-                _sqlite_sql(conn, StepRun, _STEP_RUN_FIELDS),
-                [_sqlite_step_run_row(run_hex, s) for s in state.new_step_runs],
-            )
+            _sqlite_insert(raw, StepRun, _STEP_RUN_FIELDS, [_step_run_values(run_hex, s) for s in state.new_step_runs])
         raw.execute("COMMIT")
     except BaseException:
         conn.__dict__.pop("_hitl_checkpointed", None)
@@ -395,14 +368,31 @@ def _sqlite_checkpoint(state: RunState) -> bool:
     return True
 
 
-def _sqlite_sql(conn, model, field_names) -> str:
-    cache_key = ("sqlite-raw", model, field_names)
-    if cache_key not in _sql_cache:
-        columns = ", ".join(model._meta.get_field(n).column for n in field_names)
-        _sql_cache[cache_key] = (
-            f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({', '.join(['?'] * len(field_names))})"
-        )
-    return _sql_cache[cache_key]
+def _sqlite_insert(raw, model, field_names, values) -> None:
+    """INSERT ``values`` (tuples in the order of ``field_names``) through the DB-API connection,
+    each value as Django's SQLite backend stores it (see :func:`_sqlite_statement`)."""
+    sql, adapters = _sqlite_statement(model, field_names)
+    adapted = []
+    for row in values:
+        row = list(row)
+        for i, adapt in adapters:
+            row[i] = adapt(row[i])
+        adapted.append(row)
+    raw.executemany(sql, adapted)
+
+
+@functools.cache
+def _sqlite_statement(model, field_names) -> tuple[str, tuple]:
+    """The INSERT, and ``(position, adapter)`` of the columns stored otherwise than given: JSON as
+    text, datetimes as naive UTC text (the rest as is; UUIDs arrive as hex already)."""
+    fields = [model._meta.get_field(n) for n in field_names]
+    columns = ", ".join(f.column for f in fields)
+    adapters = tuple(
+        (i, _json if isinstance(f, JSONField) else _sqlite_dt)
+        for i, f in enumerate(fields)
+        if isinstance(f, (JSONField, DateTimeField))
+    )
+    return f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({', '.join(['?'] * len(fields))})", adapters
 
 
 _encode_json = DjangoJSONEncoder().encode
@@ -505,8 +495,7 @@ class DjangoStore:
                 row.status = WorkflowRun.Status.PENDING  # its worker died: pick up from the checkpoint
             if row.cancel_requested_by and row.is_active:
                 # Cancelled while its worker was gone: finish the cancellation, start nothing.
-                pending = self.cancel(row, who=row.cancel_requested_by, now=now)
-                broadcast.requirements_changed(row.id, [r.id for r in pending])
+                self.cancel(row, who=row.cancel_requested_by, now=now)
                 cancelled = CancelRequested(f"Run {run_id} was cancelled by {row.cancel_requested_by}.")
             else:
                 # Only a run whose worker died has events after its snapshot (finish() writes both).
@@ -540,9 +529,9 @@ class DjangoStore:
         for run_id in list(self._held):
             self._release(run_id)
 
-    def cancel(self, row: WorkflowRun, *, who: str, now: datetime) -> list[Requirement]:
-        """Cancel a run that no worker executes (its row locked by the caller); returns the
-        requirements it cancelled."""
+    def cancel(self, row: WorkflowRun, *, who: str, now: datetime) -> None:
+        """Cancel a run that no worker executes (its row locked by the caller), with its pending
+        requirements; open pages hear of it once the caller's transaction commits."""
         pending = list(Requirement.objects.select_for_update().filter(run=row, status=PENDING))
         for req_row in pending:
             req = requirement_to_engine(req_row)
@@ -566,7 +555,7 @@ class DjangoStore:
             ]
         )
         append_event(row.id, ev.WORKFLOW_CANCELLED, {"reason": row.content, "by": who}, now=now)
-        return pending
+        broadcast.requirements_changed(row.id, [r.id for r in pending])
 
     def expire_due(self, run_id, now: datetime) -> list[EngineRequirement]:
         """Apply ``on_timeout`` to the run's pending requirements whose deadline passed."""
@@ -624,11 +613,12 @@ class DjangoStore:
                 return
             # The end state, fenced: written only if this execution still owns the run (its
             # version), which also locks the row. A cancellation that landed meanwhile is read back.
-            owner = self._write_end(state, now, at_version=state.version)
-            _fence(state, owner)  # a worker presumed dead writes nothing
-            if owner[1] and state.status not in TERMINAL:
+            cancelled_by = self._write_end(state, now, at_version=state.version)
+            if cancelled_by is None:
+                raise _lease_lost(state)  # a worker presumed dead writes nothing
+            if cancelled_by and state.status not in TERMINAL:
                 # Cancelled while its last step ran, and the run then paused: cancel it now.
-                _cancel_state(state, who=owner[1], now=now)
+                _cancel_state(state, who=cancelled_by, now=now)
                 self._write_end(state, now, at_version=state.version + 1)
             self._flush(state)
             if state.status == WorkflowRun.Status.PAUSED:
@@ -646,9 +636,9 @@ class DjangoStore:
             state.version += 1
 
     @staticmethod
-    def _write_end(state: RunState, now: datetime, *, at_version: int) -> tuple | None:
-        """Write the end of an execution to the run row if its version is ``at_version``;
-        ``(version read, cancel_requested_by)``, or None when the run is no longer ours."""
+    def _write_end(state: RunState, now: datetime, *, at_version: int) -> str | None:
+        """Write the end of an execution to the run row if its version is ``at_version``: the
+        row's ``cancel_requested_by``, or None when the run is no longer this execution's."""
         written = rows.update(
             WorkflowRun,
             {
@@ -669,7 +659,7 @@ class DjangoStore:
             id=state.run_id,
             version=at_version,
         )
-        return (at_version, written[0][0]) if written else None
+        return written[0][0] if written else None
 
     def _flush(self, state: RunState) -> None:
         run_id = state.run_id

@@ -278,12 +278,7 @@ class Workflow:
         """Claim and advance a stored run until it pauses or ends (what workers do); returns its
         state. As :meth:`resume` without handing out events, so a checkpoint is stored when operator
         code is about to run, or with the end of the execution."""
-        events = self._drive(store or self._store(), run_id, defer_checkpoints=True)
-        while True:
-            try:
-                next(events)
-            except StopIteration as stop:
-                return stop.value
+        return _drain(self._drive(store or self._store(), run_id, defer_checkpoints=True))
 
     def get_run_output(self, run_id: str) -> WorkflowRunOutput:
         return WorkflowRunOutput(self._store().load(run_id), self, self.clock)
@@ -368,8 +363,15 @@ class Workflow:
 
     def _collect(self, events) -> WorkflowRunOutput:
         seen = []
-        while True:
-            try:
-                seen.append(next(events))
-            except StopIteration as stop:
-                return WorkflowRunOutput(stop.value, self, self.clock, seen)
+        return WorkflowRunOutput(_drain(events, seen.append), self, self.clock, seen)
+
+
+def _drain(events: Iterator[Event], on_event=None) -> RunState:
+    """Run ``_drive``'s generator to its end (handing each event to ``on_event``); its state."""
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as stop:
+            return stop.value
+        if on_event is not None:
+            on_event(event)
