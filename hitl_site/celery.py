@@ -16,17 +16,18 @@ app.autodiscover_tasks()
 @worker_init.connect
 @worker_process_init.connect
 def _keep_database_connections(**kwargs) -> None:
-    """A worker keeps its database connection from task to task (see CELERY_DB_REUSE_MAX) ..."""
+    """A worker keeps its database connection from task to task (see CELERY_DB_REUSE_MAX). It is
+    not checked with a query before each task: a connection that broke while idle (a database
+    restart) fails the task's first query, and ``workflows.tasks`` retries the task once on it."""
     from django.conf import settings
 
     for database in settings.DATABASES.values():
         database["CONN_MAX_AGE"] = None
-        database["CONN_HEALTH_CHECKS"] = True
 
 
 @task_prerun.connect
-def _check_database_connections(**kwargs) -> None:
-    """... and, as Django does between requests, replaces it when it broke (a database restart)."""
+def _close_broken_database_connections(**kwargs) -> None:
+    """As Django does between requests: a connection on which an error occurred is replaced."""
     from django.db import close_old_connections
 
     close_old_connections()

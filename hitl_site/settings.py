@@ -115,6 +115,12 @@ else:
         }
     }
 
+# PostgreSQL: the statements a run executes on every claim and checkpoint (workflows/rows.py)
+# are prepared once per connection. Set HITL_PREPARED_STATEMENTS=0 behind a pooler that
+# cannot keep prepared statements (PgBouncer in transaction mode before 1.21, or with
+# max_prepared_statements = 0).
+HITL_PREPARED_STATEMENTS = os.environ.get("HITL_PREPARED_STATEMENTS", "1") != "0"
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

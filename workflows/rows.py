@@ -11,9 +11,43 @@ Conditions are equalities on fields, ANDed (never NULL tests): ``select(Workflow
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
+try:
+    import psycopg
+except ImportError:  # SQLite only
+    psycopg = None
+
+from django.conf import settings
 from django.db import connections, router
+from django.db.models import DateTimeField, JSONField, UUIDField
 
 _cache: dict = {}
+
+
+class _PreparingCursor(psycopg.Cursor if psycopg else object):
+    """psycopg's server-side binding cursor, its statements prepared on first use."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+
+
+def hot_cursor(conn):
+    """A cursor for the statements of this module: on PostgreSQL a server-side binding one whose
+    statements are prepared once per connection (parsed and planned once), unless the setting
+    HITL_PREPARED_STATEMENTS is off. Elsewhere ``conn.cursor()``."""
+    if psycopg is None or conn.vendor != "postgresql" or not getattr(settings, "HITL_PREPARED_STATEMENTS", True):
+        return conn.cursor()
+    conn.ensure_connection()
+    conn.validate_thread_sharing()
+    if conn.connection.prepare_threshold is None:
+        # Django's default: psycopg then prepares nothing, even when asked. A threshold no other
+        # statement reaches lets ours be prepared, and only ours (Django's cursors bind on the
+        # client side, and those never prepare).
+        conn.connection.prepare_threshold = 1 << 30
+    raw = _PreparingCursor(conn.connection)
+    return conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
 
 
 def _conn(model):
@@ -46,25 +80,23 @@ def _select_statement(conn, model, names, where_names, order_by, lock, skip_lock
             sql += " FOR NO KEY UPDATE" if conn.features.has_select_for_no_key_update else " FOR UPDATE"
             if skip_locked:
                 sql += " SKIP LOCKED"
-        converters = []
-        for i, f in enumerate(fields):
-            col = f.get_col(model._meta.db_table)
-            fns = conn.ops.get_db_converters(col) + f.get_db_converters(conn)
-            if fns:
-                converters.append((i, col, fns))
-        _cache[key] = (sql, converters)
+        _cache[key] = (sql, _converters(conn, model, fields))
     return _cache[key]
 
 
-def select(model, names=None, *, order_by=(), lock=False, skip_locked=False, **where) -> list[tuple]:
-    """Rows of ``names`` (default: every concrete field) matching ``where``; ``lock`` locks them
-    to the end of the transaction (PostgreSQL; SQLite's IMMEDIATE transactions lock the file)."""
-    conn = _conn(model)
-    names = tuple(names or (f.name for f in model._meta.concrete_fields))
-    sql, converters = _select_statement(conn, model, names, tuple(where), tuple(order_by), lock, skip_locked)
-    with conn.cursor() as cursor:
-        cursor.execute(sql, _prep_where(conn, model, where))
-        rows = cursor.fetchall()
+def _converters(conn, model, fields, start: int = 0) -> list:
+    """``(position, column, converter functions)`` of the fields whose raw values need converting
+    (the ORM's own converters), for rows whose field ``fields[0]`` sits at ``start``."""
+    converters = []
+    for i, f in enumerate(fields, start):
+        col = f.get_col(model._meta.db_table)
+        fns = conn.ops.get_db_converters(col) + f.get_db_converters(conn)
+        if fns:
+            converters.append((i, col, fns))
+    return converters
+
+
+def _convert(conn, rows, converters) -> list:
     if not converters:
         return rows
     out = []
@@ -79,6 +111,18 @@ def select(model, names=None, *, order_by=(), lock=False, skip_locked=False, **w
     return out
 
 
+def select(model, names=None, *, order_by=(), lock=False, skip_locked=False, **where) -> list[tuple]:
+    """Rows of ``names`` (default: every concrete field) matching ``where``; ``lock`` locks them
+    to the end of the transaction (PostgreSQL; SQLite's IMMEDIATE transactions lock the file)."""
+    conn = _conn(model)
+    names = tuple(names or (f.name for f in model._meta.concrete_fields))
+    sql, converters = _select_statement(conn, model, names, tuple(where), tuple(order_by), lock, skip_locked)
+    with hot_cursor(conn) as cursor:
+        cursor.execute(sql, _prep_where(conn, model, where))
+        rows = cursor.fetchall()
+    return _convert(conn, rows, converters)
+
+
 def instances(model, *, order_by=(), lock=False, skip_locked=False, **where) -> list:
     """Model instances matching ``where``, as the ORM would build them (every concrete field)."""
     fields = model._meta.concrete_fields
@@ -86,6 +130,16 @@ def instances(model, *, order_by=(), lock=False, skip_locked=False, **where) -> 
     alias = _conn(model).alias
     attnames = [f.attname for f in fields]
     return [model.from_db(alias, attnames, row) for row in rows]
+
+
+def converted(model, names, rows, *, start: int = 0) -> list:
+    """Raw ``rows`` of a statement written elsewhere, their fields ``names`` (from position
+    ``start`` on) converted as :func:`select` converts them."""
+    conn = _conn(model)
+    key = ("converters", conn.alias, model, tuple(names), start)
+    if key not in _cache:
+        _cache[key] = _converters(conn, model, [_field(model, n) for n in names], start)
+    return _convert(conn, rows, _cache[key])
 
 
 def update(model, values: dict, *, returning=(), **where):
@@ -103,7 +157,7 @@ def update(model, values: dict, *, returning=(), **where):
         _cache[key] = (sql, fields)
     sql, fields = _cache[key]
     params = [f.get_db_prep_save(v, conn) for f, v in zip(fields, values.values(), strict=True)]
-    with conn.cursor() as cursor:
+    with hot_cursor(conn) as cursor:
         cursor.execute(sql, params + _prep_where(conn, model, where))
         return cursor.fetchall() if returning else cursor.rowcount
 
@@ -123,7 +177,78 @@ def insert(model, names, rows) -> None:
         _cache[key] = (f"INSERT INTO {table} ({columns}) VALUES ", f"({', '.join(['%s'] * len(fields))})", fields)
     head, one, fields = _cache[key]
     params = [[f.get_db_prep_save(v, conn) for f, v in zip(fields, row, strict=True)] for row in rows]
-    with conn.cursor() as cursor:
+    with hot_cursor(conn) as cursor:
         for start in range(0, len(params), MAX_ROWS_PER_INSERT):
             batch = params[start : start + MAX_ROWS_PER_INSERT]
             cursor.execute(head + ", ".join([one] * len(batch)), [v for row in batch for v in row])
+
+
+def update_then_insert(model, values: dict, *, returning, inserts, **where) -> list[tuple]:
+    """PostgreSQL only: the ``UPDATE`` of :func:`update` (with ``returning``) and, only if it
+    changed a row, the INSERTs of ``inserts`` (``(model, names, rows)`` each), as one statement of
+    data-modifying CTEs: one round trip, atomic without a transaction block. Returns the rows the
+    UPDATE returned (none: nothing was written).
+
+    Each table's rows travel as one JSON parameter, expanded by ``jsonb_populate_recordset`` into
+    the table's own column types: the statement is the same whatever the number of rows (psycopg
+    and PostgreSQL reuse its parsing), and values skip per-value adaptation.
+    """
+    conn = _conn(model)
+    inserts = [(m, tuple(names), rows) for m, names, rows in inserts if rows]
+    shape = tuple((m, names) for m, names, _ in inserts)
+    key = ("update_then_insert", conn.alias, model, tuple(values), tuple(where), tuple(returning), shape)
+    if key not in _cache:
+        q = conn.ops.quote_name
+        fields = [_field(model, n) for n in values]
+        sets = ", ".join(f"{q(f.column)} = %s" for f in fields)
+        returned = ", ".join(q(_field(model, n).column) for n in returning)
+        ctes = [
+            f"u AS (UPDATE {q(model._meta.db_table)} SET {sets} WHERE {_where(conn, model, tuple(where))}"
+            f" RETURNING {returned})"
+        ]
+        encoders = []
+        for i, (m, names) in enumerate(shape):
+            row_fields = [_field(m, n) for n in names]
+            columns = ", ".join(q(f.column) for f in row_fields)
+            table = q(m._meta.db_table)
+            ctes.append(
+                f"i{i} AS (INSERT INTO {table} ({columns}) SELECT {columns}"
+                f" FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) WHERE EXISTS (SELECT FROM u))"
+            )
+            encoders.append(_json_row_encoder(row_fields))
+        _cache[key] = (f"WITH {', '.join(ctes)} SELECT {returned} FROM u", fields, encoders)
+    sql, fields, encoders = _cache[key]
+    params = [f.get_db_prep_save(v, conn) for f, v in zip(fields, values.values(), strict=True)]
+    params += _prep_where(conn, model, where)
+    params += [encode(rows) for encode, (_, _, rows) in zip(encoders, inserts, strict=True)]
+    with hot_cursor(conn) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _json_row_encoder(fields):
+    """A function from rows (tuples in the order of ``fields``) to the JSON array of objects that
+    ``jsonb_populate_recordset`` reads: keys are columns; JSON fields stay JSON (encoded as the
+    field encodes them), datetimes and UUIDs become their full text forms, the rest is as given."""
+    encoder = {f.encoder for f in fields if isinstance(f, JSONField)} - {None}
+    if encoder:  # one encoder for the whole document: the fields must agree on it
+        raise ValueError("rows.update_then_insert: JSON fields with custom encoders are not supported")
+    columns = [f.column for f in fields]
+    convert = []
+    for i, f in enumerate(fields):
+        if isinstance(f.target_field if f.is_relation else f, UUIDField):
+            convert.append((i, str))
+        elif isinstance(f, DateTimeField):
+            convert.append((i, datetime.isoformat))
+
+    def encode(rows) -> str:
+        objects = []
+        for row in rows:
+            row = list(row)
+            for i, fn in convert:
+                if row[i] is not None:
+                    row[i] = fn(row[i])
+            objects.append(dict(zip(columns, row, strict=True)))
+        return json.dumps(objects)
+
+    return encode

@@ -96,23 +96,29 @@ def run_advance(*, run_id) -> str | None:
     Safe to call any number of times, concurrently too: a run another live worker holds, or that
     has nothing to do, is left alone (a duplicate or late continuation is a no-op).
     """
-    try:
-        found = rows.select(WorkflowRun, ("workflow_name", "status"), id=run_id)
-    except (ValueError, DjangoValidationError):
-        found = None
-    if not found:
-        log.info("cannot advance run %s: no such run", run_id)
-        return None
-    workflow_name, status = found[0]
-    if status not in WorkflowRun.ACTIVE_STATUSES:
-        return None
+    store = DjangoStore()
+    # The common continuation is claimed at once (one statement); else the run is looked up first.
+    claimed = store.claim_ahead(run_id, now=timezone.now())
+    if claimed is not None:
+        workflow_name = claimed.workflow_name
+    else:
+        try:
+            found = rows.select(WorkflowRun, ("workflow_name", "status"), id=run_id)
+        except (ValueError, DjangoValidationError):
+            found = None
+        if not found:
+            log.info("cannot advance run %s: no such run", run_id)
+            return None
+        workflow_name, status = found[0]
+        if status not in WorkflowRun.ACTIVE_STATUSES:
+            return None
     try:
         workflow = registry.get(workflow_name)
     except registry.WorkflowNotFound as exc:
         # Left queued: the sweeper sends it again, to a worker that knows the workflow.
         log.warning("cannot advance run %s: %s in this worker", run_id, exc)
+        store.release()  # a run claimed ahead is given back
         return None
-    store = DjangoStore()
     try:
         for _ in range(MAX_ADVANCES):
             store.more_work = False

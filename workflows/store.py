@@ -172,7 +172,8 @@ def requirement_to_engine(row: Requirement) -> EngineRequirement:
     )
 
 
-def state_from_row(row: WorkflowRun, *, fold_events: bool = True) -> RunState:
+def state_from_row(row: WorkflowRun, *, fold_events: bool = True, requirements=None) -> RunState:
+    """The engine state of a run row; ``requirements``: its requirement rows, if already read."""
     state = RunState(
         run_id=str(row.id),
         workflow_name=row.workflow_name,
@@ -193,10 +194,44 @@ def state_from_row(row: WorkflowRun, *, fold_events: bool = True) -> RunState:
     # Events written after the snapshot (a worker died mid-run) carry the rest of the memo.
     if fold_events:
         state.fold(RunEvent.objects.filter(run_id=row.id, seq__gt=state.seq).order_by("seq").only("seq", "memo"))
-    state.requirements = [
-        requirement_to_engine(r) for r in rows.instances(Requirement, order_by=("seq", "created_at"), run=row.id)
-    ]
+    if requirements is None:
+        requirements = rows.instances(Requirement, order_by=("seq", "created_at"), run=row.id)
+    state.requirements = [requirement_to_engine(r) for r in requirements]
     return state
+
+
+@functools.cache
+def _claim_ahead_statement(alias: str) -> str:
+    """See ``DjangoStore.claim_ahead``. Parameters: run id (twice), RUNNING, lease_until, now.
+    Returns a row per requirement of the claimed run (one with NULLs if it has none): the run's
+    status and lease_until before the claim, every column of the run after it, then every column
+    of the requirement. The requirements are read in the statement's snapshot, the one in which
+    none was pending.
+
+    The claim's commit does not wait for the disk (synchronous_commit is off for its transaction
+    only): a claim lost in a database crash leaves the run as it was, decided, and the sweeper
+    sends it again; the execution's own writes commit synchronously, and flush the claim with them.
+    """
+    q = connections[alias].ops.quote_name
+    run, req = q(WorkflowRun._meta.db_table), q(Requirement._meta.db_table)
+    Status = WorkflowRun.Status
+    run_columns = [q(f.column) for f in WorkflowRun._meta.concrete_fields]
+    returned = ", ".join(f"r.{c}" for c in run_columns)
+    selected = ", ".join(
+        [f"c.{c}" for c in run_columns] + [f"q.{q(f.column)}" for f in Requirement._meta.concrete_fields]
+    )
+    return (
+        "WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true)),"
+        f" old AS (SELECT id, status, lease_until FROM {run}"
+        f" WHERE id = %s AND status IN ('{Status.PENDING}', '{Status.PAUSED}') AND cancel_requested_by = ''"
+        f" AND NOT EXISTS (SELECT FROM {req} WHERE run_id = %s AND status = '{PENDING}')"
+        " FOR NO KEY UPDATE),"
+        f" c AS (UPDATE {run} AS r SET status = %s, version = r.version + 1, lease_until = %s, updated_at = %s"
+        " FROM old WHERE r.id = old.id"
+        f" RETURNING old.status AS status_before, old.lease_until AS lease_before, {returned})"
+        f" SELECT c.status_before, c.lease_before, {selected}"
+        f" FROM c CROSS JOIN cfg LEFT JOIN {req} AS q ON q.run_id = c.id ORDER BY q.seq, q.created_at"
+    )
 
 
 # -- engine -> rows ---------------------------------------------------------------------------
@@ -420,6 +455,7 @@ class DjangoStore:
         self.more_work = False
         self.finished: RunState | None = None  # the state of the last execution written by finish()
         self._held: set[str] = set()
+        self._ahead: dict[str, tuple[RunState, str, datetime | None]] = {}  # see claim_ahead()
 
     def _hold(self, state: RunState) -> None:
         heartbeat.hold(state.run_id, state.version)
@@ -480,9 +516,74 @@ class DjangoStore:
         values.update(final)
         rows.insert(WorkflowRun, tuple(values), [tuple(values.values())])
 
+    def claim_ahead(self, run_id: str, *, now: datetime) -> RunState | None:
+        """Claim, in one statement and before its workflow is known, a run that plainly can go on:
+        PENDING, or PAUSED with no requirement pending and no cancel requested (the common
+        continuation). The next :meth:`claim` of the run takes it from there, and :meth:`release`
+        gives back a claim nobody took. None (nothing claimed) when the run is not that plain, or
+        on SQLite: :meth:`claim` then does the whole claim."""
+        conn = connections[router.db_for_write(WorkflowRun)]
+        if conn.vendor != "postgresql" or conn.in_atomic_block:
+            return None
+        try:
+            key = uuid.UUID(str(run_id))
+        except ValueError:
+            return None
+        with rows.hot_cursor(conn) as cursor:
+            cursor.execute(
+                _claim_ahead_statement(conn.alias),
+                [key, key, WorkflowRun.Status.RUNNING, now + lease_duration(), now],
+            )
+            found = cursor.fetchall()
+        if not found:
+            return None
+        run_fields, req_fields = WorkflowRun._meta.concrete_fields, Requirement._meta.concrete_fields
+        names = ("status", "lease_until", *(f.name for f in run_fields))
+        found = rows.converted(WorkflowRun, names, found)
+        found = rows.converted(Requirement, [f.name for f in req_fields], found, start=len(names))
+        status_before, lease_before, *values = found[0][: len(names)]
+        row = WorkflowRun.from_db(conn.alias, [f.attname for f in run_fields], values)
+        requirements = [
+            Requirement.from_db(conn.alias, [f.attname for f in req_fields], r[len(names) :])
+            for r in found
+            if r[len(names)] is not None  # the run has no requirement (the LEFT JOIN's one row)
+        ]
+        state = state_from_row(row, fold_events=False, requirements=requirements)
+        state.status, state.error, state.lease_until = status_before, None, row.lease_until  # as claim() has it
+        self._ahead[state.run_id] = (state, status_before, lease_before)
+        return state
+
+    def _give_back(self, run_id: str, *, now: datetime) -> None:
+        """Undo :meth:`claim_ahead` (the run was refused, or nobody took it): the run is as it was,
+        under a new version."""
+        state, status, lease_until = self._ahead.pop(run_id)
+        rows.update(
+            WorkflowRun,
+            {"status": status, "version": state.version + 1, "lease_until": lease_until, "updated_at": now},
+            id=run_id,
+            version=state.version,
+        )
+
     def claim(self, run_id: str, *, now: datetime, check=None, decisions=(), recover: bool = False) -> RunState:
         """Take the run for execution. ``ConflictError``: a live worker holds it; ``RunStateError``:
         nothing to do (finished, nothing decided, or cancelled meanwhile: ``CancelRequested``)."""
+        run_id = str(run_id)
+        if run_id in self._ahead:
+            if decisions or recover:  # not what it was claimed for: the whole claim, from the start
+                self._give_back(run_id, now=now)
+            else:
+                state = self._ahead[run_id][0]
+                try:
+                    if check is not None:
+                        check(state)
+                    persistence.check_continuable(state)
+                except BaseException:
+                    self._give_back(run_id, now=now)
+                    raise
+                del self._ahead[run_id]
+                state.status = WorkflowRun.Status.RUNNING
+                self._hold(state)
+                return state
         cancelled = None
         with transaction.atomic():
             row = lock_run(run_id)
@@ -525,7 +626,10 @@ class DjangoStore:
         return state
 
     def release(self) -> None:
-        """Stop renewing the leases this store took (its runs are finished, or lost)."""
+        """Stop renewing the leases this store took (its runs are finished, or lost), and give back
+        the runs claimed ahead that were not executed."""
+        for run_id in list(self._ahead):
+            self._give_back(run_id, now=timezone.now())
         for run_id in list(self._held):
             self._release(run_id)
 
@@ -593,11 +697,15 @@ class DjangoStore:
             self._release(state.run_id)
 
     def _finish(self, state: RunState) -> None:
+        now = timezone.now()
+        if self._finish_in_one_statement(state, now):
+            broadcast.requirements_changed(state.run_id, [r.id for r in state.requirements])
+            state.version += 1
+            return
         with transaction.atomic():
             # Open pages showing the run or its requirements refresh once this commits (whoever
             # executed it: a worker, or Workflow.run() in a shell).
             broadcast.requirements_changed(state.run_id, [r.id for r in state.requirements])
-            now = timezone.now()
             if state.__dict__.pop("_unsaved", False):
                 state.version += 1
                 self._create_row(
@@ -641,25 +749,43 @@ class DjangoStore:
         row's ``cancel_requested_by``, or None when the run is no longer this execution's."""
         written = rows.update(
             WorkflowRun,
-            {
-                "status": state.status,
-                "content": state.content,
-                "error": state.error or "",
-                "state": state.snapshot(),
-                "fingerprint": state.fingerprint,
-                "pause_kind": state.pause_kind or "",
-                "paused_step_name": state.paused_step_name or "",
-                "paused_step_path": state.paused_step_path or "",
-                "version": state.version + 1,
-                "lease_until": None,
-                "updated_at": now,
-                "finished_at": now if state.status in TERMINAL else None,
-            },
+            _end_values(state, now),
             returning=("cancel_requested_by",),
             id=state.run_id,
             version=at_version,
         )
         return written[0][0] if written else None
+
+    @staticmethod
+    def _finish_in_one_statement(state: RunState, now: datetime) -> bool:
+        """PostgreSQL, a run that ended with nothing but events and step runs to add (the common
+        end of a continuation): its end state, fenced by its version, and those rows in one
+        statement, so one round trip, atomic without a transaction block. False when that does not
+        apply."""
+        if (
+            connections[router.db_for_write(WorkflowRun)].vendor != "postgresql"
+            or state.status not in TERMINAL
+            or state.new_requirements
+            or state.dirty_requirements
+            or "_unsaved" in state.__dict__
+        ):
+            return False
+        run_id = state.run_id
+        written = rows.update_then_insert(
+            WorkflowRun,
+            _end_values(state, now),
+            returning=("cancel_requested_by",),
+            inserts=[
+                (RunEvent, _EVENT_FIELDS, [_event_values(run_id, e) for e in state.new_events]),
+                (StepRun, _STEP_RUN_FIELDS, [_step_run_values(run_id, s) for s in state.new_step_runs]),
+            ],
+            id=run_id,
+            version=state.version,
+        )
+        if not written:
+            raise _lease_lost(state)  # a worker presumed dead writes nothing
+        state.new_events, state.new_step_runs = [], []
+        return True
 
     def _flush(self, state: RunState) -> None:
         run_id = state.run_id
@@ -744,6 +870,24 @@ class DjangoStore:
             ]
         Requirement.assignees.through.objects.bulk_create(user_links)
         Requirement.groups.through.objects.bulk_create(group_links)
+
+
+def _end_values(state: RunState, now: datetime) -> dict:
+    """The run row's columns at the end of an execution."""
+    return {
+        "status": state.status,
+        "content": state.content,
+        "error": state.error or "",
+        "state": state.snapshot(),
+        "fingerprint": state.fingerprint,
+        "pause_kind": state.pause_kind or "",
+        "paused_step_name": state.paused_step_name or "",
+        "paused_step_path": state.paused_step_path or "",
+        "version": state.version + 1,
+        "lease_until": None,
+        "updated_at": now,
+        "finished_at": now if state.status in TERMINAL else None,
+    }
 
 
 def _cancel_state(state: RunState, *, who: str, now: datetime) -> None:
