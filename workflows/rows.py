@@ -183,11 +183,12 @@ def insert(model, names, rows) -> None:
             cursor.execute(head + ", ".join([one] * len(batch)), [v for row in batch for v in row])
 
 
-def update_then_insert(model, values: dict, *, returning, inserts, **where) -> list[tuple]:
-    """PostgreSQL only: the ``UPDATE`` of :func:`update` (with ``returning``) and, only if it
-    changed a row, the INSERTs of ``inserts`` (``(model, names, rows)`` each), as one statement of
-    data-modifying CTEs: one round trip, atomic without a transaction block. Returns the rows the
-    UPDATE returned (none: nothing was written).
+def write_fenced(model, values: dict, *, returning, inserts, **where) -> list[tuple]:
+    """PostgreSQL only, one statement of data-modifying CTEs (one round trip, atomic without a
+    transaction block): the ``UPDATE`` of :func:`update` with ``returning`` (with no ``values``, the
+    matching rows are only locked and read), and, only if a row matched, the INSERTs of
+    ``inserts`` (``(model, names, rows)`` each). Returns the rows that matched (none: nothing was
+    written).
 
     Each table's rows travel as one JSON parameter, expanded by ``jsonb_populate_recordset`` into
     the table's own column types: the statement is the same whatever the number of rows (psycopg
@@ -196,24 +197,25 @@ def update_then_insert(model, values: dict, *, returning, inserts, **where) -> l
     conn = _conn(model)
     inserts = [(m, tuple(names), rows) for m, names, rows in inserts if rows]
     shape = tuple((m, names) for m, names, _ in inserts)
-    key = ("update_then_insert", conn.alias, model, tuple(values), tuple(where), tuple(returning), shape)
+    key = ("write_fenced", conn.alias, model, tuple(values), tuple(where), tuple(returning), shape)
     if key not in _cache:
         q = conn.ops.quote_name
         fields = [_field(model, n) for n in values]
-        sets = ", ".join(f"{q(f.column)} = %s" for f in fields)
         returned = ", ".join(q(_field(model, n).column) for n in returning)
-        ctes = [
-            f"u AS (UPDATE {q(model._meta.db_table)} SET {sets} WHERE {_where(conn, model, tuple(where))}"
-            f" RETURNING {returned})"
-        ]
+        table, condition = q(model._meta.db_table), _where(conn, model, tuple(where))
+        if fields:
+            sets = ", ".join(f"{q(f.column)} = %s" for f in fields)
+            ctes = [f"u AS (UPDATE {table} SET {sets} WHERE {condition} RETURNING {returned})"]
+        else:
+            ctes = [f"u AS (SELECT {returned} FROM {table} WHERE {condition} FOR NO KEY UPDATE)"]
         encoders = []
         for i, (m, names) in enumerate(shape):
             row_fields = [_field(m, n) for n in names]
             columns = ", ".join(q(f.column) for f in row_fields)
-            table = q(m._meta.db_table)
+            into = q(m._meta.db_table)
             ctes.append(
-                f"i{i} AS (INSERT INTO {table} ({columns}) SELECT {columns}"
-                f" FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) WHERE EXISTS (SELECT FROM u))"
+                f"i{i} AS (INSERT INTO {into} ({columns}) SELECT {columns}"
+                f" FROM jsonb_populate_recordset(NULL::{into}, %s::jsonb) WHERE EXISTS (SELECT FROM u))"
             )
             encoders.append(_json_row_encoder(row_fields))
         _cache[key] = (f"WITH {', '.join(ctes)} SELECT {returned} FROM u", fields, encoders)
@@ -232,7 +234,7 @@ def _json_row_encoder(fields):
     field encodes them), datetimes and UUIDs become their full text forms, the rest is as given."""
     encoder = {f.encoder for f in fields if isinstance(f, JSONField)} - {None}
     if encoder:  # one encoder for the whole document: the fields must agree on it
-        raise ValueError("rows.update_then_insert: JSON fields with custom encoders are not supported")
+        raise ValueError("rows.write_fenced: JSON fields with custom encoders are not supported")
     columns = [f.column for f in fields]
     convert = []
     for i, f in enumerate(fields):

@@ -403,6 +403,36 @@ def _sqlite_checkpoint(state: RunState) -> bool:
     return True
 
 
+def _checkpoint_in_one_statement(state: RunState) -> bool:
+    """The common checkpoint (events and step runs only) on PostgreSQL: the run row locked and
+    fenced (this execution's version), and the rows added, in one statement. Returns False when
+    the general path must be used."""
+    if (
+        connections[router.db_for_write(RunEvent)].vendor != "postgresql"
+        or state.new_requirements
+        or state.dirty_requirements
+        or "_unsaved" in state.__dict__
+    ):
+        return False
+    run_id = state.run_id
+    written = rows.write_fenced(
+        WorkflowRun,
+        {},
+        returning=("cancel_requested_by",),
+        inserts=[
+            (RunEvent, _EVENT_FIELDS, [_event_values(run_id, e) for e in state.new_events]),
+            (StepRun, _STEP_RUN_FIELDS, [_step_run_values(run_id, s) for s in state.new_step_runs]),
+        ],
+        id=run_id,
+        version=state.version,
+    )
+    if not written:
+        raise _lease_lost(state)  # a worker presumed dead writes nothing
+    state.new_events, state.new_step_runs = [], []
+    state.__dict__["_cancelled_by"] = written[0][0]
+    return True
+
+
 def _sqlite_insert(raw, model, field_names, values) -> None:
     """INSERT ``values`` (tuples in the order of ``field_names``) through the DB-API connection,
     each value as Django's SQLite backend stores it (see :func:`_sqlite_statement`)."""
@@ -673,7 +703,7 @@ class DjangoStore:
         return expired
 
     def checkpoint(self, state: RunState) -> None:
-        if not _sqlite_checkpoint(state):
+        if not (_sqlite_checkpoint(state) or _checkpoint_in_one_statement(state)):
             with transaction.atomic():
                 cancelled_by = ""
                 if "_unsaved" not in state.__dict__:  # else this writes the row: nobody else has it
@@ -771,7 +801,7 @@ class DjangoStore:
         ):
             return False
         run_id = state.run_id
-        written = rows.update_then_insert(
+        written = rows.write_fenced(
             WorkflowRun,
             _end_values(state, now),
             returning=("cancel_requested_by",),
