@@ -21,6 +21,7 @@ import os
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -173,7 +174,8 @@ def requirement_to_engine(row: Requirement) -> EngineRequirement:
 
 
 def state_from_row(row: WorkflowRun, *, fold_events: bool = True, requirements=None) -> RunState:
-    """The engine state of a run row; ``requirements``: its requirement rows, if already read."""
+    """The engine state of a run row; ``requirements``: its requirement rows, if already read
+    (rows: model instances, or anything with their attributes)."""
     state = RunState(
         run_id=str(row.id),
         workflow_name=row.workflow_name,
@@ -198,6 +200,23 @@ def state_from_row(row: WorkflowRun, *, fold_events: bool = True, requirements=N
         requirements = rows.instances(Requirement, order_by=("seq", "created_at"), run=row.id)
     state.requirements = [requirement_to_engine(r) for r in requirements]
     return state
+
+
+def _same_run(key: str, run_id) -> bool:
+    """Whether ``run_id`` (any form a UUID takes) names the run whose id is ``key``."""
+    if key == run_id:
+        return True
+    try:
+        return key == str(uuid.UUID(str(run_id)))
+    except ValueError:
+        return False
+
+
+@functools.cache
+def _field_names(model) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names and attribute names of the model's concrete fields."""
+    fields = model._meta.concrete_fields
+    return tuple(f.name for f in fields), tuple(f.attname for f in fields)
 
 
 @functools.cache
@@ -567,16 +586,18 @@ class DjangoStore:
             found = cursor.fetchall()
         if not found:
             return None
-        run_fields, req_fields = WorkflowRun._meta.concrete_fields, Requirement._meta.concrete_fields
-        names = ("status", "lease_until", *(f.name for f in run_fields))
-        found = rows.converted(WorkflowRun, names, found)
-        found = rows.converted(Requirement, [f.name for f in req_fields], found, start=len(names))
-        status_before, lease_before, *values = found[0][: len(names)]
-        row = WorkflowRun.from_db(conn.alias, [f.attname for f in run_fields], values)
+        # Rows as plain attribute bags: state_from_row reads attributes only, and model instances
+        # cost more to build than the rest of the claim.
+        run_names, run_attnames = _field_names(WorkflowRun)
+        req_names, req_attnames = _field_names(Requirement)
+        found = rows.converted(WorkflowRun, ("status", "lease_until", *run_names), found)
+        found = rows.converted(Requirement, req_names, found, start=2 + len(run_names))
+        status_before, lease_before, *values = found[0][: 2 + len(run_names)]
+        row = SimpleNamespace(**dict(zip(run_attnames, values, strict=True)))
         requirements = [
-            Requirement.from_db(conn.alias, [f.attname for f in req_fields], r[len(names) :])
+            SimpleNamespace(**dict(zip(req_attnames, r[2 + len(run_names) :], strict=True)))
             for r in found
-            if r[len(names)] is not None  # the run has no requirement (the LEFT JOIN's one row)
+            if r[2 + len(run_names)] is not None  # the run has no requirement (the LEFT JOIN's one row)
         ]
         state = state_from_row(row, fold_events=False, requirements=requirements)
         state.status, state.error, state.lease_until = status_before, None, row.lease_until  # as claim() has it
@@ -597,20 +618,20 @@ class DjangoStore:
     def claim(self, run_id: str, *, now: datetime, check=None, decisions=(), recover: bool = False) -> RunState:
         """Take the run for execution. ``ConflictError``: a live worker holds it; ``RunStateError``:
         nothing to do (finished, nothing decided, or cancelled meanwhile: ``CancelRequested``)."""
-        run_id = str(run_id)
-        if run_id in self._ahead:
+        ahead = next((key for key in self._ahead if _same_run(key, run_id)), None)
+        if ahead is not None:
             if decisions or recover:  # not what it was claimed for: the whole claim, from the start
-                self._give_back(run_id, now=now)
+                self._give_back(ahead, now=now)
             else:
-                state = self._ahead[run_id][0]
+                state = self._ahead[ahead][0]
                 try:
                     if check is not None:
                         check(state)
                     persistence.check_continuable(state)
                 except BaseException:
-                    self._give_back(run_id, now=now)
+                    self._give_back(ahead, now=now)
                     raise
-                del self._ahead[run_id]
+                del self._ahead[ahead]
                 state.status = WorkflowRun.Status.RUNNING
                 self._hold(state)
                 return state

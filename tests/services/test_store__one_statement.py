@@ -263,3 +263,9 @@ def _gated_flow_has_one_gate():
     gated = registry.get("test_svc_gated")
     assert [s.name for s in gated.steps] == ["a", "b", "c"]
     assert gated.steps[1].human_review == HumanReview(requires_confirmation=True)
+
+
+def test_a_run_id_in_another_form_is_claimed_ahead_and_executed(sent, probe, reviewer):
+    run, _ = decided(probe)
+    assert services.run_advance(run_id=run.id.hex.upper()) == "COMPLETED"
+    assert WorkflowRun.objects.get(id=run.id).version == run.version + 2  # claimed once, finished once
