@@ -8,7 +8,7 @@ and migrated if missing) and a Redis database of its own, then measures in one r
 2. N paused runs (confirmation gate), all decided, then continued at once: runs completed per
    second by the same two workers (until the last one's finished_at); target >= half the no-op
    rate (the ratio on the round-trip row compares with one-at-a-time round trips). 1. and 2.
-   alternate in three rounds (one with --quick), and the round with the median ratio is
+   alternate in five rounds (one with --quick), and the round with the median ratio is
    reported: this machine's slow spells last seconds, and a spell during one side only skews a
    single round;
 3. worker memory over many runs (a 3-step workflow): RSS after the first tenth vs. at the end;
@@ -242,7 +242,7 @@ def drive(quick: bool) -> dict:
     n_noop = 300 if quick else 1000
     n_runs = 200 if quick else 1000
     n_memory = 2000 if quick else 10000
-    rounds = 1 if quick else 3
+    rounds = 1 if quick else 5
     results: dict = {"noop_n": n_noop, "runs_n": n_runs, "memory_n": n_memory}
 
     workers = Workers(2, Path(tempfile.mkdtemp(prefix="hitl-bench-")))
