@@ -2,9 +2,11 @@
 
 A run is claimed, checkpointed and finished many times a second, and for these few statements the
 ORM's per-call query compilation costs more than the database does. Here each statement is built
-once per (database, model, columns) and cached. Values still go through the model fields
-(``get_db_prep_save`` on the way in, the backend's and the fields' converters on the way out), so
-UUIDs, JSON and datetimes come out exactly as the ORM would give them, on SQLite and PostgreSQL.
+once per (database, model, columns) and cached; on PostgreSQL it is also prepared once per
+connection (:func:`hot_cursor`). Values still go through the model fields (``get_db_prep_save`` on
+the way in, the backend's and the fields' converters on the way out), so UUIDs, JSON and datetimes
+come out exactly as the ORM would give them, on SQLite and PostgreSQL; the rows that
+:func:`write_fenced` inserts travel as one JSON document per table instead.
 
 Conditions are equalities on fields, ANDed (never NULL tests): ``select(WorkflowRun, id=run_id)``.
 """

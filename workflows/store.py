@@ -422,21 +422,26 @@ def _sqlite_checkpoint(state: RunState) -> bool:
     return True
 
 
-def _checkpoint_in_one_statement(state: RunState) -> bool:
-    """The common checkpoint (events and step runs only) on PostgreSQL: the run row locked and
-    fenced (this execution's version), and the rows added, in one statement. Returns False when
-    the general path must be used."""
-    if (
-        connections[router.db_for_write(RunEvent)].vendor != "postgresql"
-        or state.new_requirements
-        or state.dirty_requirements
-        or "_unsaved" in state.__dict__
-    ):
-        return False
+def _fits_one_statement(state: RunState) -> bool:
+    """Whether what the execution has to write fits one statement of ``_write_in_one_statement``:
+    on PostgreSQL, nothing but the run row, events and step runs (the common checkpoint and end)."""
+    return (
+        connections[router.db_for_write(WorkflowRun)].vendor == "postgresql"
+        and not state.new_requirements
+        and not state.dirty_requirements
+        and "_unsaved" not in state.__dict__
+    )
+
+
+def _write_in_one_statement(state: RunState, values: dict) -> str:
+    """The run row (updated with ``values``; with none, only locked), fenced by this execution's
+    version, and the execution's new events and step runs, in one statement: one round trip,
+    atomic without a transaction block. Returns the row's ``cancel_requested_by``; raises
+    ``LeaseLost`` (nothing written) when the run is no longer this execution's."""
     run_id = state.run_id
     written = rows.write_fenced(
         WorkflowRun,
-        {},
+        values,
         returning=("cancel_requested_by",),
         inserts=[
             (RunEvent, _EVENT_FIELDS, [_event_values(run_id, e) for e in state.new_events]),
@@ -448,8 +453,7 @@ def _checkpoint_in_one_statement(state: RunState) -> bool:
     if not written:
         raise _lease_lost(state)  # a worker presumed dead writes nothing
     state.new_events, state.new_step_runs = [], []
-    state.__dict__["_cancelled_by"] = written[0][0]
-    return True
+    return written[0][0]
 
 
 def _sqlite_insert(raw, model, field_names, values) -> None:
@@ -724,7 +728,11 @@ class DjangoStore:
         return expired
 
     def checkpoint(self, state: RunState) -> None:
-        if not (_sqlite_checkpoint(state) or _checkpoint_in_one_statement(state)):
+        if _sqlite_checkpoint(state):
+            cancelled_by = state.__dict__.pop("_cancelled_by", "")
+        elif _fits_one_statement(state):
+            cancelled_by = _write_in_one_statement(state, {})
+        else:
             with transaction.atomic():
                 cancelled_by = ""
                 if "_unsaved" not in state.__dict__:  # else this writes the row: nobody else has it
@@ -732,8 +740,6 @@ class DjangoStore:
                     _fence(state, owner)  # a worker presumed dead writes nothing
                     cancelled_by = owner[1]
                 self._flush(state)
-        else:
-            cancelled_by = state.__dict__.pop("_cancelled_by", "")
         if state.run_id not in self._held:  # started by Workflow.run: its row exists from now on
             self._hold(state)
         broadcast.run_changed(state.run_id)  # its page shows the step that just completed
@@ -749,7 +755,8 @@ class DjangoStore:
 
     def _finish(self, state: RunState) -> None:
         now = timezone.now()
-        if self._finish_in_one_statement(state, now):
+        if state.status in TERMINAL and _fits_one_statement(state):  # the common end of a continuation
+            _write_in_one_statement(state, _end_values(state, now))
             broadcast.requirements_changed(state.run_id, [r.id for r in state.requirements])
             state.version += 1
             return
@@ -806,37 +813,6 @@ class DjangoStore:
             version=at_version,
         )
         return written[0][0] if written else None
-
-    @staticmethod
-    def _finish_in_one_statement(state: RunState, now: datetime) -> bool:
-        """PostgreSQL, a run that ended with nothing but events and step runs to add (the common
-        end of a continuation): its end state, fenced by its version, and those rows in one
-        statement, so one round trip, atomic without a transaction block. False when that does not
-        apply."""
-        if (
-            connections[router.db_for_write(WorkflowRun)].vendor != "postgresql"
-            or state.status not in TERMINAL
-            or state.new_requirements
-            or state.dirty_requirements
-            or "_unsaved" in state.__dict__
-        ):
-            return False
-        run_id = state.run_id
-        written = rows.write_fenced(
-            WorkflowRun,
-            _end_values(state, now),
-            returning=("cancel_requested_by",),
-            inserts=[
-                (RunEvent, _EVENT_FIELDS, [_event_values(run_id, e) for e in state.new_events]),
-                (StepRun, _STEP_RUN_FIELDS, [_step_run_values(run_id, s) for s in state.new_step_runs]),
-            ],
-            id=run_id,
-            version=state.version,
-        )
-        if not written:
-            raise _lease_lost(state)  # a worker presumed dead writes nothing
-        state.new_events, state.new_step_runs = [], []
-        return True
 
     def _flush(self, state: RunState) -> None:
         run_id = state.run_id
