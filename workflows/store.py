@@ -221,11 +221,12 @@ def _field_names(model) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 @functools.cache
 def _claim_ahead_statement(alias: str) -> str:
-    """See ``DjangoStore.claim_ahead``. Parameters: run id (twice), RUNNING, lease_until, now.
+    """See ``DjangoStore.claim_ahead``. Parameters: RUNNING, lease_until, now, run id.
     Returns a row per requirement of the claimed run (one with NULLs if it has none): the run's
-    status and lease_until before the claim, every column of the run after it, then every column
-    of the requirement. The requirements are read in the statement's snapshot, the one in which
-    none was pending.
+    status and lease_until before the claim (``old``, the row as the statement's snapshot has it:
+    a run goes from PENDING to PAUSED or back only through RUNNING, so its status there is the one
+    claimed), every column of the run after it, then every column of the requirement. The
+    requirements are read in the statement's snapshot too, the one in which none was pending.
 
     The claim's commit does not wait for the disk (synchronous_commit is off for its transaction
     only): a claim lost in a database crash leaves the run as it was, decided, and the sweeper
@@ -241,12 +242,10 @@ def _claim_ahead_statement(alias: str) -> str:
     )
     return (
         "WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true)),"
-        f" old AS (SELECT id, status, lease_until FROM {run}"
-        f" WHERE id = %s AND status IN ('{Status.PENDING}', '{Status.PAUSED}') AND cancel_requested_by = ''"
-        f" AND NOT EXISTS (SELECT FROM {req} WHERE run_id = %s AND status = '{PENDING}')"
-        " FOR NO KEY UPDATE),"
         f" c AS (UPDATE {run} AS r SET status = %s, version = r.version + 1, lease_until = %s, updated_at = %s"
-        " FROM old WHERE r.id = old.id"
+        f" FROM {run} AS old WHERE r.id = %s AND old.id = r.id"
+        f" AND r.status IN ('{Status.PENDING}', '{Status.PAUSED}') AND r.cancel_requested_by = ''"
+        f" AND NOT EXISTS (SELECT FROM {req} WHERE run_id = r.id AND status = '{PENDING}')"
         f" RETURNING old.status AS status_before, old.lease_until AS lease_before, {returned})"
         f" SELECT c.status_before, c.lease_before, {selected}"
         f" FROM c CROSS JOIN cfg LEFT JOIN {req} AS q ON q.run_id = c.id ORDER BY q.seq, q.created_at"
@@ -585,7 +584,7 @@ class DjangoStore:
         with rows.hot_cursor(conn) as cursor:
             cursor.execute(
                 _claim_ahead_statement(conn.alias),
-                [key, key, WorkflowRun.Status.RUNNING, now + lease_duration(), now],
+                [WorkflowRun.Status.RUNNING, now + lease_duration(), now, key],
             )
             found = cursor.fetchall()
         if not found:
