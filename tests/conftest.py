@@ -93,11 +93,18 @@ def prepare_fork() -> None:
 
     from asgiref.sync import SyncToAsync
     from channels.layers import channel_layers
+    from django.db import connections
 
     # The child inherits the executor but not its worker thread: give it a fresh one.
     SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
     # Drop layers bound to event loops of earlier pytest-asyncio tests.
     channel_layers.backends = {}
+    # No open SQLite connection may cross the fork: the child would inherit SQLite's per-process
+    # record of the file's locks without the locks themselves, and once this process closed its
+    # last connection (checkpointing and resetting the WAL) the server would read a stale database.
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close()
 
 
 def _serve_setup():
