@@ -67,6 +67,13 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    # The SQLite test database is removed by pytest-django, its WAL files are not.
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        for suffix in ("-wal", "-shm"):
+            Path(f"{database['TEST']['NAME']}{suffix}").unlink(missing_ok=True)
     # CI=true: a skipped test is untested work hiding as done; fail the run.
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
