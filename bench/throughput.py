@@ -300,9 +300,9 @@ def rows(results: dict) -> list[dict]:
     growth = max(end / warm - 1 for warm, end in rss)
     n, m = results["runs_n"], results["memory_n"]
     rounds = (
-        "round"
+        "one round"
         if results["rounds"] == 1
-        else f"{results['rounds']} rounds ({' '.join(f'{r:.2f}' for r in results['ratios'])})"
+        else f"median of {results['rounds']} rounds ({' '.join(f'{r:.2f}' for r in results['ratios'])})"
     )
     return [
         dict(
@@ -328,7 +328,7 @@ def rows(results: dict) -> list[dict]:
             ok=None,
         ),
         dict(
-            name=f"{n:,} decided runs completed (2 workers) / no-op, median of {rounds}",
+            name=f"{n:,} decided runs completed (2 workers) / no-op, {rounds}",
             value=f"{runs:.0f} runs/s",
             unit="runs/s",
             ratio=ratio,
