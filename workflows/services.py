@@ -100,7 +100,7 @@ def run_advance(*, run_id) -> str | None:
     # The common continuation is claimed at once (one statement); else the run is looked up first.
     claimed = store.claim_ahead(run_id, now=timezone.now())
     if claimed is not None:
-        workflow_name = claimed.workflow_name
+        run_id, workflow_name = claimed.run_id, claimed.workflow_name  # the id as the store keys it
     else:
         try:
             found = rows.select(WorkflowRun, ("workflow_name", "status"), id=run_id)

@@ -202,16 +202,6 @@ def state_from_row(row: WorkflowRun, *, fold_events: bool = True, requirements=N
     return state
 
 
-def _same_run(key: str, run_id) -> bool:
-    """Whether ``run_id`` (any form a UUID takes) names the run whose id is ``key``."""
-    if key == run_id:
-        return True
-    try:
-        return key == str(uuid.UUID(str(run_id)))
-    except ValueError:
-        return False
-
-
 @functools.cache
 def _field_names(model) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The names and attribute names of the model's concrete fields."""
@@ -507,7 +497,7 @@ class DjangoStore:
         self.more_work = False
         self.finished: RunState | None = None  # the state of the last execution written by finish()
         self._held: set[str] = set()
-        self._ahead: dict[str, tuple[RunState, str, datetime | None]] = {}  # see claim_ahead()
+        self._ahead: dict[str, tuple[RunState, datetime | None]] = {}  # see claim_ahead()
 
     def _hold(self, state: RunState) -> None:
         heartbeat.hold(state.run_id, state.version)
@@ -573,7 +563,8 @@ class DjangoStore:
         PENDING, or PAUSED with no requirement pending and no cancel requested (the common
         continuation). The next :meth:`claim` of the run takes it from there, and :meth:`release`
         gives back a claim nobody took. None (nothing claimed) when the run is not that plain, or
-        on SQLite: :meth:`claim` then does the whole claim."""
+        on SQLite: :meth:`claim` then does the whole claim. The state keeps the status the run had
+        (what :meth:`claim` checks, and what a give-back restores) until :meth:`claim` takes it."""
         conn = connections[router.db_for_write(WorkflowRun)]
         if conn.vendor != "postgresql" or conn.in_atomic_block:
             return None
@@ -604,16 +595,16 @@ class DjangoStore:
         ]
         state = state_from_row(row, fold_events=False, requirements=requirements)
         state.status, state.error, state.lease_until = status_before, None, row.lease_until  # as claim() has it
-        self._ahead[state.run_id] = (state, status_before, lease_before)
+        self._ahead[state.run_id] = (state, lease_before)
         return state
 
     def _give_back(self, run_id: str, *, now: datetime) -> None:
         """Undo :meth:`claim_ahead` (the run was refused, or nobody took it): the run is as it was,
         under a new version."""
-        state, status, lease_until = self._ahead.pop(run_id)
+        state, lease_until = self._ahead.pop(run_id)
         rows.update(
             WorkflowRun,
-            {"status": status, "version": state.version + 1, "lease_until": lease_until, "updated_at": now},
+            {"status": state.status, "version": state.version + 1, "lease_until": lease_until, "updated_at": now},
             id=run_id,
             version=state.version,
         )
@@ -621,20 +612,20 @@ class DjangoStore:
     def claim(self, run_id: str, *, now: datetime, check=None, decisions=(), recover: bool = False) -> RunState:
         """Take the run for execution. ``ConflictError``: a live worker holds it; ``RunStateError``:
         nothing to do (finished, nothing decided, or cancelled meanwhile: ``CancelRequested``)."""
-        ahead = next((key for key in self._ahead if _same_run(key, run_id)), None)
-        if ahead is not None:
+        run_id = str(run_id)
+        if run_id in self._ahead:
             if decisions or recover:  # not what it was claimed for: the whole claim, from the start
-                self._give_back(ahead, now=now)
+                self._give_back(run_id, now=now)
             else:
-                state = self._ahead[ahead][0]
+                state = self._ahead[run_id][0]
                 try:
                     if check is not None:
                         check(state)
                     persistence.check_continuable(state)
                 except BaseException:
-                    self._give_back(ahead, now=now)
+                    self._give_back(run_id, now=now)
                     raise
-                del self._ahead[ahead]
+                del self._ahead[run_id]
                 state.status = WorkflowRun.Status.RUNNING
                 self._hold(state)
                 return state

@@ -9,6 +9,7 @@ import uuid
 from functools import partial
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from tests.services import flows
 from tests.services.processes import BASE_DIR, CeleryProcesses
@@ -81,6 +82,14 @@ def _test_workflows():
     for workflow in flows.ALL:
         if workflow is not flows.sleepy:
             registry._registry.pop(workflow.name, None)  # no public unregister: tests only
+
+
+@pytest.fixture
+def reviewer(django_user_model):
+    """May resolve any unassigned requirement."""
+    user = django_user_model.objects.create_user("rita")
+    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
+    return django_user_model.objects.get(id=user.id)
 
 
 @pytest.fixture

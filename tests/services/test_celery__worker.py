@@ -12,7 +12,6 @@ from datetime import timedelta
 import pytest
 from celery import Celery
 from django.conf import settings
-from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from approvals.models import Decision
@@ -22,13 +21,6 @@ from workflows import dispatch, registry, services
 from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def reviewer():
-    user = User.objects.create_user("rita")
-    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    return User.objects.get(id=user.id)
 
 
 @pytest.fixture

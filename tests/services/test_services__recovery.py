@@ -7,7 +7,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from tests.services import flows
@@ -19,13 +18,6 @@ from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
 from workflows.store import DjangoStore, LeaseLost, heartbeat
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def reviewer():
-    user = User.objects.create_user("rita")
-    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    return User.objects.get(id=user.id)
 
 
 class Broker:

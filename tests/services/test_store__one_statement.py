@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
@@ -35,27 +34,15 @@ def paused(probe) -> tuple[WorkflowRun, Requirement]:
     return WorkflowRun.objects.get(id=out.run_id), Requirement.objects.get(run_id=out.run_id)
 
 
-@pytest.fixture
-def reviewer(django_user_model):
-    global _reviewer
-    user = django_user_model.objects.create_user("rita")
-    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    _reviewer = django_user_model.objects.get(id=user.id)
-    return _reviewer
-
-
-_reviewer = None
-
-
-def decided(probe) -> tuple[WorkflowRun, Requirement]:
+def decided(probe, reviewer) -> tuple[WorkflowRun, Requirement]:
     run, req = paused(probe)
-    services.requirement_resolve(requirement_id=req.id, user=_reviewer, action="confirm", version=req.version)
+    services.requirement_resolve(requirement_id=req.id, user=reviewer, action="confirm", version=req.version)
     run.refresh_from_db()
     return run, req
 
 
 def test_a_decided_run_is_claimed_checkpointed_and_finished_in_one_statement_each(sent, probe, reviewer):
-    run, req = decided(probe)
+    run, req = decided(probe, reviewer)
     with CaptureQueriesContext(connection) as queries:
         assert services.run_advance(run_id=run.id) == "COMPLETED"
     # b's completion is stored before c runs (a completed step never runs again), then the end
@@ -93,9 +80,9 @@ def test_a_decided_run_is_claimed_checkpointed_and_finished_in_one_statement_eac
 
 def test_runs_that_are_not_plain_are_not_claimed_ahead(sent, probe, reviewer):
     waiting, _ = paused(probe)  # its requirement is still pending
-    done, _ = decided(probe)
+    done, _ = decided(probe, reviewer)
     services.run_advance(run_id=done.id)
-    cancelled, _ = decided(probe)
+    cancelled, _ = decided(probe, reviewer)
     services.run_cancel(run_id=cancelled.id)
     store = DjangoStore()
     for run in (waiting, done, cancelled):
@@ -105,11 +92,11 @@ def test_runs_that_are_not_plain_are_not_claimed_ahead(sent, probe, reviewer):
     for nothing in ("5f0e0b7e-0000-0000-0000-000000000000", "not-a-uuid"):
         assert store.claim_ahead(nothing, now=timezone.now()) is None
     with transaction.atomic():  # its commit must be its own
-        assert store.claim_ahead(str(decided(probe)[0].id), now=timezone.now()) is None
+        assert store.claim_ahead(str(decided(probe, reviewer)[0].id), now=timezone.now()) is None
 
 
 def test_a_claim_taken_ahead_and_not_executed_is_given_back(sent, probe, reviewer):
-    run, _ = decided(probe)
+    run, _ = decided(probe, reviewer)
     store = DjangoStore()
     state = store.claim_ahead(str(run.id), now=timezone.now())
     assert state.status == "PAUSED" and state.version == run.version + 1  # as claim() will check it
@@ -124,7 +111,7 @@ def test_a_claim_taken_ahead_and_not_executed_is_given_back(sent, probe, reviewe
 
 
 def test_a_run_claimed_ahead_for_a_workflow_this_worker_lacks_is_given_back(sent, probe, reviewer):
-    run, _ = decided(probe)
+    run, _ = decided(probe, reviewer)
     registry._registry.pop("test_svc_gated")  # no public unregister: tests only
     try:
         assert services.run_advance(run_id=run.id) is None
@@ -136,7 +123,7 @@ def test_a_run_claimed_ahead_for_a_workflow_this_worker_lacks_is_given_back(sent
 
 
 def test_a_refused_claim_ahead_is_given_back(sent, probe, reviewer):
-    run, _ = decided(probe)
+    run, _ = decided(probe, reviewer)
     registry.register(Workflow(name="test_svc_gated", steps=[Step(name="a", executor=flows.probe)]))
     try:
         assert services.run_advance(run_id=run.id) is None
@@ -149,7 +136,7 @@ def test_a_refused_claim_ahead_is_given_back(sent, probe, reviewer):
 
 def test_two_workers_claiming_ahead_at_once_exactly_one_wins(sent, make_probe, reviewer):
     for _ in range(8):
-        run, _ = decided(make_probe())
+        run, _ = decided(make_probe(), reviewer)
         stores = [DjangoStore(), DjangoStore()]
         claims = in_threads(*(lambda s=s, run=run: s.claim_ahead(str(run.id), now=timezone.now()) for s in stores))
         assert sum(c is not None for c in claims) == 1, claims
@@ -159,7 +146,7 @@ def test_two_workers_claiming_ahead_at_once_exactly_one_wins(sent, make_probe, r
 
 
 def test_the_claims_commit_setting_stays_in_its_transaction(sent, probe, reviewer):
-    run, _ = decided(probe)
+    run, _ = decided(probe, reviewer)
     store = DjangoStore()
     assert store.claim_ahead(str(run.id), now=timezone.now()) is not None
     with connection.cursor() as cursor:
@@ -169,7 +156,7 @@ def test_the_claims_commit_setting_stays_in_its_transaction(sent, probe, reviewe
 
 
 def test_a_worker_that_lost_its_run_writes_nothing_in_its_one_statements(sent, probe, reviewer):
-    run, _ = decided(probe)
+    run, _ = decided(probe, reviewer)
     events = RunEvent.objects.filter(run=run).count()
 
     class Sweeper(DjangoStore):  # the run is handed to another worker while this one executes it
@@ -194,7 +181,7 @@ def _prepared() -> int:
 def test_the_hot_statements_are_prepared_once_per_connection(sent, make_probe, reviewer):
     connection.close()
     for _ in range(3):
-        run, _ = decided(make_probe())
+        run, _ = decided(make_probe(), reviewer)
         services.run_advance(run_id=run.id)
     assert _prepared() == 3  # the claim, the checkpoint and the finish, each once
     for _ in range(3):
@@ -204,7 +191,7 @@ def test_the_hot_statements_are_prepared_once_per_connection(sent, make_probe, r
         assert cursor.fetchone()[0] == 0
     connection.close()
     with override_settings(HITL_PREPARED_STATEMENTS=False):
-        run, _ = decided(make_probe())
+        run, _ = decided(make_probe(), reviewer)
         assert services.run_advance(run_id=run.id) == "COMPLETED"
         assert _prepared() == 0
 
@@ -266,6 +253,6 @@ def _gated_flow_has_one_gate():
 
 
 def test_a_run_id_in_another_form_is_claimed_ahead_and_executed(sent, probe, reviewer):
-    run, _ = decided(probe)
+    run, _ = decided(probe, reviewer)
     assert services.run_advance(run_id=run.id.hex.upper()) == "COMPLETED"
     assert WorkflowRun.objects.get(id=run.id).version == run.version + 2  # claimed once, finished once
