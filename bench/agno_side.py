@@ -1,4 +1,5 @@
-"""agno side of the HITL benchmark (methodology: shared/reference/agno-hitl.md §9).
+"""agno side of the HITL benchmark (same workflows, same SQLite, timed side by side
+with bench/engine_bench.py).
 
 Run with the agno venv:  bench/.agno-venv/bin/python bench/agno_side.py [--quick] [--n N]
 Prints one JSON object on stdout. All times are wall-clock ms from time.perf_counter.

@@ -6,7 +6,7 @@
 # Requirements, found by trying in a clean venv: agno's SqliteDb needs `sqlalchemy` (not an agno
 # dependency) and `greenlet` (agno.db.sqlite imports sqlalchemy.ext.asyncio on import, and
 # SQLAlchemy 2.1 no longer pulls greenlet in). `aiosqlite` is only for AsyncSqliteDb: not needed.
-# Pinned to the versions §9 of shared/reference/agno-hitl.md was measured with.
+# Pinned: agno 3.1.10 is the version whose behaviour this project was compared with.
 set -euo pipefail
 cd "$(dirname "$0")"
 

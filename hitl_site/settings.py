@@ -91,7 +91,7 @@ if DATABASE_URL:
     # persistent connections pile up instead of being reused (Django docs).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     # Explicit TEST NAME: a forked daphne test server would otherwise compute
-    # "test_test_<db>" after NAME was already switched (stack-notes pitfall 7). One
+    # "test_test_<db>" after NAME was already switched (channels' live-server setup). One
     # per test session, as for SQLite below: two suites at once do not share it.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 else:

@@ -1,7 +1,7 @@
 """Test-suite wiring: markers, the services/CI guards, and the browser fixtures.
 
-The browser fixtures follow shared/reference/stack-notes.md §5-§6; the pitfall
-numbers below refer to that document.
+The browser fixtures fork a daphne server (the real ASGI stack, websockets included) and drive
+the system Chromium with Playwright's sync API. Each workaround below says what it avoids.
 """
 
 import os
@@ -95,7 +95,11 @@ def _fast_password_hashing():
 
 
 def prepare_fork() -> None:
-    """Call right before forking a daphne test server (pitfall 5)."""
+    """Call right before forking a daphne test server.
+
+    asgiref's process-wide single-thread executor owns a thread that a forked child does not
+    inherit: without a fresh executor every consumer's sync call (and so every websocket
+    handshake) hangs in the child."""
     from concurrent.futures import ThreadPoolExecutor
 
     from asgiref.sync import SyncToAsync
@@ -161,7 +165,7 @@ def asgi_live_server(django_db_setup, django_db_blocker):
         setup=_serve_setup,
     )
     prepare_fork()
-    with django_db_blocker.unblock():  # else the child inherits the DB blocker (pitfall 6)
+    with django_db_blocker.unblock():  # else the child inherits pytest-django's DB blocker: 500s
         proc.start()
     if not proc.ready.wait(15):
         proc.terminate()
@@ -171,14 +175,15 @@ def asgi_live_server(django_db_setup, django_db_blocker):
     proc.join(5)
 
 
-@pytest.fixture(scope="module")  # module, not session: pitfalls 3 and 4
+@pytest.fixture(scope="module")  # module scope: a session-wide sync Playwright breaks pytest-asyncio tests run after it
 def browser(asgi_live_server):
-    """Headless system Chromium. Requests the server so the fork happens first (pitfall 4)."""
+    """Headless system Chromium. Requests the server so the fork happens first (forking
+    while sync Playwright runs hangs the child)."""
     from playwright.sync_api import sync_playwright
 
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} not found: apt-get install -y --no-install-recommends chromium")
-    # Sync Playwright keeps an event loop running in this thread (pitfall 2).
+    # Sync Playwright keeps an event loop running in this thread: Django's ORM would refuse to run.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as pw:

@@ -1,4 +1,4 @@
-"""The JSON API under ``/api/v1/`` (DESIGN §7): plain Django views, no framework.
+"""The JSON API under ``/api/v1/`` (paths and error codes are a public contract): plain Django views, no framework.
 
 Auth: ``Authorization: Bearer <token>`` (``manage.py create_api_token``) or the session. Session
 POSTs need the CSRF token; token requests are exempt (a browser never sends them by itself).

@@ -1,4 +1,4 @@
-"""Executor level: an agent's tool calls pause the run; validated, exactly-once, inside containers (fix 6, B7, B8)."""
+"""Executor level: an agent's tool calls pause the run; validated, exactly-once, inside containers (resumed)."""
 
 import pytest
 
@@ -158,7 +158,7 @@ def test_several_calls_in_one_turn_each_get_a_requirement(tools):
     assert tools.log == [("echo", "x")]  # the free call ran
     reqs[0].confirm()
     with pytest.raises(RunStateError, match="unresolved executor requirements"):
-        wf.continue_run(out)  # half a batch is refused (B7), and nothing is stored
+        wf.continue_run(out)  # half a batch is refused, and nothing is stored
     stored = wf.get_run_output(out.run_id)
     assert stored.is_paused and len(stored.active_requirements) == 2
     assert tools.log == [("echo", "x")]
@@ -253,7 +253,7 @@ def test_tool_flags_are_validated():
 
 
 def test_executor_pause_inside_steps_resumes_the_rest(tools):
-    # agno B8: after resume, the container's remaining inner steps were skipped.
+    # agno: after resume, the container's remaining inner steps were skipped.
     wf = make(
         [
             Steps(
@@ -306,7 +306,7 @@ def test_executor_pauses_in_parallel_branches(tools):
 
 
 def test_step_gates_and_tool_gate_on_one_step_in_order(tools):
-    # agno §6.12: confirmation, then the tool pause, then the output review; all kept as history.
+    # as agno does: confirmation, then the tool pause, then the output review; all kept as history.
     step = agent_step(
         tools, [ToolCall("delete", {"path": "x"}), summary], requires_confirmation=True, requires_output_review=True
     )

@@ -1,4 +1,4 @@
-"""Condition: evaluator, and with confirmation confirm = if branch, reject = else branch (fix 9, B10)."""
+"""Condition: evaluator, and with confirmation confirm = if branch, reject = else branch."""
 
 import pytest
 

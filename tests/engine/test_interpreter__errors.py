@@ -1,4 +1,4 @@
-"""on_error: fail (the default), skip, pause with retry/skip; automatic retries; failures are recorded (fix 10)."""
+"""on_error: fail (the default), skip, pause with retry/skip; automatic retries; failures are recorded."""
 
 import pytest
 

@@ -86,7 +86,7 @@ def test_reject_retry_re_asks_then_runs_on_confirm(calls, kind):
     out = wf.continue_run(out)
     req = only(out.active_requirements)
     assert req.key.endswith(":confirmation:1")
-    assert calls.names() == ["before"]  # reject never executes (fix 3)
+    assert calls.names() == ["before"]  # a rejected gate never executes its step
     req.confirm()
     assert wf.continue_run(out).status == RunStatus.COMPLETED
     assert calls.names() == ["before", "x", "after"]

@@ -1,4 +1,4 @@
-"""Loop: start confirmation, iteration review (accept stops, reject runs the next iteration), numbering (B5)."""
+"""Loop: start confirmation, iteration review (accept stops, reject runs the next iteration), multi-step numbering."""
 
 import pytest
 
@@ -71,7 +71,7 @@ def test_start_confirmation_reject_retry_never_runs_the_loop(calls):
     only(out.active_requirements).reject()
     out = wf.continue_run(out)
     assert out.is_paused
-    assert calls.names() == []  # agno B3 ran the loop here
+    assert calls.names() == []  # agno ran the loop although the start was rejected
     assert only(out.active_requirements).key == "0:confirmation:1"
 
 
@@ -141,7 +141,7 @@ def test_no_review_when_the_end_condition_holds(calls):
 
 
 def test_iteration_numbers_are_right_with_multi_step_bodies(calls):
-    # agno B5: two inner steps made the first review say "iteration 2/4" and skip an iteration.
+    # agno: two inner steps made the first review say "iteration 2/4" and skip an iteration.
     wf = make([reviewed_loop(calls, steps=[counter(calls, "a"), counter(calls, "b")])])
     out = wf.run()
     req = only(out.active_requirements)

@@ -1,4 +1,4 @@
-"""Definitions: unsupported HITL options raise at definition time, names, immutability (fix 2)."""
+"""Definitions: unsupported HITL options raise at definition time, names, immutability."""
 
 import dataclasses
 

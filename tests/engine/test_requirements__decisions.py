@@ -36,7 +36,7 @@ def test_every_kind_has_actions():
     assert set(ACTIONS) == set(KINDS)
     for kind in KINDS:
         if kind != "error":
-            assert "reject" in ACTIONS[kind]  # nothing a person sees is unrejectable (agno §3.1)
+            assert "reject" in ACTIONS[kind]  # nothing a person sees is unrejectable
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Router: selector, route selection by a person, confirmation then selection, review and reroute (fix 7, B4)."""
+"""Router: selector, route selection by a person, confirmation then selection, review and reroute."""
 
 import pytest
 
@@ -126,7 +126,7 @@ def test_confirmation_with_selector(calls):
 
 
 def test_confirmation_then_route_selection_both_happen(calls):
-    # agno B4: after confirming, the selection pause never happened and nothing ran.
+    # agno: after confirming, the selection pause never happened and nothing ran.
     wf = make([router(calls, requires_confirmation=True, requires_user_input=True)])
     out = wf.run()
     only(out.steps_requiring_confirmation).confirm()

@@ -1,4 +1,4 @@
-"""Step pre-execution gates: confirmation and user input, with every on_reject (fix 3)."""
+"""Step pre-execution gates: confirmation and user input, with every on_reject; a rejected gate never runs its step."""
 
 import pytest
 
@@ -74,7 +74,7 @@ def test_reject_cancel_cancels_the_run(calls):
     assert out.content == "Workflow cancelled: Step 'b' was rejected"
     assert calls.names() == ["a"]
     assert contents(out) == ["a(None)"]
-    assert out.pause_kind is None and out.paused_step_name is None  # no stale pause fields (B13)
+    assert out.pause_kind is None and out.paused_step_name is None  # no stale pause fields
     with pytest.raises(RunStateError, match="not paused"):
         wf.continue_run(run_id=out.run_id)
 

@@ -1,4 +1,4 @@
-"""Step output review: confirm, edit, reject with skip / cancel / retry, predicates, edits stay put (B1)."""
+"""Step output review: confirm, edit, reject with skip / cancel / retry, predicates, edits stay on their step."""
 
 from workflows.engine import HumanReview, OnReject, RunStatus, Step, StepOutput
 
@@ -155,7 +155,7 @@ def test_confirmation_then_output_review_on_one_step(calls):
 
 
 def test_edit_applies_only_to_the_reviewed_step(calls):
-    # agno B1: editing s1 then confirming s2 unchanged leaked the edit into s2.
+    # agno: editing s1 then confirming s2 unchanged leaked the edit into s2.
     wf = make([reviewed(calls, name="s1"), reviewed(calls, name="s2"), calls.fn("s3")])
     out = wf.run()
     only(out.active_requirements).edit("EDIT-1")

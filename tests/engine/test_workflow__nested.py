@@ -1,4 +1,4 @@
-"""HITL at any depth: a gate anywhere pauses; resuming continues every enclosing container (fix 1, B9)."""
+"""HITL at any depth: a gate anywhere pauses; resuming continues every enclosing container."""
 
 from workflows.engine import Condition, HumanReview, Loop, Parallel, Router, RunStatus, Step, Steps
 
@@ -90,7 +90,7 @@ def test_output_review_retry_inside_a_loop(calls):
 
 
 def test_additional_data_survives_every_resume(calls):
-    # agno B6: additional_data was lost for every step after a resume.
+    # agno: additional_data was lost for every step after a resume.
     wf = make(
         [
             gate(calls, "a"),

@@ -1,4 +1,4 @@
-"""Timeouts on every kind: applied when the run is continued, recorded as timed_out; decisions before win (fix 11)."""
+"""Timeouts on every kind: applied when the run is continued, recorded as timed_out; decisions before win."""
 
 import pytest
 
@@ -184,7 +184,7 @@ def test_user_input_timeout_skip_and_cancel(calls, clock, on_timeout, status):
         human_review=timed(on_timeout, requires_user_input=True, user_input_schema=[UserInputField("x")]),
     )
     wf = make([step], clock=clock)
-    out = expire(wf, clock, wf.run())  # agno B2: a timed-out input could never be continued
+    out = expire(wf, clock, wf.run())  # agno: a timed-out input could never be continued
     assert out.status == status
     assert calls.names() == []
 

@@ -290,7 +290,8 @@ class Workflow:
         return await asyncio.to_thread(self.continue_run, run_output, **kwargs)
 
     def check_compatible(self, state: RunState) -> None:
-        """Refuse to resume a run whose recorded steps no longer exist in this definition (fix 14)."""
+        """Refuse to resume a run whose recorded steps no longer exist in this definition: it stops
+        with a clear error (and stays paused) instead of running a different workflow than it started."""
         if state.fingerprint == self.fingerprint:
             return
         missing = set()
