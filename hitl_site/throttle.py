@@ -1,0 +1,39 @@
+"""Sign-in throttling with django-axes: what counts as one client, and what a locked-out one gets."""
+
+from __future__ import annotations
+
+from axes.helpers import get_client_username, get_cool_off, get_failure_limit
+from axes.models import AccessBase
+from django.shortcuts import render
+
+API_PREFIX = "/api/"
+
+
+def lockout_parameters(request_or_attempt, credentials=None) -> list[str]:
+    """Failures count per username and per address, each on its own (``AXES_LOCKOUT_PARAMETERS``).
+
+    A failure without a username (an invalid API token) counts for its address only: counted
+    "per username" it would join every other such failure, from every address, under one null
+    username, and lock the API for everybody.
+    """
+    if isinstance(request_or_attempt, AccessBase):
+        username = request_or_attempt.username
+    else:
+        username = get_client_username(request_or_attempt, credentials)
+    return ["username", "ip_address"] if username else ["ip_address"]
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """What a refused sign-in gets (``AXES_LOCKOUT_CALLABLE``): the API's JSON error under
+    /api/, else the login page's message; 429 either way, with the wait in ``Retry-After``."""
+    cool_off = get_cool_off(request)
+    if request.path.startswith(API_PREFIX):
+        from workflows.api import throttled_response
+
+        response = throttled_response()
+    else:
+        context = {"failure_limit": get_failure_limit(request, credentials), "cooloff_timedelta": cool_off}
+        response = render(request, "registration/locked_out.html", context, status=429)
+    if cool_off:
+        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response
