@@ -26,14 +26,13 @@ def lockout_parameters(request_or_attempt, credentials=None) -> list[str]:
 def lockout_response(request, original_response=None, credentials=None):
     """What a refused sign-in gets (``AXES_LOCKOUT_CALLABLE``): the API's JSON error under
     /api/, else the login page's message; 429 either way, with the wait in ``Retry-After``."""
-    cool_off = get_cool_off(request)
     if request.path.startswith(API_PREFIX):
         from workflows.api import throttled_response
 
-        response = throttled_response()
-    else:
-        context = {"failure_limit": get_failure_limit(request, credentials), "cooloff_timedelta": cool_off}
-        response = render(request, "registration/locked_out.html", context, status=429)
+        return throttled_response(request)
+    cool_off = get_cool_off(request)
+    context = {"failure_limit": get_failure_limit(request, credentials), "cooloff_timedelta": cool_off}
+    response = render(request, "registration/locked_out.html", context, status=429)
     if cool_off:
         response["Retry-After"] = str(int(cool_off.total_seconds()))
     return response

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 
 from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import RequestDataTooBig
 from django.core.serializers.json import DjangoJSONEncoder
@@ -51,29 +52,44 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str | None = None, *, code: str = "", errors: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        error: str | None = None,
+        *,
+        code: str = "",
+        errors: dict | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(error or errors)
         self.status, self.error, self.code, self.errors = status, error, code, errors
+        self.headers = headers or {}
 
     def response(self) -> JsonResponse:
         body = {"errors": self.errors} if self.errors is not None else {"error": self.error, "code": self.code}
-        response = _json(body, status=self.status)
+        response = _json(body, status=self.status, headers=self.headers)
         if self.status == 401:
             response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
 
 
-def _json(data, status: int = 200) -> JsonResponse:
-    return JsonResponse(data, status=status, encoder=DjangoJSONEncoder, safe=False)
+def _json(data, status: int = 200, headers: dict | None = None) -> JsonResponse:
+    return JsonResponse(data, status=status, encoder=DjangoJSONEncoder, safe=False, headers=headers)
 
 
-def _throttled() -> ApiError:
-    return ApiError(429, "Too many failed sign-ins or invalid tokens; try again later.", code="throttled")
+def _throttled(request: HttpRequest) -> ApiError:
+    cool_off = get_cool_off(request)
+    return ApiError(
+        429,
+        "Too many failed sign-ins or invalid tokens; try again later.",
+        code="throttled",
+        headers={"Retry-After": str(int(cool_off.total_seconds()))} if cool_off else None,
+    )
 
 
-def throttled_response() -> JsonResponse:
+def throttled_response(request: HttpRequest) -> JsonResponse:
     """429 for a client locked out by failed sign-ins (hitl_site.throttle answers with it too)."""
-    return _throttled().response()
+    return _throttled(request).response()
 
 
 # -- plumbing -------------------------------------------------------------------------------------
@@ -88,7 +104,7 @@ class _CsrfCheck(CsrfViewMiddleware):
 
 def _authenticate(request: HttpRequest) -> None:
     if AxesProxyHandler.is_locked(request, _NO_USERNAME):
-        raise _throttled()
+        raise _throttled(request)
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, token = header.strip().partition(" ")
