@@ -60,6 +60,17 @@ def requirements_inspectable_by(user) -> QuerySet[Requirement]:
     return requirements_visible_to(user)
 
 
+def user_may_review(user) -> bool:
+    """Whether ``user`` may have requirements to resolve at all: the resolve permission (or a
+    superuser), a group (requirements go to groups), or a requirement assigned to them by name. The
+    live inbox closes when this ends."""
+    if not _active(user):
+        return False
+    if user.has_perm(RESOLVE_PERM) or user.groups.exists():
+        return True
+    return Requirement.assignees.through.objects.filter(user_id=user.id).exists()
+
+
 def user_may_start_runs(user) -> bool:
     return _active(user) and user.has_perm("workflows.start_run")
 
