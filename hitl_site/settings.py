@@ -172,15 +172,11 @@ AXES_LOCKOUT_CALLABLE = "hitl_site.throttle.lockout_response"
 AXES_RESET_ON_SUCCESS = False
 # A successful sign-in is not logged (the audit of decisions is elsewhere); failures are.
 AXES_DISABLE_ACCESS_LOG = True
-# The client's address is the connection's unless HITL_TRUSTED_PROXIES reverse proxies (which
-# overwrite X-Forwarded-For) stand in front: a client can write that header itself, so it is only
-# believed then.
+# The client's address is the connection's, unless HITL_TRUSTED_PROXIES reverse proxies stand in
+# front: each appends the address it saw to X-Forwarded-For, which a client can also write itself,
+# so only the entries those proxies added are believed (hitl_site.throttle.client_address).
 HITL_TRUSTED_PROXIES = int(os.environ.get("HITL_TRUSTED_PROXIES") or 0)
-if HITL_TRUSTED_PROXIES:
-    AXES_IPWARE_PROXY_COUNT = HITL_TRUSTED_PROXIES
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
-else:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "hitl_site.throttle.client_address"
 
 # --- HTTPS and browser security ----------------------------------------------
 

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from axes.models import AccessBase
+from django.conf import settings
 from django.shortcuts import render
 
 API_PREFIX = "/api/"
+
+
+def client_address(request) -> str | None:
+    """The client's address (``AXES_CLIENT_IP_CALLABLE``): the connection's; behind
+    ``HITL_TRUSTED_PROXIES`` proxies, the address the outermost one saw, which is that many entries
+    from the right of X-Forwarded-For (whatever a client wrote there itself is further left)."""
+    proxies = settings.HITL_TRUSTED_PROXIES
+    if proxies:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if len(hops) >= proxies:
+            return hops[-proxies]
+    return request.META.get("REMOTE_ADDR")
 
 
 def lockout_parameters(request_or_attempt, credentials=None) -> list[str]:

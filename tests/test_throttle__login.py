@@ -76,3 +76,28 @@ def test_the_cool_off_ends_the_lockout(client, alice, settings):
         sign_in(client, "alice", "wrong")
     settings.AXES_COOLOFF_TIME = timedelta(seconds=0)
     assert sign_in(client, "alice", "right-password").status_code == 302
+
+
+def test_behind_trusted_proxies_the_address_they_saw_counts(client, alice, settings):
+    settings.HITL_TRUSTED_PROXIES = 1
+    for n in range(LIMIT):  # one client behind the proxy, spoofing a new address each time
+        client.post(
+            "/accounts/login/",
+            {"username": f"guess{n}", "password": "wrong"},
+            REMOTE_ADDR="10.0.0.254",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n}, 198.51.100.7",
+        )
+    locked = client.post(
+        "/accounts/login/",
+        {"username": "alice", "password": "right-password"},
+        REMOTE_ADDR="10.0.0.254",
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+    )
+    assert locked.status_code == 429
+    other = client.post(
+        "/accounts/login/",
+        {"username": "alice", "password": "right-password"},
+        REMOTE_ADDR="10.0.0.254",
+        HTTP_X_FORWARDED_FOR="198.51.100.8",
+    )
+    assert other.status_code == 302  # another client behind the same proxy is not locked
