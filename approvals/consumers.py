@@ -3,6 +3,10 @@
 Broadcasts carry ids only. On each one the consumer re-renders, for its own user, the same
 partials the inbox view renders (``inbox-table-body`` and the nav badge) and sends them as htmx
 out-of-band swaps. Nothing a page sends is acted on: decisions go through HTTP POST with CSRF.
+
+A socket follows its session: on each broadcast the user is loaded again, through the session the
+socket opened with (one query), so a logout, a deactivation or a password change closes it (4401)
+and lost permissions or groups close it too (4403), before anything more is rendered for them.
 """
 
 from __future__ import annotations
@@ -24,14 +28,21 @@ COALESCE_SECONDS = 0.05
 MAX_QUERY_STRING = 2_000
 
 
+# Close codes: the session no longer signs the user in; the user may no longer watch this.
+CLOSE_SIGNED_OUT = 4401
+CLOSE_FORBIDDEN = 4403
+
+
 class _LiveConsumer(AsyncWebsocketConsumer):
-    """Joins ``self.group`` once the user may watch; on each change (coalesced) sends what
-    ``render()`` returns. Whatever a page sends is ignored."""
+    """Joins ``self.group`` once the user may watch; on each change (coalesced) checks that the
+    session still signs the user in and that they may still watch (``may_watch``), then sends what
+    ``render(user)`` returns, or closes. Whatever a page sends is ignored."""
 
     group: str | None = None
 
     async def join(self, group: str) -> None:
         self.group, self.pending = group, False
+        self.sign_in = await database_sync_to_async(selectors.sign_in_of)(self.scope.get("session"))
         await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
@@ -48,13 +59,27 @@ class _LiveConsumer(AsyncWebsocketConsumer):
         self.pending = True
         try:
             await asyncio.sleep(COALESCE_SECONDS)
-            html = await database_sync_to_async(self.render)()
+            close_code, html = await database_sync_to_async(self._check_and_render)()
         finally:
             self.pending = False
-        if html:
+        if close_code:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.close(code=close_code)
+        elif html:
             await self.send(text_data=html)
 
-    def render(self) -> str:
+    def _check_and_render(self) -> tuple[int, str]:
+        user = selectors.user_still_signed_in(self.sign_in)
+        if user is None:
+            return CLOSE_SIGNED_OUT, ""
+        if not self.may_watch(user):
+            return CLOSE_FORBIDDEN, ""
+        return 0, self.render(user)
+
+    def may_watch(self, user) -> bool:
+        raise NotImplementedError
+
+    def render(self, user) -> str:
         raise NotImplementedError
 
 
@@ -62,7 +87,7 @@ class InboxConsumer(_LiveConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)  # the handshake is refused: log in first
+            await self.close(code=CLOSE_SIGNED_OUT)  # the handshake is refused: log in first
             return
         raw = self.scope.get("query_string", b"")[:MAX_QUERY_STRING].decode("utf-8", "replace")
         params = QueryDict(mutable=True)
@@ -74,8 +99,10 @@ class InboxConsumer(_LiveConsumer):
 
     inbox_changed = _LiveConsumer.changed
 
-    def render(self) -> str:
-        user = self.scope["user"]
+    def may_watch(self, user) -> bool:
+        return workflow_selectors.user_may_review(user)
+
+    def render(self, user) -> str:
         if self.table:
             from approvals.views import inbox_context
 
@@ -97,7 +124,7 @@ class RunConsumer(_LiveConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self.close(code=CLOSE_SIGNED_OUT)
             return
         self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
         if not await database_sync_to_async(self._visible)():
@@ -110,12 +137,14 @@ class RunConsumer(_LiveConsumer):
 
     run_changed = _LiveConsumer.changed
 
-    def render(self) -> str:
+    def may_watch(self, user) -> bool:
+        return workflow_selectors.runs_visible_to(user).filter(id=self.run_id).exists()
+
+    def render(self, user) -> str:
         from workflows.views import run_live_context
 
-        user = self.scope["user"]
         run = workflow_selectors.runs_visible_to(user).select_related("created_by").filter(id=self.run_id).first()
-        if run is None:
+        if run is None:  # no longer visible since may_watch(): the next change closes the socket
             return ""
         context = {**run_live_context(user=user, run=run), "oob": True}
         return render_to_string("workflows/run_detail.html#run-live", context)

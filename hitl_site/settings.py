@@ -9,10 +9,12 @@ The mode follows the environment alone (see .env.example):
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    "axes",
     "workflows",
     "approvals",
 ]
@@ -62,7 +65,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "hitl_site.middleware.NotFoundPageMiddleware",
+    # Last, as django-axes requires: turns a refused sign-in into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "hitl_site.urls"
@@ -130,6 +137,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# The first backend refuses sign-ins of a locked-out account or address (django-axes); the second
+# checks the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/inbox/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -141,6 +155,64 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Sign-in throttling (django-axes) ---------------------------------------
+
+# After HITL_LOGIN_FAILURE_LIMIT failed sign-ins for one username, or from one address, that
+# username (from anywhere) and that address (for any username) are refused for
+# HITL_LOGIN_COOLOFF_MINUTES; the JSON API then answers 429 to that address, and invalid API
+# tokens count as failures of their address. Attempts are rows in the database, so every server
+# process sees the same counts.
+AXES_FAILURE_LIMIT = int(os.environ.get("HITL_LOGIN_FAILURE_LIMIT") or 5)
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("HITL_LOGIN_COOLOFF_MINUTES") or 15))
+AXES_LOCKOUT_PARAMETERS = "hitl_site.throttle.lockout_parameters"
+AXES_LOCKOUT_CALLABLE = "hitl_site.throttle.lockout_response"
+# Failures expire after the cool-off, not on a successful sign-in: else an attacker's sign-in to
+# their own account would wipe the count of their address's guesses at others.
+AXES_RESET_ON_SUCCESS = False
+# A successful sign-in is not logged (the audit of decisions is elsewhere); failures are.
+AXES_DISABLE_ACCESS_LOG = True
+# The client's address is the connection's, unless HITL_TRUSTED_PROXIES reverse proxies stand in
+# front: each appends the address it saw to X-Forwarded-For, which a client can also write itself,
+# so only the entries those proxies added are believed (hitl_site.throttle.client_address).
+HITL_TRUSTED_PROXIES = int(os.environ.get("HITL_TRUSTED_PROXIES") or 0)
+AXES_CLIENT_IP_CALLABLE = "hitl_site.throttle.client_address"
+
+# --- HTTPS and browser security ----------------------------------------------
+
+# With DEBUG off, HTTPS is assumed: redirect plain HTTP, HSTS, cookies sent over HTTPS only. A
+# plain-HTTP intranet turns each off (SECURE_SSL_REDIRECT=0, SECURE_HSTS_SECONDS=0,
+# SESSION_COOKIE_SECURE=0, CSRF_COOKIE_SECURE=0).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or (0 if DEBUG else 31_536_000))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# Behind a TLS-terminating proxy: the origins pages are served from
+# (https://approvals.example.com), and the header the proxy sets for HTTPS requests, as
+# "HTTP_X_FORWARDED_PROTO,https" (without it, SECURE_SSL_REDIRECT would loop).
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+_proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER")
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be 'HEADER,value', e.g. HTTP_X_FORWARDED_PROTO,https")
+    SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header)
+
+# Content-Security-Policy: scripts and styles from this site's static files only (htmx and its ws
+# extension are served from there, and no template has inline script, style or event handlers),
+# sockets and requests to this site only, and no framing.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+}
 
 # --- Channels and Celery ----------------------------------------------------
 

@@ -3,19 +3,23 @@
 Runs, step runs, requirements and events change only through ``services`` (locks, versions,
 audit), so the admin shows them read-only; its one action, "Cancel selected runs", goes through
 ``services.run_cancel``. API tokens are created here (shown once) or with
-``manage.py create_api_token``, and revoked by deleting them.
+``manage.py create_api_token``, and revoked by deleting them. A token lets anyone act as its user,
+so the admin makes one only for the person asking (a superuser: for anyone), and lists only one's
+own tokens.
 """
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils.html import format_html
 
 from . import services
 from .engine.errors import RunNotFoundError, RunStateError
 from .models import ApiToken, Requirement, RunEvent, StepRun, WorkflowRun
-from .tokens import token_digest, token_new
+from .tokens import token_digest, token_new, user_may_hold_token
 
 
 class ReadOnlyMixin:
@@ -85,7 +89,7 @@ class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             self.message_user(request, f"{skipped} run(s) were not active and stay as they were.", messages.WARNING)
 
     def has_cancel_permission(self, request):
-        return request.user.is_staff or request.user.has_perm("workflows.cancel_run")
+        return request.user.has_perm("workflows.cancel_run")
 
 
 @admin.register(StepRun)
@@ -116,24 +120,52 @@ class RunEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     raw_id_fields = ("run",)
 
 
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ("user",)
+
+    def clean_user(self):
+        user = self.cleaned_data["user"]
+        if not user_may_hold_token(user):
+            raise forms.ValidationError("This user is inactive or has no usable password: a token would not work.")
+        return user
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Add a token for a user: it is shown once, in the confirmation message."""
+    """Add a token: it is shown once, in the confirmation message. Superusers choose the user;
+    anyone else with the add permission gets a token for themselves only, and sees only theirs."""
 
+    form = ApiTokenForm
     list_display = ("user", "digest_prefix", "created_at", "last_used_at")
     search_fields = ("user__username",)
     list_select_related = ("user",)
-    fields = ("user",)
     raw_id_fields = ("user",)
 
     @admin.display(description="Digest")
     def digest_prefix(self, obj):
         return f"{obj.digest[:12]}…"
 
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(user=request.user)
+
+    def get_fields(self, request, obj=None):
+        return ("user",) if request.user.is_superuser else ()
+
     def has_change_permission(self, request, obj=None):
         return False
 
+    def save_form(self, request, form, change):
+        obj = super().save_form(request, form, change)
+        if not request.user.is_superuser:  # their form has no user field, whatever the POST says
+            obj.user = request.user
+        return obj
+
     def save_model(self, request, obj, form, change):
+        if not user_may_hold_token(obj.user):  # a requester without a usable password
+            raise PermissionDenied("This user is inactive or has no usable password: a token would not work.")
         token = token_new()
         obj.digest = token_digest(token)
         super().save_model(request, obj, form, change)

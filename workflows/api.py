@@ -3,8 +3,12 @@
 Auth: ``Authorization: Bearer <token>`` (``manage.py create_api_token``) or the session. Session
 POSTs need the CSRF token; token requests are exempt (a browser never sends them by itself).
 
-Errors are JSON: 400 ``{"errors": {field: message}}``; 401/403/404/405/409/413
+Errors are JSON: 400 ``{"errors": {field: message}}``; 401/403/404/405/409/413/429
 ``{"error": message, "code": ...}``. Bad input never reaches a 500.
+
+Throttling (django-axes): an invalid token counts as a failed sign-in of its address, and an
+address locked out by failed sign-ins gets 429 ``throttled`` on every request, whichever way it
+authenticates, until the cool-off ends.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import functools
 import uuid
 from collections.abc import Callable
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import RequestDataTooBig
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, JsonResponse
@@ -45,29 +52,59 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str | None = None, *, code: str = "", errors: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        error: str | None = None,
+        *,
+        code: str = "",
+        errors: dict | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(error or errors)
         self.status, self.error, self.code, self.errors = status, error, code, errors
+        self.headers = headers or {}
 
     def response(self) -> JsonResponse:
         body = {"errors": self.errors} if self.errors is not None else {"error": self.error, "code": self.code}
-        response = _json(body, status=self.status)
+        response = _json(body, status=self.status, headers=self.headers)
         if self.status == 401:
             response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
 
 
-def _json(data, status: int = 200) -> JsonResponse:
-    return JsonResponse(data, status=status, encoder=DjangoJSONEncoder, safe=False)
+def _json(data, status: int = 200, headers: dict | None = None) -> JsonResponse:
+    return JsonResponse(data, status=status, encoder=DjangoJSONEncoder, safe=False, headers=headers)
+
+
+def _throttled(request: HttpRequest) -> ApiError:
+    cool_off = get_cool_off(request)
+    return ApiError(
+        429,
+        "Too many failed sign-ins or invalid tokens; try again later.",
+        code="throttled",
+        headers={"Retry-After": str(int(cool_off.total_seconds()))} if cool_off else None,
+    )
+
+
+def throttled_response(request: HttpRequest) -> JsonResponse:
+    """429 for a client locked out by failed sign-ins (hitl_site.throttle answers with it too)."""
+    return _throttled(request).response()
 
 
 # -- plumbing -------------------------------------------------------------------------------------
+# No username: an invalid token is a failure of its address alone (hitl_site.throttle).
+_NO_USERNAME = {"username": None}
+
+
 class _CsrfCheck(CsrfViewMiddleware):
     def _reject(self, request, reason):
         return reason  # the reason, not a response: the API answers in JSON
 
 
 def _authenticate(request: HttpRequest) -> None:
+    if AxesProxyHandler.is_locked(request, _NO_USERNAME):
+        raise _throttled(request)
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, token = header.strip().partition(" ")
@@ -75,6 +112,9 @@ def _authenticate(request: HttpRequest) -> None:
             raise ApiError(401, "Use 'Authorization: Bearer <token>'.", code="bad_authorization_header")
         user = token_user(token.strip())
         if user is None:
+            # Counted like a wrong password, so tokens cannot be guessed at full speed. The
+            # request that reaches the limit is answered 429 by axes' middleware.
+            user_login_failed.send(sender=__name__, credentials=_NO_USERNAME, request=request)
             raise ApiError(401, "Invalid or revoked token.", code="invalid_token")
         request.user = user
         return

@@ -10,3 +10,8 @@ class WorkflowsConfig(AppConfig):
 
         # Workflow.run() / continue_run() persist through Django from now on.
         store.install()
+        # Every process (daphne, Celery, commands) knows its workflows before it serves anything.
+        # Models are loaded by now, so a workflow module may import them (it must not query).
+        from workflows import registry
+
+        registry.discover()

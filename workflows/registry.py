@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import threading
 
 from django.apps import apps
 from django.conf import settings
@@ -16,6 +17,9 @@ from workflows.engine import Workflow
 
 _registry: dict[str, Workflow] = {}
 _discovered = False
+# Held while importing: a thread that finds discovery under way waits for it instead of reading a
+# half-filled registry. Reentrant, since a workflow module may itself call get() or discover().
+_discover_lock = threading.RLock()
 
 
 class WorkflowNotFound(LookupError):
@@ -36,19 +40,27 @@ def _register_module(module) -> None:
 
 
 def discover() -> None:
-    """Import the workflow modules (once). Import errors propagate: a broken definition is loud."""
+    """Import the workflow modules (once; ``WorkflowsConfig.ready`` does it at startup). Import
+    errors propagate: a broken definition is loud, and the next call tries again.
+
+    Discovery counts as done only once every module is imported: marking it done first let
+    concurrent first requests after a restart see an empty registry ("No workflow named ...").
+    """
     global _discovered
     if _discovered:
         return
-    _discovered = True
-    names = [
-        f"{config.name}.flows"
-        for config in apps.get_app_configs()
-        if importlib.util.find_spec(f"{config.name}.flows") is not None
-    ]
-    names += list(getattr(settings, "HITL_WORKFLOW_MODULES", []))
-    for name in names:
-        _register_module(importlib.import_module(name))
+    with _discover_lock:
+        if _discovered:  # another thread finished it while this one waited
+            return
+        names = [
+            f"{config.name}.flows"
+            for config in apps.get_app_configs()
+            if importlib.util.find_spec(f"{config.name}.flows") is not None
+        ]
+        names += list(getattr(settings, "HITL_WORKFLOW_MODULES", []))
+        for name in names:
+            _register_module(importlib.import_module(name))
+        _discovered = True
 
 
 def get(name: str) -> Workflow:

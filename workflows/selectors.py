@@ -9,13 +9,18 @@ from .models import Requirement, WorkflowRun
 RESOLVE_PERM = "workflows.resolve_requirement"
 
 
+def _active(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
 def requirements_visible_to(user) -> QuerySet[Requirement]:
     """Requirements ``user`` may see and resolve: assigned to them or their groups, or open to
-    everyone holding ``resolve_requirement``. Staff see everything."""
+    everyone holding ``resolve_requirement``. Superusers see everything; staff status alone grants
+    nothing (it only opens the admin, where permissions decide again)."""
     qs = Requirement.objects.all()
-    if not user or not user.is_authenticated or not user.is_active:
+    if not _active(user):
         return qs.none()
-    if user.is_staff or user.is_superuser:
+    if user.is_superuser:
         return qs
     # Membership subqueries on the link tables: no joins in the outer query, so it can walk the
     # (status, created_at) index in inbox order and stop after one page.
@@ -36,27 +41,40 @@ def user_may_resolve(user, requirement: Requirement) -> bool:
 
 
 def runs_visible_to(user) -> QuerySet[WorkflowRun]:
-    if not user or not user.is_authenticated:
+    """Runs ``user`` may open (read-only unless they may also cancel): all of them with
+    ``workflows.view_workflowrun`` (or as a superuser); else the runs they started and the runs of
+    requirements they may see. Starting runs (``start_run``) shows nobody else's."""
+    if not _active(user):
         return WorkflowRun.objects.none()
-    if user.is_staff or user.has_perm("workflows.start_run") or user.has_perm("workflows.view_workflowrun"):
+    if user.has_perm("workflows.view_workflowrun"):  # True for superusers
         return WorkflowRun.objects.all()
-    return WorkflowRun.objects.filter(created_by=user)
+    reviewed = requirements_visible_to(user).values("run_id")
+    return WorkflowRun.objects.filter(Q(created_by=user) | Q(id__in=reviewed))
 
 
 def requirements_inspectable_by(user) -> QuerySet[Requirement]:
     """Requirements ``user`` may look at (run pages, the API's reads): the ones they may resolve,
-    or all of them for staff and holders of ``workflows.view_requirement`` (auditors)."""
-    if user and user.is_authenticated and user.is_active and user.has_perm("workflows.view_requirement"):
+    or all of them for holders of ``workflows.view_requirement`` (auditors) and superusers."""
+    if _active(user) and user.has_perm("workflows.view_requirement"):
         return Requirement.objects.all()
     return requirements_visible_to(user)
 
 
+def user_may_review(user) -> bool:
+    """Whether ``user`` may have requirements to resolve at all: the resolve permission (or a
+    superuser), a group (requirements go to groups), or a requirement assigned to them by name. The
+    live inbox closes when this ends."""
+    if not _active(user):
+        return False
+    if user.has_perm(RESOLVE_PERM) or user.groups.exists():
+        return True
+    return Requirement.assignees.through.objects.filter(user_id=user.id).exists()
+
+
 def user_may_start_runs(user) -> bool:
-    return bool(user and user.is_authenticated and user.is_active and user.has_perm("workflows.start_run"))
+    return _active(user) and user.has_perm("workflows.start_run")
 
 
 def user_may_cancel_runs(user) -> bool:
-    """Staff, or holders of ``workflows.cancel_run`` (on runs they can see)."""
-    return bool(
-        user and user.is_authenticated and user.is_active and (user.is_staff or user.has_perm("workflows.cancel_run"))
-    )
+    """Holders of ``workflows.cancel_run`` (on runs they can see), and superusers."""
+    return _active(user) and user.has_perm("workflows.cancel_run")

@@ -16,6 +16,19 @@ def grant(user, *codenames: str):
     return user
 
 
+def signed_in_session(user):
+    """A saved session that signs ``user`` in, as the login view leaves it (sockets check it)."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return session
+
+
 @pytest.fixture
 def sent_runs():
     """Run ids the services scheduled (after commit), instead of a worker running them."""

@@ -11,7 +11,7 @@ from workflows import registry
 from workflows.broadcast import INBOX_GROUP
 from workflows.engine import HumanReview, Step, Workflow
 
-from .conftest import grant
+from .conftest import grant, signed_in_session
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -32,6 +32,8 @@ secret = registry.register(
 async def connect(user, query=""):
     communicator = WebsocketCommunicator(InboxConsumer.as_asgi(), f"/ws/inbox/?{query}")
     communicator.scope["user"] = user
+    if user.is_authenticated:
+        communicator.scope["session"] = await database_sync_to_async(signed_in_session)(user)
     connected, code = await communicator.connect()
     return communicator, connected, code
 

@@ -13,7 +13,7 @@ from approvals.routing import websocket_urlpatterns
 from workflows import registry, services
 from workflows.broadcast import run_group
 
-from .conftest import grant
+from .conftest import grant, signed_in_session
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -21,6 +21,8 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 async def connect(user, run_id):
     communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/runs/{run_id}/")
     communicator.scope["user"] = user
+    if user.is_authenticated:
+        communicator.scope["session"] = await database_sync_to_async(signed_in_session)(user)
     connected, code = await communicator.connect()
     return communicator, connected, code
 

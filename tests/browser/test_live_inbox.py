@@ -34,7 +34,7 @@ def login(browser: Browser, base: str, username: str) -> Page:
 
 def test_open_inbox_follows_new_and_resolved_requirements(asgi_live_server, browser, people, screenshot_dir):
     reviewer = login(browser, asgi_live_server, "rita")
-    reviewer.wait_for_function("window.__wsOpen >= 1")
+    reviewer.wait_for_function("() => window.__wsOpen >= 1")
     expect(reviewer.get_by_text("Nothing is waiting for you")).to_be_visible()
     reviewer.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
 

@@ -84,7 +84,7 @@ def test_run_page_follows_changes_without_reload(asgi_live_server, browser, page
     log_in(page, asgi_live_server, "olga", "olga-secret-pw")
     page.goto(f"{asgi_live_server}/runs/{run_id}/")
     expect(page.locator("#run-status")).to_have_text("Paused")
-    page.wait_for_function("window.__wsOpen === true")
+    page.wait_for_function("() => window.__wsOpen === true")
     page.evaluate("window.__sameDocument = true")
     # Cancelled elsewhere (another browser, through the server): the change is pushed to this page.
     other = browser.new_context().new_page()

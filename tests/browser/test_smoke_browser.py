@@ -11,5 +11,5 @@ def test_login_page_in_chromium(asgi_live_server, page, screenshot_dir):
     expect(page.get_by_label("Password")).to_be_visible()
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
     # htmx comes from django-htmx's static files, served by the ASGI app (no CDN).
-    page.wait_for_function("typeof window.htmx === 'object'", timeout=5000)
+    page.wait_for_function("() => typeof window.htmx === 'object'", timeout=5000)
     page.screenshot(path=screenshot_dir / "login.png")

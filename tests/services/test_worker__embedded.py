@@ -99,7 +99,7 @@ def test_a_post_that_starts_a_run_returns_before_the_step_runs(asgi_live_server,
         celery = request.getfixturevalue("celery")
         celery_app.control.purge()  # what earlier tests sent there without a worker
         celery.worker("live", env={"CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE})
-    user = User.objects.create_user("olga")
+    user = User.objects.create_user("olga", password="olga-pw")  # tokens need a usable password
     user.user_permissions.add(Permission.objects.get(codename="start_run"))
     _, token = token_create(user=user)
 

@@ -20,8 +20,9 @@ PERMS = {
 @pytest.fixture
 def make_user(django_user_model):
     def make(username: str, *perms: str, staff: bool = False, groups: tuple[str, ...] = ()):
-        # No password: hashing one costs ~0.3 s, and tests log in with force_login.
-        user = django_user_model.objects.create_user(username=username, is_staff=staff)
+        # A usable password (API tokens need one; the tests' hasher is fast); tests log in with
+        # force_login.
+        user = django_user_model.objects.create_user(username=username, password=f"{username}-pw", is_staff=staff)
         for codename in perms:
             user.user_permissions.add(Permission.objects.get(content_type__app_label="workflows", codename=codename))
         for name in groups:

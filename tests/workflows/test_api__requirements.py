@@ -137,8 +137,13 @@ def test_detail__unknown_and_non_uuid_are_404(api):
     assert api.get("/api/v1/requirements/12345").status_code == 404
 
 
-def test_detail__staff_and_auditors_inspect_everything(client, make_user, assigned):
+def test_detail__superusers_and_auditors_inspect_everything_staff_status_alone_nothing(client, make_user, assigned):
     client.force_login(make_user("sid", staff=True))
+    assert client.get(f"/api/v1/requirements/{assigned.id}").status_code == 404
+    root = make_user("root")
+    root.is_superuser = True
+    root.save()
+    client.force_login(root)
     assert client.get(f"/api/v1/requirements/{assigned.id}").status_code == 200
     client.force_login(make_user("aud", "view_requirement"))
     assert client.get(f"/api/v1/requirements/{assigned.id}").status_code == 200

@@ -51,11 +51,11 @@ def test_run_list__others_see_only_their_own(client, operator, outsider):
 def test_run_list__empty_says_what_this_user_can_do(client, operator, reviewer):
     client.force_login(reviewer)  # sees only runs they started, and may start none
     text = client.get("/runs/").text
-    assert "No runs." in text and "Runs you start appear here" in text and 'href="/inbox/"' in text
+    assert "No runs." in text and "Runs you start or review appear here" in text and 'href="/inbox/"' in text
     assert "Start one from a" not in text
     client.force_login(operator)
     text = client.get("/runs/").text
-    assert "Start one from a" in text and "Runs you start appear here" not in text
+    assert "Start one from a" in text and "Runs you start or review appear here" not in text
 
 
 def test_run_list__filters_by_workflow_status_and_dates(client, operator):
@@ -279,8 +279,15 @@ def test_cancel__needs_the_permission(client, make_user, paused_run):
     assert paused_run.status == WorkflowRun.Status.PAUSED
 
 
-def test_cancel__staff_may_cancel(client, make_user, paused_run):
+def test_cancel__staff_status_alone_may_not_cancel_but_a_superuser_may(client, make_user, paused_run):
     client.force_login(make_user("stella", staff=True))
+    assert client.post(f"/runs/{paused_run.id}/cancel/").status_code in (403, 404)
+    paused_run.refresh_from_db()
+    assert paused_run.status == WorkflowRun.Status.PAUSED
+    root = make_user("root")
+    root.is_superuser = True
+    root.save()
+    client.force_login(root)
     assert client.post(f"/runs/{paused_run.id}/cancel/").status_code == 302
     paused_run.refresh_from_db()
     assert paused_run.status == WorkflowRun.Status.CANCELLED
@@ -298,7 +305,7 @@ def test_cancel__invisible_run_is_404_and_get_is_405(client, make_user, paused_r
     canceller = make_user("cass", "cancel_run")  # may cancel, but sees only their own runs
     client.force_login(canceller)
     assert client.post(f"/runs/{paused_run.id}/cancel/").status_code == 404
-    client.force_login(make_user("root", staff=True))
+    client.force_login(make_user("root", "cancel_run", "view_workflowrun"))
     assert client.get(f"/runs/{paused_run.id}/cancel/").status_code == 405
 
 

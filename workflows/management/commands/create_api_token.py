@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.tokens import token_create
+from workflows.tokens import TokenRefused, token_create
 
 
 class Command(BaseCommand):
@@ -20,5 +20,8 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {username!r}.") from None
         if not user.is_active:
             raise CommandError(f"User {username!r} is inactive.")
-        _, token = token_create(user=user)
+        try:
+            _, token = token_create(user=user)
+        except TokenRefused as exc:
+            raise CommandError(f"{exc} Set a password first (`manage.py changepassword {username}`).") from None
         self.stdout.write(token)
