@@ -185,7 +185,7 @@ def state_from_row(row: WorkflowRun, *, fold_events: bool = True, requirements=N
         additional_data=row.additional_data or {},
         content=row.content,
         error=row.error or None,
-        created_by=None,
+        created_by=row.created_by_name or None,
         pause_kind=row.pause_kind or None,
         paused_step_name=row.paused_step_name or None,
         paused_step_path=row.paused_step_path or None,
@@ -376,7 +376,6 @@ def _sqlite_checkpoint(state: RunState) -> bool:
         or conn.in_atomic_block
         or state.new_requirements
         or state.dirty_requirements
-        or "_unsaved" in state.__dict__
     ):
         return False
     conn.ensure_connection()
@@ -418,7 +417,6 @@ def _fits_one_statement(state: RunState) -> bool:
         connections[router.db_for_write(WorkflowRun)].vendor == "postgresql"
         and not state.new_requirements
         and not state.dirty_requirements
-        and "_unsaved" not in state.__dict__
     )
 
 
@@ -517,16 +515,17 @@ class DjangoStore:
 
     # -- writing --------------------------------------------------------------------------------
     def insert(self, state: RunState) -> None:
-        if state.status == WorkflowRun.Status.RUNNING:
-            # Started in this process (Workflow.run): the row is written with the first checkpoint
-            # or with the end of the execution, whichever comes first (one transaction less).
-            state.__dict__["_unsaved"] = True
-            return
         with transaction.atomic():
             self._create_row(state)
             self._flush(state)
+        if state.status == WorkflowRun.Status.RUNNING:
+            # Started in this process (Workflow.run), already claimed: the row exists before any
+            # operator code runs, so the run is listed, and can be cancelled, while its first step
+            # runs; its lease is renewed from now on.
+            self._hold(state)
+            broadcast.run_changed(state.run_id)
 
-    def _create_row(self, state: RunState, **final) -> None:
+    def _create_row(self, state: RunState) -> None:
         now = timezone.now()
         if state.status == WorkflowRun.Status.RUNNING:
             lease_until = now + lease_duration()
@@ -544,6 +543,7 @@ class DjangoStore:
             "state": state.snapshot(),
             "version": state.version,
             "created_by": _user_id(state.created_by),
+            "created_by_name": state.created_by or "",
             "created_at": state.created_at or now,
             "updated_at": now,
             "lease_until": lease_until,
@@ -555,7 +555,6 @@ class DjangoStore:
             "cancel_requested_by": "",
             "finished_at": None,
         }
-        values.update(final)
         rows.insert(WorkflowRun, tuple(values), [tuple(values.values())])
 
     def claim_ahead(self, run_id: str, *, now: datetime) -> RunState | None:
@@ -724,14 +723,10 @@ class DjangoStore:
             cancelled_by = _write_in_one_statement(state, {})
         else:
             with transaction.atomic():
-                cancelled_by = ""
-                if "_unsaved" not in state.__dict__:  # else this writes the row: nobody else has it
-                    owner = _lock_owner(state.run_id)
-                    _fence(state, owner)  # a worker presumed dead writes nothing
-                    cancelled_by = owner[1]
+                owner = _lock_owner(state.run_id)
+                _fence(state, owner)  # a worker presumed dead writes nothing
+                cancelled_by = owner[1]
                 self._flush(state)
-        if state.run_id not in self._held:  # started by Workflow.run: its row exists from now on
-            self._hold(state)
         broadcast.run_changed(state.run_id)  # its page shows the step that just completed
         if cancelled_by:  # someone cancelled the running run: nothing after this step starts
             raise RunCancelled(f"Run cancelled by {cancelled_by}")
@@ -754,19 +749,6 @@ class DjangoStore:
             # Open pages showing the run or its requirements refresh once this commits (whoever
             # executed it: a worker, or Workflow.run() in a shell).
             broadcast.requirements_changed(state.run_id, [r.id for r in state.requirements])
-            if state.__dict__.pop("_unsaved", False):
-                state.version += 1
-                self._create_row(
-                    state,
-                    content=state.content,
-                    error=state.error or "",
-                    pause_kind=state.pause_kind or "",
-                    paused_step_name=state.paused_step_name or "",
-                    paused_step_path=state.paused_step_path or "",
-                    finished_at=now if state.status in TERMINAL else None,
-                )
-                self._flush(state)
-                return
             # The end state, fenced: written only if this execution still owns the run (its
             # version), which also locks the row. A cancellation that landed meanwhile is read back.
             cancelled_by = self._write_end(state, now, at_version=state.version)
@@ -806,8 +788,6 @@ class DjangoStore:
 
     def _flush(self, state: RunState) -> None:
         run_id = state.run_id
-        if state.__dict__.pop("_unsaved", False):
-            self._create_row(state)
         if state.new_requirements:
             self._insert_requirements(run_id, state)
         if state.dirty_requirements:
