@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -28,7 +27,7 @@ from workflows.engine.errors import (
 from workflows.engine.requirements import clean_decision
 from workflows.engine.state import RunState
 
-from . import rows, selectors
+from . import rows, selectors, store
 from .models import Requirement, WorkflowRun
 from .store import (
     CancelRequested,
@@ -37,15 +36,17 @@ from .store import (
     lock_run,
     requeue_delay,
     requirement_to_engine,
+    resolution_recorded,
     save_requirement,
+    save_timeout,
     state_from_row,
 )
 
 log = logging.getLogger("workflows")
 
-# Called inside the resolving transaction with (requirement=, user=, resolution=, shown=):
+# Called inside the resolving transaction of every resolution (see ``store.resolution_hooks``):
 # the approvals app records its audit row here, in the same transaction as the decision.
-resolution_hooks: list[Callable[..., None]] = []
+resolution_hooks = store.resolution_hooks
 
 MAX_INPUT_BYTES = 1_000_000
 
@@ -202,8 +203,7 @@ def requirement_resolve(
             raise Requirement.DoesNotExist("No such requirement.") from None
         req = requirement_to_engine(row)
         if persistence.is_due(req, now):
-            persistence.apply_timeout(req, now)
-            save_requirement(req)
+            save_timeout(req, now)  # the timeout is kept (and audited); the late decision is not
             _after_change(run, [row.id], now)
             expired = True
         else:
@@ -219,8 +219,7 @@ def requirement_resolve(
                 req.version,
             )
             row.resolved_by, row.resolved_by_name = user, req.resolved_by or ""
-            for hook in resolution_hooks:
-                hook(requirement=row, user=user, resolution=resolution, shown=shown)
+            resolution_recorded(row, user=user, shown=shown)
             _after_change(run, [row.id], now)
     if expired:  # after commit: the expiry is kept, the late decision is refused
         raise ExpiredError("This requirement expired at its deadline; the timeout decided it.")

@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -254,6 +255,31 @@ def append_event(run_id, event: str, data: dict, *, step_name: str = "", now: da
     WorkflowRun.objects.filter(id=run_id).update(state={**state, "seq": seq})
 
 
+# Called inside the resolving transaction for every resolution of a requirement, whatever its path:
+# a person's decision (decision page, JSON API, Python API) or a timeout (the system), with
+# (requirement=, user=, actor=, resolution=, shown=). The approvals app records its audit row here,
+# so the row commits with the resolution or not at all, and ``workflows`` never imports ``approvals``.
+resolution_hooks: list[Callable[..., None]] = []
+
+
+def resolution_recorded(req, *, user=None, actor: str | None = None, shown: dict | None = None) -> None:
+    """Hand the resolution just written to the hooks. ``req``: the requirement (a row, or the
+    engine's; anything with ``id``, ``run_id``, ``resolution`` and ``payload``); ``user``: the
+    decider's user row, None for the system or a name without one; ``actor``: the name recorded
+    (default: the user's, else the system); ``shown``: what the decider saw (default: the payload)."""
+    actor = actor or (user.get_username() if user is not None else None) or persistence.SYSTEM_ACTOR
+    shown = dict(req.payload or {}) if shown is None else shown
+    for hook in resolution_hooks:
+        hook(requirement=req, user=user, actor=actor, resolution=req.resolution, shown=shown)
+
+
+def save_timeout(req: EngineRequirement, now: datetime) -> None:
+    """Apply ``on_timeout`` to the due requirement ``req`` and write it, audited as the system."""
+    persistence.apply_timeout(req, now)
+    save_requirement(req)
+    resolution_recorded(req)
+
+
 def save_requirement(req: EngineRequirement, *, user_id=None) -> None:
     """Write a decision or timeout made on ``req`` (read at ``req.version - 1``) to its row.
     ``user_id``: the decider's id when the caller has it (else looked up from the name)."""
@@ -278,6 +304,12 @@ def _user_id(username: str | None):
     if not username or username == persistence.SYSTEM_ACTOR:
         return None
     return get_user_model().objects.filter(username=username).values_list("id", flat=True).first()
+
+
+def _user(username: str | None):
+    if not username or username == persistence.SYSTEM_ACTOR:
+        return None
+    return get_user_model().objects.filter(username=username).first()
 
 
 # -- the checkpoint's hot path ----------------------------------------------------------------
@@ -648,12 +680,15 @@ class DjangoStore:
                 state.status, state.error = row.status, None  # an error of an earlier refusal is over
                 for req in state.requirements:
                     if persistence.is_due(req, now):
-                        persistence.apply_timeout(req, now)
-                        save_requirement(req)
+                        save_timeout(req, now)
                 if check is not None:
                     check(state)
                 for req in persistence.apply_decisions(state, decisions, now):
-                    save_requirement(req)  # compare-and-set: someone else deciding first rolls all back
+                    # Decisions of the Python API (continue_run): audited like any other.
+                    user = _user(req.resolved_by)
+                    # Compare-and-set: someone else deciding first rolls all back, audit rows too.
+                    save_requirement(req, user_id=user.pk if user is not None else None)
+                    resolution_recorded(req, user=user, actor=req.resolved_by)
                 persistence.check_continuable(state)
                 row.status, row.version = WorkflowRun.Status.RUNNING, row.version + 1
                 row.lease_until, row.updated_at = now + lease_duration(), now
@@ -711,8 +746,7 @@ class DjangoStore:
         due = Requirement.objects.select_for_update().filter(run_id=run_id, status=PENDING, timeout_at__lte=now)
         for row in due:
             req = requirement_to_engine(row)
-            persistence.apply_timeout(req, now)
-            save_requirement(req)
+            save_timeout(req, now)
             expired.append(req)
         return expired
 
