@@ -338,6 +338,7 @@ _REQUIREMENT_FIELDS = (
     "seq",
     "workflow_name",
     "is_assigned",
+    "unknown_assignment",
     "resolution",
     "resolved_by",
 )
@@ -844,6 +845,34 @@ class DjangoStore:
         state.dirty_requirements = set()
 
     def _insert_requirements(self, run_id: str, state: RunState) -> None:
+        assigned = [r for r in state.new_requirements if r.assignees or r.groups]
+        users, groups = {}, {}
+        if assigned:
+            users = dict(
+                get_user_model()
+                .objects.filter(username__in={u for r in assigned for u in r.assignees})
+                .values_list("username", "id")
+            )
+            groups = dict(
+                Group.objects.filter(name__in={g for r in assigned for g in r.groups}).values_list("name", "id")
+            )
+        unknown = {}
+        for r in assigned:
+            missing = {
+                "assignees": [u for u in r.assignees if u not in users],
+                "groups": [g for g in r.groups if g not in groups],
+            }
+            if missing["assignees"] or missing["groups"]:
+                # Still restricted to whoever does exist (or to superusers): a typo must not open a
+                # requirement to everyone. Shown on the requirement; the system check names it too.
+                unknown[r.id] = {key: names for key, names in missing.items() if names}
+                log.warning(
+                    "requirement %s of run %s (%s): assigned to unknown %s",
+                    r.id,
+                    run_id,
+                    r.step_name,
+                    ", ".join(f"{key} {names}" for key, names in unknown[r.id].items()),
+                )
         rows.insert(
             Requirement,
             _REQUIREMENT_FIELDS,
@@ -872,32 +901,22 @@ class DjangoStore:
                     r.seq,
                     state.workflow_name,
                     bool(r.assignees or r.groups),
+                    unknown.get(r.id, {}),
                     None,  # resolution
                     None,  # resolved_by
                 )
                 for r in state.new_requirements
             ],
         )
-        assigned = [(r.id, r) for r in state.new_requirements if r.assignees or r.groups]
         if not assigned:
             return
-        users = dict(
-            get_user_model()
-            .objects.filter(username__in={u for _, r in assigned for u in r.assignees})
-            .values_list("username", "id")
-        )
-        groups = dict(
-            Group.objects.filter(name__in={g for _, r in assigned for g in r.groups}).values_list("name", "id")
-        )
         user_links, group_links = [], []
-        for req_id, r in assigned:
+        for r in assigned:
             user_links += [
-                Requirement.assignees.through(requirement_id=req_id, user_id=users[u])
-                for u in r.assignees
-                if u in users
+                Requirement.assignees.through(requirement_id=r.id, user_id=users[u]) for u in r.assignees if u in users
             ]
             group_links += [
-                Requirement.groups.through(requirement_id=req_id, group_id=groups[g]) for g in r.groups if g in groups
+                Requirement.groups.through(requirement_id=r.id, group_id=groups[g]) for g in r.groups if g in groups
             ]
         Requirement.assignees.through.objects.bulk_create(user_links)
         Requirement.groups.through.objects.bulk_create(group_links)
