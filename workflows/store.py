@@ -404,12 +404,7 @@ def _sqlite_checkpoint(state: RunState) -> bool:
     layers cost more than the write itself here, and a run checkpoints after every step.
     Returns False when the general path must be used."""
     conn = connections[router.db_for_write(RunEvent)]
-    if (
-        conn.vendor != "sqlite"
-        or conn.in_atomic_block
-        or state.new_requirements
-        or state.dirty_requirements
-    ):
+    if conn.vendor != "sqlite" or conn.in_atomic_block or state.new_requirements or state.dirty_requirements:
         return False
     conn.ensure_connection()
     raw = conn.connection
