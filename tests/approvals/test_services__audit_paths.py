@@ -14,27 +14,11 @@ from django.utils import timezone
 
 from approvals.models import Decision
 from approvals.services import content_hash
-from workflows import registry, services
+from workflows import services
 from workflows.engine import ConflictError, ExpiredError, HumanReview, Step, Workflow
 from workflows.models import Requirement
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def temp_workflow():
-    """Register workflows for one test only."""
-    registry.discover()
-    names = []
-
-    def register(workflow):
-        assert workflow.name not in registry._registry
-        names.append(workflow.name)
-        return registry.register(workflow)
-
-    yield register
-    for name in names:
-        registry._registry.pop(name, None)
 
 
 def _gated(name: str, **review) -> Workflow:
