@@ -543,15 +543,17 @@ class DjangoStore:
 
     # -- writing --------------------------------------------------------------------------------
     def insert(self, state: RunState) -> None:
-        with transaction.atomic():
-            self._create_row(state)
-            self._flush(state)
+        if state.new_requirements or state.new_events or state.new_step_runs:
+            with transaction.atomic():
+                self._create_row(state)
+                self._flush(state)
+        else:
+            self._create_row(state)  # one statement, atomic by itself (the usual case: a new run)
         if state.status == WorkflowRun.Status.RUNNING:
             # Started in this process (Workflow.run), already claimed: the row exists before any
             # operator code runs, so the run is listed, and can be cancelled, while its first step
             # runs; its lease is renewed from now on.
             self._hold(state)
-            broadcast.run_changed(state.run_id)
 
     def _create_row(self, state: RunState) -> None:
         now = timezone.now()
