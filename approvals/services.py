@@ -7,6 +7,7 @@ import hashlib
 import json
 from typing import Any
 
+from workflows.engine.persistence import SYSTEM_ACTOR
 from workflows.models import Requirement
 
 from .models import Decision
@@ -40,18 +41,25 @@ def output_diff(old: Any, new: Any) -> str:
     return "\n".join(lines)
 
 
-def decision_record(*, requirement: Requirement, user, resolution: dict, shown: dict) -> Decision:
-    """Audit one decision. A ``workflows.services.resolution_hooks`` hook: it runs inside the
-    resolving transaction, so the row commits with the decision (or not at all)."""
+def decision_record(
+    *, requirement: Requirement, user, resolution: dict, shown: dict, actor: str | None = None
+) -> Decision:
+    """Audit one resolution: a person's decision, from any path, or a timeout (``user`` None,
+    ``actor`` "system"). A ``workflows.services.resolution_hooks`` hook: it runs inside the
+    resolving transaction, so the row commits with the decision (or not at all).
+
+    ``requirement``: its row, or the engine's requirement (``id`` and ``run_id`` are what is read);
+    ``actor``: the name to record, default the user's (kept when the user is later deleted), else
+    "system" (a timeout, or a Python-API decision made without naming a user)."""
     action = resolution.get("action", "")
     data = {key: value for key, value in resolution.items() if key != "action"}
     diff = output_diff(shown.get("output"), resolution.get("output")) if action == "edit" else ""
     authenticated = user is not None and user.is_authenticated
     return Decision.objects.create(
-        requirement=requirement,
+        requirement_id=requirement.id,
         run_id=requirement.run_id,
         user=user if authenticated else None,
-        username=user.get_username() if authenticated else "system",
+        username=actor or (user.get_username() if authenticated else SYSTEM_ACTOR),
         action=action,
         data=data,
         shown_hash=content_hash(shown),

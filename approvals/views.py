@@ -193,6 +193,7 @@ def _render_decision(
         "preview_token": preview_token,
         "diff_only": template.endswith("#edit-diff"),
         "kinds_with_input": KINDS_WITH_INPUT,
+        "workflow_unavailable": req.is_pending and not registry.is_registered(req.workflow_name),
     }
     if template == "approvals/decide.html":
         context |= {
@@ -247,6 +248,8 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
         raise Http404("No such requirement, or it is not assigned to you.") from None
     except ExpiredError:
         return _render_conflict(request, req, expired=True)
+    except registry.WorkflowUnavailableError as exc:
+        return render(request, "approvals/conflict.html", {"req": req, "unavailable": str(exc)}, status=409)
     except ConflictError:
         return _render_conflict(request, req, expired=False)
     except ValidationError as exc:

@@ -110,8 +110,8 @@ def bench_sqlite_floor(n, warmup=3):
         con.execute(
             f"INSERT INTO {WorkflowRun._meta.db_table} (id, workflow_name, fingerprint, status, input, "
             "additional_data, content, error, state, pause_kind, paused_step_name, paused_step_path, version, "
-            "cancel_requested_by, created_at, updated_at) VALUES (?, 'floor', '', 'RUNNING', 'null', '{}', "
-            "'null', '', '{}', '', '', '', 1, '', ?, ?)",
+            "cancel_requested_by, created_by_name, created_at, updated_at) VALUES (?, 'floor', '', 'RUNNING', "
+            "'null', '{}', 'null', '', '{}', '', '', '', 1, '', '', ?, ?)",
             (run, ts, ts),
         )
         t0 = time.perf_counter()

@@ -92,35 +92,36 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------
 
+# Any SQLite database, the default file or one named by DATABASE_URL=sqlite:///...: the in-process
+# worker writes while requests write. WAL lets readers run beside a writer, synchronous=NORMAL
+# syncs at checkpoints rather than at every commit (still durable against a process crash),
+# IMMEDIATE takes the write lock at BEGIN (no lock-upgrade deadlock) and the timeout waits
+# instead of failing with "database is locked".
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000;",
+}
+
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     # CONN_MAX_AGE=0: under ASGI each request runs in its own thread context, so
     # persistent connections pile up instead of being reused (Django docs).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
-    # Explicit TEST NAME: a forked daphne test server would otherwise compute
-    # "test_test_<db>" after NAME was already switched (channels' live-server setup). One
-    # per test session, as for SQLite below: two suites at once do not share it.
-    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / "db.sqlite3",
-            # The in-process worker writes while requests write: WAL lets readers
-            # run beside a writer, IMMEDIATE takes the write lock at BEGIN (no
-            # lock-upgrade deadlock) and the timeout waits instead of failing
-            # with "database is locked".
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000;",
-            },
-            # A file, not :memory:, so a forked live test server shares it.
-            # One file per test session (a forked test server inherits the name), so two
-            # suites running at once on one machine do not share it.
-            "TEST": {"NAME": BASE_DIR / f"test_db.{os.getpid()}.sqlite3"},
-        }
-    }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["OPTIONS"] = {**SQLITE_OPTIONS, **_db.get("OPTIONS", {})}
+    # A file, not :memory:, so a forked live test server shares it. One file per test
+    # session (a forked test server inherits the name), so two suites running at once on
+    # one machine do not share it.
+    _db["TEST"] = {"NAME": BASE_DIR / f"test_db.{os.getpid()}.sqlite3"}
+else:
+    # Explicit TEST NAME: a forked daphne test server would otherwise compute
+    # "test_test_<db>" from the NAME already switched to the test database. One
+    # per test session, as for SQLite above: two suites at once do not share it.
+    _db["TEST"] = {"NAME": f"test_{_db['NAME']}_{os.getpid()}"}
 
 # PostgreSQL: the statements a run executes on every claim and checkpoint (workflows/rows.py)
 # are prepared once per connection. Set HITL_PREPARED_STATEMENTS=0 behind a pooler that

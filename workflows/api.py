@@ -396,6 +396,8 @@ def requirement_resolve(request, requirement_id: str):
         raise ApiError(400, errors={"action": str(exc)}) from None
     except ExpiredError as exc:
         raise ApiError(409, str(exc), code="expired") from None
+    except registry.WorkflowUnavailableError as exc:
+        raise ApiError(409, str(exc), code="workflow_unavailable") from None
     except ConflictError as exc:
         current = Requirement.objects.filter(id=req.id).values_list("status", flat=True).first()
         code = "stale_version" if current == Requirement.Status.PENDING else f"already_{str(current).lower()}"

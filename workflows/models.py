@@ -49,6 +49,9 @@ class WorkflowRun(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The starter's username as the engine knows it (a reloaded run keeps it without a join; it
+    # survives the user's deletion).
+    created_by_name = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -151,6 +154,11 @@ class Requirement(models.Model):
     assignees = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="assigned_requirements")
     groups = models.ManyToManyField(Group, blank=True, related_name="assigned_requirements")
     is_assigned = models.BooleanField(default=False, help_text="True when assignees or groups restrict it.")
+    # Names the definition assigns that matched no user or group when the requirement was created
+    # (a typo, or a group not created yet): shown on the requirement, never dropped silently.
+    unknown_assignment = models.JSONField(
+        default=dict, blank=True, help_text='Unknown names: {"assignees": [...], "groups": [...]}.'
+    )
     # Workflow name copied from the run so the inbox filters without a join.
     workflow_name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
@@ -193,6 +201,14 @@ class Requirement(models.Model):
     @property
     def action(self) -> str | None:
         return (self.resolution or {}).get("action")
+
+    @property
+    def unknown_assignment_labels(self) -> list[str]:
+        """E.g. ``["assigned to unknown group finanse", "assigned to unknown user nobody"]``."""
+        unknown = self.unknown_assignment or {}
+        return [f"assigned to unknown group {name}" for name in unknown.get("groups", [])] + [
+            f"assigned to unknown user {name}" for name in unknown.get("assignees", [])
+        ]
 
 
 class RunEvent(models.Model):

@@ -189,8 +189,9 @@ def openapi_schema() -> dict:
                             "200": _json_body(_ref("Requirement"), "The requirement, resolved."),
                             "409": _error(
                                 "Nothing was applied: `already_resolved` (or `already_cancelled` when its run "
-                                "was cancelled), `stale_version`, or `expired` (past its deadline: the timeout "
-                                "decided it)."
+                                "was cancelled), `stale_version`, `expired` (past its deadline: the timeout "
+                                "decided it), or `workflow_unavailable` (the run's workflow is not registered "
+                                "in this deployment)."
                             ),
                         },
                     ),

@@ -14,6 +14,7 @@ from django.apps import apps
 from django.conf import settings
 
 from workflows.engine import Workflow
+from workflows.engine.errors import ConflictError
 
 _registry: dict[str, Workflow] = {}
 _discovered = False
@@ -24,6 +25,22 @@ _discover_lock = threading.RLock()
 
 class WorkflowNotFound(LookupError):
     pass
+
+
+# What people see on a run whose workflow this deployment does not have (renamed or removed in
+# code, or started from a script with another module list). Runs set aside for it carry an error
+# that starts with this text (see ``services.runs_retry_unavailable``).
+UNAVAILABLE = "Workflow not available in this deployment"
+
+
+class WorkflowUnavailableError(ConflictError):
+    """A decision on a run whose workflow is not registered here: refused, nothing changes."""
+
+    def __init__(self, name: str):
+        super().__init__(
+            f"{UNAVAILABLE}: no workflow named '{name}' is registered, so decisions on its runs are "
+            "refused until it is registered again."
+        )
 
 
 def register(workflow: Workflow) -> Workflow:
@@ -61,6 +78,11 @@ def discover() -> None:
         for name in names:
             _register_module(importlib.import_module(name))
         _discovered = True
+
+
+def is_registered(name: str) -> bool:
+    discover()
+    return name in _registry
 
 
 def get(name: str) -> Workflow:

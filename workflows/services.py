@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -28,7 +27,7 @@ from workflows.engine.errors import (
 from workflows.engine.requirements import clean_decision
 from workflows.engine.state import RunState
 
-from . import rows, selectors
+from . import rows, selectors, store
 from .models import Requirement, WorkflowRun
 from .store import (
     CancelRequested,
@@ -37,15 +36,17 @@ from .store import (
     lock_run,
     requeue_delay,
     requirement_to_engine,
+    resolution_recorded,
     save_requirement,
+    save_timeout,
     state_from_row,
 )
 
 log = logging.getLogger("workflows")
 
-# Called inside the resolving transaction with (requirement=, user=, resolution=, shown=):
+# Called inside the resolving transaction of every resolution (see ``store.resolution_hooks``):
 # the approvals app records its audit row here, in the same transaction as the decision.
-resolution_hooks: list[Callable[..., None]] = []
+resolution_hooks = store.resolution_hooks
 
 MAX_INPUT_BYTES = 1_000_000
 
@@ -184,7 +185,8 @@ def requirement_resolve(
 
     Compare-and-set on status + version in the transaction that schedules the continuation.
     Raises ``Requirement.DoesNotExist`` (unknown or not visible to ``user``), ``ConflictError``
-    (already decided or stale version), ``ExpiredError`` (past its deadline: the timeout applies
+    (already decided or stale version; ``WorkflowUnavailableError``: the run's workflow is not
+    registered in this deployment), ``ExpiredError`` (past its deadline: the timeout applies
     instead), ``DecisionError`` / ``ValidationError`` (bad action or data). Nothing changes then.
     """
     now = now or timezone.now()
@@ -200,10 +202,12 @@ def requirement_resolve(
             )
         except (Requirement.DoesNotExist, ValueError, DjangoValidationError):
             raise Requirement.DoesNotExist("No such requirement.") from None
+        if not registry.is_registered(run.workflow_name):
+            # Nothing here could continue the run: the decision would be accepted and go nowhere.
+            raise registry.WorkflowUnavailableError(run.workflow_name)
         req = requirement_to_engine(row)
         if persistence.is_due(req, now):
-            persistence.apply_timeout(req, now)
-            save_requirement(req)
+            save_timeout(req, now)  # the timeout is kept (and audited); the late decision is not
             _after_change(run, [row.id], now)
             expired = True
         else:
@@ -219,8 +223,7 @@ def requirement_resolve(
                 req.version,
             )
             row.resolved_by, row.resolved_by_name = user, req.resolved_by or ""
-            for hook in resolution_hooks:
-                hook(requirement=row, user=user, resolution=resolution, shown=shown)
+            resolution_recorded(row, user=user, shown=shown)
             _after_change(run, [row.id], now)
     if expired:  # after commit: the expiry is kept, the late decision is refused
         raise ExpiredError("This requirement expired at its deadline; the timeout decided it.")
@@ -278,6 +281,9 @@ def runs_recover(*, now: datetime | None = None, limit: int = 500) -> int:
     - PENDING or PAUSED past ``lease_until``: a continuation was sent and nobody picked it up
       (broker down, message lost, process killed before it sent). Sent again, then less and less
       often while it keeps waiting (the wait doubles, up to ten minutes).
+    - The same, when its workflow is not registered here: sent again while the wait doubles (a
+      worker of a newer deployment may know it), then set aside once it has waited past the cap,
+      with the reason on it (``runs_retry_unavailable`` sends it once the workflow is back).
     """
     now = now or timezone.now()
     resend = []
@@ -306,9 +312,52 @@ def runs_recover(*, now: datetime | None = None, limit: int = 500) -> int:
                         WorkflowRun.objects.filter(id=run.id).update(lease_until=None)
                         continue
                 waited = now - run.updated_at
-                backoff = min(max(waited, requeue_delay()), max(timedelta(minutes=10), requeue_delay()))
+                longest = max(timedelta(minutes=10), requeue_delay())
+                if waited > longest and not registry.is_registered(run.workflow_name):
+                    _workflow_unavailable(run, now)
+                    continue
+                backoff = min(max(waited, requeue_delay()), longest)
                 WorkflowRun.objects.filter(id=run.id).update(lease_until=now + backoff)
             resend.append(str(run.id))
+    for run_id in resend:
+        dispatch.send_quietly(run_id)
+    return len(resend)
+
+
+def _workflow_unavailable(run: WorkflowRun, now: datetime) -> None:
+    """Set aside a run (locked by the caller) whose workflow is not registered: no more resends,
+    and the reason where operators look."""
+    error = (
+        f"{registry.UNAVAILABLE}: no workflow named '{run.workflow_name}' is registered. The run waits, "
+        "and goes on once the workflow is registered again."
+    )
+    log.warning("run %s set aside: %s", run.id, error)
+    WorkflowRun.objects.filter(id=run.id).update(error=error, lease_until=None, updated_at=now)
+    append_event(run.id, "WorkflowUnavailable", {"error": error}, now=now)
+    broadcast.run_changed(run.id)
+
+
+def runs_retry_unavailable(*, now: datetime | None = None, limit: int = 200) -> int:
+    """Send again the runs set aside because their workflow was not registered, once this process
+    has it (after a deploy that restores it, or a ``register()``). A definition that changed
+    meanwhile is the worker's to refuse, as for any continuation."""
+    now = now or timezone.now()
+    candidates = WorkflowRun.objects.filter(
+        status__in=(WorkflowRun.Status.PENDING, WorkflowRun.Status.PAUSED),
+        lease_until__isnull=True,
+        error__startswith=registry.UNAVAILABLE,
+    )
+    resend = []
+    for name in set(candidates.values_list("workflow_name", flat=True).distinct()[:limit]):
+        if not registry.is_registered(name):
+            continue
+        for run_id, version in candidates.filter(workflow_name=name).values_list("id", "version")[:limit]:
+            updated = candidates.filter(id=run_id, version=version).update(
+                error="", lease_until=now + requeue_delay(), updated_at=now
+            )
+            if updated:
+                broadcast.run_changed(run_id)
+                resend.append(str(run_id))
     for run_id in resend:
         dispatch.send_quietly(run_id)
     return len(resend)
@@ -321,8 +370,10 @@ _definitions_tried: dict[str, str] = {}
 def runs_retry_definition_errors(*, limit: int = 200) -> int:
     """Send again paused runs refused for a definition change, once per definition this process
     runs: after a deploy that restores (or fixes) the definition they continue by themselves."""
-    candidates = WorkflowRun.objects.filter(status=WorkflowRun.Status.PAUSED, lease_until__isnull=True).exclude(
-        error=""
+    candidates = (
+        WorkflowRun.objects.filter(status=WorkflowRun.Status.PAUSED, lease_until__isnull=True)
+        .exclude(error="")
+        .exclude(error__startswith=registry.UNAVAILABLE)  # runs_retry_unavailable's
     )
     names = set(candidates.values_list("workflow_name", flat=True).distinct()[:limit])
     resend = []
@@ -355,5 +406,5 @@ def sweep(*, now: datetime | None = None) -> dict:
     """One round of the sweeper (the in-process one, the Celery beat task, ``manage.py sweep``)."""
     return {
         "expired": requirements_expire_due(now=now),
-        "recovered": runs_recover(now=now) + runs_retry_definition_errors(),
+        "recovered": runs_recover(now=now) + runs_retry_unavailable(now=now) + runs_retry_definition_errors(),
     }

@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -185,7 +186,7 @@ def state_from_row(row: WorkflowRun, *, fold_events: bool = True, requirements=N
         additional_data=row.additional_data or {},
         content=row.content,
         error=row.error or None,
-        created_by=None,
+        created_by=row.created_by_name or None,
         pause_kind=row.pause_kind or None,
         paused_step_name=row.paused_step_name or None,
         paused_step_path=row.paused_step_path or None,
@@ -254,6 +255,31 @@ def append_event(run_id, event: str, data: dict, *, step_name: str = "", now: da
     WorkflowRun.objects.filter(id=run_id).update(state={**state, "seq": seq})
 
 
+# Called inside the resolving transaction for every resolution of a requirement, whatever its path:
+# a person's decision (decision page, JSON API, Python API) or a timeout (the system), with
+# (requirement=, user=, actor=, resolution=, shown=). The approvals app records its audit row here,
+# so the row commits with the resolution or not at all, and ``workflows`` never imports ``approvals``.
+resolution_hooks: list[Callable[..., None]] = []
+
+
+def resolution_recorded(req, *, user=None, actor: str | None = None, shown: dict | None = None) -> None:
+    """Hand the resolution just written to the hooks. ``req``: the requirement (a row, or the
+    engine's; anything with ``id``, ``run_id``, ``resolution`` and ``payload``); ``user``: the
+    decider's user row, None for the system or a name without one; ``actor``: the name recorded
+    (default: the user's, else the system); ``shown``: what the decider saw (default: the payload)."""
+    actor = actor or (user.get_username() if user is not None else None) or persistence.SYSTEM_ACTOR
+    shown = dict(req.payload or {}) if shown is None else shown
+    for hook in resolution_hooks:
+        hook(requirement=req, user=user, actor=actor, resolution=req.resolution, shown=shown)
+
+
+def save_timeout(req: EngineRequirement, now: datetime) -> None:
+    """Apply ``on_timeout`` to the due requirement ``req`` and write it, audited as the system."""
+    persistence.apply_timeout(req, now)
+    save_requirement(req)
+    resolution_recorded(req)
+
+
 def save_requirement(req: EngineRequirement, *, user_id=None) -> None:
     """Write a decision or timeout made on ``req`` (read at ``req.version - 1``) to its row.
     ``user_id``: the decider's id when the caller has it (else looked up from the name)."""
@@ -278,6 +304,12 @@ def _user_id(username: str | None):
     if not username or username == persistence.SYSTEM_ACTOR:
         return None
     return get_user_model().objects.filter(username=username).values_list("id", flat=True).first()
+
+
+def _user(username: str | None):
+    if not username or username == persistence.SYSTEM_ACTOR:
+        return None
+    return get_user_model().objects.filter(username=username).first()
 
 
 # -- the checkpoint's hot path ----------------------------------------------------------------
@@ -306,6 +338,7 @@ _REQUIREMENT_FIELDS = (
     "seq",
     "workflow_name",
     "is_assigned",
+    "unknown_assignment",
     "resolution",
     "resolved_by",
 )
@@ -371,13 +404,7 @@ def _sqlite_checkpoint(state: RunState) -> bool:
     layers cost more than the write itself here, and a run checkpoints after every step.
     Returns False when the general path must be used."""
     conn = connections[router.db_for_write(RunEvent)]
-    if (
-        conn.vendor != "sqlite"
-        or conn.in_atomic_block
-        or state.new_requirements
-        or state.dirty_requirements
-        or "_unsaved" in state.__dict__
-    ):
+    if conn.vendor != "sqlite" or conn.in_atomic_block or state.new_requirements or state.dirty_requirements:
         return False
     conn.ensure_connection()
     raw = conn.connection
@@ -418,7 +445,6 @@ def _fits_one_statement(state: RunState) -> bool:
         connections[router.db_for_write(WorkflowRun)].vendor == "postgresql"
         and not state.new_requirements
         and not state.dirty_requirements
-        and "_unsaved" not in state.__dict__
     )
 
 
@@ -517,16 +543,19 @@ class DjangoStore:
 
     # -- writing --------------------------------------------------------------------------------
     def insert(self, state: RunState) -> None:
+        if state.new_requirements or state.new_events or state.new_step_runs:
+            with transaction.atomic():
+                self._create_row(state)
+                self._flush(state)
+        else:
+            self._create_row(state)  # one statement, atomic by itself (the usual case: a new run)
         if state.status == WorkflowRun.Status.RUNNING:
-            # Started in this process (Workflow.run): the row is written with the first checkpoint
-            # or with the end of the execution, whichever comes first (one transaction less).
-            state.__dict__["_unsaved"] = True
-            return
-        with transaction.atomic():
-            self._create_row(state)
-            self._flush(state)
+            # Started in this process (Workflow.run), already claimed: the row exists before any
+            # operator code runs, so the run is listed, and can be cancelled, while its first step
+            # runs; its lease is renewed from now on.
+            self._hold(state)
 
-    def _create_row(self, state: RunState, **final) -> None:
+    def _create_row(self, state: RunState) -> None:
         now = timezone.now()
         if state.status == WorkflowRun.Status.RUNNING:
             lease_until = now + lease_duration()
@@ -544,6 +573,7 @@ class DjangoStore:
             "state": state.snapshot(),
             "version": state.version,
             "created_by": _user_id(state.created_by),
+            "created_by_name": state.created_by or "",
             "created_at": state.created_at or now,
             "updated_at": now,
             "lease_until": lease_until,
@@ -555,7 +585,6 @@ class DjangoStore:
             "cancel_requested_by": "",
             "finished_at": None,
         }
-        values.update(final)
         rows.insert(WorkflowRun, tuple(values), [tuple(values.values())])
 
     def claim_ahead(self, run_id: str, *, now: datetime) -> RunState | None:
@@ -649,12 +678,15 @@ class DjangoStore:
                 state.status, state.error = row.status, None  # an error of an earlier refusal is over
                 for req in state.requirements:
                     if persistence.is_due(req, now):
-                        persistence.apply_timeout(req, now)
-                        save_requirement(req)
+                        save_timeout(req, now)
                 if check is not None:
                     check(state)
                 for req in persistence.apply_decisions(state, decisions, now):
-                    save_requirement(req)  # compare-and-set: someone else deciding first rolls all back
+                    # Decisions of the Python API (continue_run): audited like any other.
+                    user = _user(req.resolved_by)
+                    # Compare-and-set: someone else deciding first rolls all back, audit rows too.
+                    save_requirement(req, user_id=user.pk if user is not None else None)
+                    resolution_recorded(req, user=user, actor=req.resolved_by)
                 persistence.check_continuable(state)
                 row.status, row.version = WorkflowRun.Status.RUNNING, row.version + 1
                 row.lease_until, row.updated_at = now + lease_duration(), now
@@ -712,8 +744,7 @@ class DjangoStore:
         due = Requirement.objects.select_for_update().filter(run_id=run_id, status=PENDING, timeout_at__lte=now)
         for row in due:
             req = requirement_to_engine(row)
-            persistence.apply_timeout(req, now)
-            save_requirement(req)
+            save_timeout(req, now)
             expired.append(req)
         return expired
 
@@ -724,14 +755,10 @@ class DjangoStore:
             cancelled_by = _write_in_one_statement(state, {})
         else:
             with transaction.atomic():
-                cancelled_by = ""
-                if "_unsaved" not in state.__dict__:  # else this writes the row: nobody else has it
-                    owner = _lock_owner(state.run_id)
-                    _fence(state, owner)  # a worker presumed dead writes nothing
-                    cancelled_by = owner[1]
+                owner = _lock_owner(state.run_id)
+                _fence(state, owner)  # a worker presumed dead writes nothing
+                cancelled_by = owner[1]
                 self._flush(state)
-        if state.run_id not in self._held:  # started by Workflow.run: its row exists from now on
-            self._hold(state)
         broadcast.run_changed(state.run_id)  # its page shows the step that just completed
         if cancelled_by:  # someone cancelled the running run: nothing after this step starts
             raise RunCancelled(f"Run cancelled by {cancelled_by}")
@@ -754,19 +781,6 @@ class DjangoStore:
             # Open pages showing the run or its requirements refresh once this commits (whoever
             # executed it: a worker, or Workflow.run() in a shell).
             broadcast.requirements_changed(state.run_id, [r.id for r in state.requirements])
-            if state.__dict__.pop("_unsaved", False):
-                state.version += 1
-                self._create_row(
-                    state,
-                    content=state.content,
-                    error=state.error or "",
-                    pause_kind=state.pause_kind or "",
-                    paused_step_name=state.paused_step_name or "",
-                    paused_step_path=state.paused_step_path or "",
-                    finished_at=now if state.status in TERMINAL else None,
-                )
-                self._flush(state)
-                return
             # The end state, fenced: written only if this execution still owns the run (its
             # version), which also locks the row. A cancellation that landed meanwhile is read back.
             cancelled_by = self._write_end(state, now, at_version=state.version)
@@ -806,8 +820,6 @@ class DjangoStore:
 
     def _flush(self, state: RunState) -> None:
         run_id = state.run_id
-        if state.__dict__.pop("_unsaved", False):
-            self._create_row(state)
         if state.new_requirements:
             self._insert_requirements(run_id, state)
         if state.dirty_requirements:
@@ -830,6 +842,34 @@ class DjangoStore:
         state.dirty_requirements = set()
 
     def _insert_requirements(self, run_id: str, state: RunState) -> None:
+        assigned = [r for r in state.new_requirements if r.assignees or r.groups]
+        users, groups = {}, {}
+        if assigned:
+            users = dict(
+                get_user_model()
+                .objects.filter(username__in={u for r in assigned for u in r.assignees})
+                .values_list("username", "id")
+            )
+            groups = dict(
+                Group.objects.filter(name__in={g for r in assigned for g in r.groups}).values_list("name", "id")
+            )
+        unknown = {}
+        for r in assigned:
+            missing = {
+                "assignees": [u for u in r.assignees if u not in users],
+                "groups": [g for g in r.groups if g not in groups],
+            }
+            if missing["assignees"] or missing["groups"]:
+                # Still restricted to whoever does exist (or to superusers): a typo must not open a
+                # requirement to everyone. Shown on the requirement; the system check names it too.
+                unknown[r.id] = {key: names for key, names in missing.items() if names}
+                log.warning(
+                    "requirement %s of run %s (%s): assigned to unknown %s",
+                    r.id,
+                    run_id,
+                    r.step_name,
+                    ", ".join(f"{key} {names}" for key, names in unknown[r.id].items()),
+                )
         rows.insert(
             Requirement,
             _REQUIREMENT_FIELDS,
@@ -858,32 +898,22 @@ class DjangoStore:
                     r.seq,
                     state.workflow_name,
                     bool(r.assignees or r.groups),
+                    unknown.get(r.id, {}),
                     None,  # resolution
                     None,  # resolved_by
                 )
                 for r in state.new_requirements
             ],
         )
-        assigned = [(r.id, r) for r in state.new_requirements if r.assignees or r.groups]
         if not assigned:
             return
-        users = dict(
-            get_user_model()
-            .objects.filter(username__in={u for _, r in assigned for u in r.assignees})
-            .values_list("username", "id")
-        )
-        groups = dict(
-            Group.objects.filter(name__in={g for _, r in assigned for g in r.groups}).values_list("name", "id")
-        )
         user_links, group_links = [], []
-        for req_id, r in assigned:
+        for r in assigned:
             user_links += [
-                Requirement.assignees.through(requirement_id=req_id, user_id=users[u])
-                for u in r.assignees
-                if u in users
+                Requirement.assignees.through(requirement_id=r.id, user_id=users[u]) for u in r.assignees if u in users
             ]
             group_links += [
-                Requirement.groups.through(requirement_id=req_id, group_id=groups[g]) for g in r.groups if g in groups
+                Requirement.groups.through(requirement_id=r.id, group_id=groups[g]) for g in r.groups if g in groups
             ]
         Requirement.assignees.through.objects.bulk_create(user_links)
         Requirement.groups.through.objects.bulk_create(group_links)

@@ -117,6 +117,7 @@ def run_live_context(*, user, run: WorkflowRun) -> dict:
         "hidden_requirements": len(hidden),
         "events": events,
         "may_cancel": run.is_active and selectors.user_may_cancel_runs(user),
+        "workflow_registered": _registered(run.workflow_name),
         # Changes are pushed over the websocket; polling only covers a dropped connection.
         "poll_seconds": 30,
     }

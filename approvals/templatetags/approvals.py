@@ -10,8 +10,15 @@ from django.utils.timesince import timesince
 
 from approvals import selectors
 from approvals.services import output_text
+from workflows import registry
 
 register = template.Library()
+
+
+@register.filter
+def workflow_unavailable(name: str) -> bool:
+    """Whether no workflow of this name is registered in this deployment (its runs cannot go on)."""
+    return not registry.is_registered(name)
 
 
 @register.filter

@@ -185,25 +185,27 @@ def test_user_input_required_and_allowed_values_come_from_clean_decision(reviewe
     assert Decision.objects.count() == 0
 
 
-def test_list_and_dict_fields_take_json(reviewer_client, django_capture_on_commit_callbacks):
+def test_list_and_dict_fields_take_json(reviewer_client, django_capture_on_commit_callbacks, temp_workflow):
     from workflows.engine import UserInputField
 
-    wf = Workflow(
-        name="json_fields",
-        steps=[
-            Step(
-                name="collect",
-                executor=lambda si: "ok",
-                human_review=HumanReview(
-                    requires_user_input=True,
-                    user_input_schema=[
-                        UserInputField(name="tags", field_type="list"),
-                        UserInputField(name="limits", field_type="dict"),
-                        UserInputField(name="ratio", field_type="float", required=False),
-                    ],
-                ),
-            )
-        ],
+    wf = temp_workflow(
+        Workflow(
+            name="json_fields",
+            steps=[
+                Step(
+                    name="collect",
+                    executor=lambda si: "ok",
+                    human_review=HumanReview(
+                        requires_user_input=True,
+                        user_input_schema=[
+                            UserInputField(name="tags", field_type="list"),
+                            UserInputField(name="limits", field_type="dict"),
+                            UserInputField(name="ratio", field_type="float", required=False),
+                        ],
+                    ),
+                )
+            ],
+        )
     )
     req = Requirement.objects.get(run_id=wf.run("x").run_id)
     page = reviewer_client.get(url(req)).content.decode()
@@ -308,16 +310,20 @@ def test_output_review_edit_with_htmx_saves_at_once_and_live_diff_never_decides(
     assert req.resolution == {"action": "edit", "output": "new text"}
 
 
-def test_output_review_edit_of_structured_output_takes_json(reviewer_client, django_capture_on_commit_callbacks):
-    wf = Workflow(
-        name="structured_review",
-        steps=[
-            Step(
-                name="plan",
-                executor=lambda si: {"items": [1, 2]},
-                human_review=HumanReview(requires_output_review=True),
-            )
-        ],
+def test_output_review_edit_of_structured_output_takes_json(
+    reviewer_client, django_capture_on_commit_callbacks, temp_workflow
+):
+    wf = temp_workflow(
+        Workflow(
+            name="structured_review",
+            steps=[
+                Step(
+                    name="plan",
+                    executor=lambda si: {"items": [1, 2]},
+                    human_review=HumanReview(requires_output_review=True),
+                )
+            ],
+        )
     )
     req = Requirement.objects.get(run_id=wf.run("x").run_id)
     page = reviewer_client.get(url(req) + "?edit=1").content.decode()
@@ -354,18 +360,20 @@ def test_route_selection_multiple(reviewer_client, django_capture_on_commit_call
     assert req.resolution == {"action": "select", "choices": ["quick", "deep"]}
 
 
-def test_route_selection_single_uses_radios_and_validates(reviewer_client):
+def test_route_selection_single_uses_radios_and_validates(reviewer_client, temp_workflow):
     from workflows.engine import Router
 
-    wf = Workflow(
-        name="single_route",
-        steps=[
-            Router(
-                name="pick",
-                choices=[Step(name="a", executor=lambda si: "a"), Step(name="b", executor=lambda si: "b")],
-                human_review=HumanReview(requires_user_input=True),
-            )
-        ],
+    wf = temp_workflow(
+        Workflow(
+            name="single_route",
+            steps=[
+                Router(
+                    name="pick",
+                    choices=[Step(name="a", executor=lambda si: "a"), Step(name="b", executor=lambda si: "b")],
+                    human_review=HumanReview(requires_user_input=True),
+                )
+            ],
+        )
     )
     req = Requirement.objects.get(run_id=wf.run("x").run_id)
     page = reviewer_client.get(url(req)).content.decode()
@@ -496,7 +504,8 @@ def test_expired_is_409(reviewer_client):
     assert "expired" in response.content.decode()
     req.refresh_from_db()
     assert req.status == "EXPIRED"
-    assert Decision.objects.count() == 0
+    # The timeout is audited (as the system); the late decision is not.
+    assert list(Decision.objects.values_list("username", "action")) == [("system", "timed_out")]
 
 
 def test_action_the_kind_does_not_take_is_400(reviewer_client):

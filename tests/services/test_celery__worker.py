@@ -104,7 +104,11 @@ def test_beat_fires_200_due_timeouts_by_itself(celery, celery_workers, beat, pro
     assert RunEvent.objects.filter(run_id__in=runs, event="RequirementTimedOut").count() == 200
     assert StepRun.objects.filter(run_id__in=runs, name="c", status="COMPLETED").count() == 200
     assert not StepRun.objects.filter(run_id__in=runs, name="b", status="COMPLETED").exists()  # skipped
-    assert not Decision.objects.exists()  # a timeout is not a person's decision
+    # Each timeout is audited once, as the system.
+    assert set(Decision.objects.filter(run_id__in=runs).values_list("username", "action", "user")) == {
+        ("system", "timed_out", None)
+    }
+    assert Decision.objects.filter(run_id__in=runs).count() == 200
     assert probe.ends("c") == 200
 
 

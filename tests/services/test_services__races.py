@@ -121,7 +121,9 @@ def test_a_decision_racing_the_timeout_exactly_one_wins(reviewers, inline, make_
             assert isinstance(decided, ExpiredError), decided
             assert req.status == "EXPIRED" and req.resolved_by_name == "system"
             assert req.resolution == {"action": "timed_out", "on_timeout": "skip"}
-            assert not Decision.objects.filter(requirement=req).exists() and probe.ends("b") == 0
+            # The timeout's audit row only (the system's), none for the refused decision.
+            audited = list(Decision.objects.filter(requirement=req).values_list("username", "action"))
+            assert audited == [("system", "timed_out")] and probe.ends("b") == 0
             outcomes.add("timeout")
         assert probe.ends("c") == 1
         assert RunEvent.objects.filter(run=run, event="WorkflowCompleted").count() == 1
@@ -188,4 +190,6 @@ def test_decisions_claims_and_sweeps_on_many_runs_do_not_deadlock(reviewers, pro
     for req in Requirement.objects.filter(run_id__in=runs):
         assert req.version == 2
         assert req.status == ("EXPIRED" if req.id in half else "RESOLVED")
-        assert Decision.objects.filter(requirement=req).count() == (0 if req.id in half else 1)
+        # One audit row each: the person's decision, or the timeout's (the system's).
+        audited = list(Decision.objects.filter(requirement=req).values_list("username", flat=True))
+        assert len(audited) == 1 and (audited[0] == "system") == (req.id in half)
