@@ -77,7 +77,7 @@ def test_a_requirement_keeps_its_unknown_names_and_shows_them(temp_workflow, mak
     decide = client.get(reverse("approvals:decide", args=[req.id])).content.decode()
     assert "Assigned to unknown group finanse; assigned to unknown user nobody" in decide
 
-    staff = make_user("sam", staff=True)
+    staff = make_user("sam", "view_workflowrun", "view_requirement")
     client.force_login(staff)
     page = client.get(reverse("workflows:run-detail", args=[out.run_id])).content.decode()
     assert "Assigned to unknown group finanse; assigned to unknown user nobody" in page

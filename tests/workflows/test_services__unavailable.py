@@ -91,7 +91,7 @@ def test_the_inbox_row_and_the_run_page_show_it(gone, reviewer, client, make_use
     client.force_login(reviewer)
     inbox = client.get(reverse("approvals:inbox")).content.decode()
     assert "workflow not available in this deployment" in inbox
-    client.force_login(make_user("sam", staff=True))
+    client.force_login(make_user("sam", "view_workflowrun", "view_requirement"))
     run_page = client.get(reverse("workflows:run-detail", args=[req.run_id])).content.decode()
     assert NOTICE in run_page and 'id="run-workflow-unavailable"' in run_page
 
