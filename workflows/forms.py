@@ -27,6 +27,11 @@ def parse_json(text: str):
         raise BadJSON(str(exc)) from None
 
 
+def _short(exc: Exception, limit: int = 120) -> str:
+    text = str(exc)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class RunFilterForm(forms.Form):
     """The run list's filters (GET). Invalid values are reported and ignored."""
 
@@ -60,6 +65,9 @@ class RunStartForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Text, or JSON (an object, a list, a number…) when it parses as JSON.",
     )
+    # Text that starts like JSON but does not parse is a typo, not a sentence: starting the run
+    # with it as a string would hide the mistake until a step chokes on it.
+    JSON_OPENERS = ("{", "[", '"')
     additional_data = forms.CharField(
         label="Additional data",
         required=False,
@@ -74,7 +82,13 @@ class RunStartForm(forms.Form):
             return None
         try:
             return parse_json(text)
-        except BadJSON:
+        except BadJSON as exc:
+            if text.lstrip().startswith(self.JSON_OPENERS):
+                raise forms.ValidationError(
+                    f"This looks like JSON but does not parse ({_short(exc)}). Fix it, or enter plain text "
+                    "that does not start with {, [ or \".",
+                    code="bad_json",
+                ) from None
             return text
 
     def clean_additional_data(self):
