@@ -86,7 +86,7 @@ class RunStartForm(forms.Form):
             if text.lstrip().startswith(self.JSON_OPENERS):
                 raise forms.ValidationError(
                     f"This looks like JSON but does not parse ({_short(exc)}). Fix it, or enter plain text "
-                    "that does not start with {, [ or \".",
+                    'that does not start with {, [ or ".',
                     code="bad_json",
                 ) from None
             return text
