@@ -54,6 +54,39 @@ class RunFilterForm(forms.Form):
         return data
 
 
+class RunQueryForm(forms.Form):
+    """The API's and exports' run filters: ``since`` inclusive, ``until`` exclusive (ISO 8601 date
+    or date-time; without an offset, in the site's time zone)."""
+
+    workflow = forms.CharField(required=False, max_length=200)
+    status = forms.ChoiceField(required=False, choices=[("", ""), *WorkflowRun.Status.choices])
+    started_by = forms.CharField(required=False, max_length=150)
+    since = forms.DateTimeField(required=False)
+    until = forms.DateTimeField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since >= until:
+            self.add_error("until", "Must be after “since”.")
+        return data
+
+    def filter(self, runs):
+        """``runs`` narrowed by the cleaned filters (call after ``is_valid()``)."""
+        data = self.cleaned_data
+        if data.get("workflow"):
+            runs = runs.filter(workflow_name=data["workflow"])
+        if data.get("status"):
+            runs = runs.filter(status=data["status"])
+        if data.get("started_by"):
+            runs = runs.filter(created_by__username=data["started_by"])
+        if data.get("since"):
+            runs = runs.filter(created_at__gte=data["since"])
+        if data.get("until"):
+            runs = runs.filter(created_at__lt=data["until"])
+        return runs
+
+
 class RunStartForm(forms.Form):
     """Start a run: the input (JSON if it parses, else the text itself) and optional JSON data."""
 

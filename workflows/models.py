@@ -52,6 +52,10 @@ class WorkflowRun(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The run this one reran (same workflow, same or edited input); kept when the original goes.
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns", editable=False
+    )
 
     class Meta:
         ordering = ["-created_at"]

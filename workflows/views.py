@@ -22,7 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import registry, selectors, services
+from . import export, registry, selectors, services
 from .engine.errors import RunNotFoundError, RunStateError, ValidationError
 from .forms import RunFilterForm, RunStartForm
 from .models import Requirement, StepRun, WorkflowRun
@@ -33,15 +33,15 @@ HIDDEN_EVENTS = ("Checkpoint",)
 
 
 # -- runs -----------------------------------------------------------------------------------------
-@login_required
-@require_safe
-def run_list(request: HttpRequest) -> HttpResponse:
-    """Runs the user may see, newest first, filtered and paginated in a fixed number of queries."""
+def _filtered_runs(request: HttpRequest) -> tuple[RunFilterForm, object]:
+    """The run list's filter form and the runs it selects among those the user may see."""
     names = sorted(
         {wf.name for wf in registry.all_workflows()}
         | set(WorkflowRun.objects.order_by().values_list("workflow_name", flat=True).distinct())
     )
-    form = RunFilterForm(request.GET or None, workflow_names=names)
+    params = request.GET.copy()
+    params.pop("page", None)
+    form = RunFilterForm(params or None, workflow_names=names)
     runs = selectors.runs_visible_to(request.user)
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
@@ -54,6 +54,14 @@ def run_list(request: HttpRequest) -> HttpResponse:
             runs = runs.filter(created_at__gte=datetime.combine(data["created_from"], time.min, tzinfo=tz))
         if data["created_to"]:
             runs = runs.filter(created_at__lte=datetime.combine(data["created_to"], time.max, tzinfo=tz))
+    return form, runs
+
+
+@login_required
+@require_safe
+def run_list(request: HttpRequest) -> HttpResponse:
+    """Runs the user may see, newest first, filtered and paginated in a fixed number of queries."""
+    form, runs = _filtered_runs(request)
     pending = (
         Requirement.objects.filter(run=OuterRef("pk"), status=Requirement.Status.PENDING)
         .order_by()
@@ -68,7 +76,23 @@ def run_list(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at", "-id")
     )
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "workflows/run_list.html", {"form": form, "page": page, "runs": page.object_list})
+    filters = form.data.urlencode() if form.is_bound else ""
+    context = {"form": form, "page": page, "runs": page.object_list, "export_query": filters}
+    return render(request, "workflows/run_list.html", context)
+
+
+@login_required
+@require_safe
+def run_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """``/runs/export.csv`` and ``/runs/export.json``: the run list's rows under its filters."""
+    _form, runs = _filtered_runs(request)
+    return export.export_response(
+        rows=export.runs_for_export(runs).iterator(chunk_size=export.CHUNK),
+        columns=export.RUN_COLUMNS,
+        to_dict=export.run_export_row,
+        fmt=fmt,
+        filename="runs",
+    )
 
 
 def _visible_run(request: HttpRequest, run_id) -> WorkflowRun:
@@ -112,6 +136,8 @@ def run_live_context(*, user, run: WorkflowRun) -> dict:
             event.data = {key: event.data[key] for key in ("requirement_id", "kind") if key in event.data}
     return {
         "run": run,
+        "rerun_form": _rerun_form(run) if _may_rerun(user, run) else None,
+        "reruns": list(run.reruns.order_by("created_at").values_list("id", flat=True)[:20]),
         "step_runs": [_with_depth(s) for s in step_runs],
         "requirements": requirements,
         "hidden_requirements": len(hidden),
@@ -120,6 +146,54 @@ def run_live_context(*, user, run: WorkflowRun) -> dict:
         # Changes are pushed over the websocket; polling only covers a dropped connection.
         "poll_seconds": 30,
     }
+
+
+def _may_rerun(user, run: WorkflowRun) -> bool:
+    return run.status in services.RERUNNABLE_STATUSES and selectors.user_may_start_runs(user)
+
+
+def _rerun_form(run: WorkflowRun, data=None) -> RunStartForm:
+    """The start form, filled with the run's input and additional data as the page shows them."""
+    initial = {
+        "input": "" if run.input is None else run.input if isinstance(run.input, str) else pretty_json(run.input),
+        "additional_data": pretty_json(run.additional_data) if run.additional_data else "",
+    }
+    return RunStartForm(data, initial=initial, prefix="rerun")
+
+
+@login_required
+@require_POST
+def run_rerun(request: HttpRequest, run_id) -> HttpResponse:
+    """Start the run again: with the same input and additional data, or with the edited ones."""
+    run = _visible_run(request, run_id)
+    if not selectors.user_may_start_runs(request.user):
+        raise PermissionDenied
+    form = _rerun_form(run, request.POST)
+    error = None
+    if form.is_valid():
+        edits = {}
+        for field in ("input", "additional_data"):
+            # Unchanged text keeps the original value exactly (a text input "42" stays text).
+            # Browsers send a textarea's line breaks as CRLF.
+            if (form[field].data or "").replace("\r\n", "\n") != form.initial[field]:
+                edits[field] = form.cleaned_data[field]
+        try:
+            new = services.run_rerun(run_id=run.id, user=request.user, **edits)
+        except ValidationError as exc:
+            for field, message in exc.errors.items():
+                form.add_error(field if field in form.fields else None, message)
+        except (RunStateError, RunNotFoundError, registry.WorkflowNotFound) as exc:
+            error = str(exc)
+        else:
+            messages.success(request, "Run started again.")
+            return redirect("workflows:run-detail", run_id=new.id)
+    run.refresh_from_db()
+    context = run_live_context(user=request.user, run=run)
+    context["workflow_registered"] = _registered(run.workflow_name)
+    if context["rerun_form"] is not None:
+        context["rerun_form"] = form
+    context["rerun_error"] = error or ("" if form.is_valid() else "The run was not started again: see below.")
+    return render(request, "workflows/run_detail.html", context, status=409 if error else 400)
 
 
 def _with_depth(step: StepRun) -> StepRun:
