@@ -22,7 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import export, registry, selectors, services
+from . import export, graph, registry, selectors, services
 from .engine.errors import RunNotFoundError, RunStateError, ValidationError
 from .forms import RunFilterForm, RunStartForm
 from .models import Requirement, StepRun, WorkflowRun
@@ -134,11 +134,13 @@ def run_live_context(*, user, run: WorkflowRun) -> dict:
         if hidden and str((event.data or {}).get("requirement_id")) in hidden:
             # A requirement the user may not see: say that the run paused or went on, not what or who.
             event.data = {key: event.data[key] for key in ("requirement_id", "kind") if key in event.data}
+    step_runs = [_with_depth(s) for s in step_runs]
     return {
         "run": run,
+        "graph": _run_graph(run, step_runs, requirements, events),
         "rerun_form": _rerun_form(run) if _may_rerun(user, run) else None,
         "reruns": list(run.reruns.order_by("created_at").values_list("id", flat=True)[:20]),
-        "step_runs": [_with_depth(s) for s in step_runs],
+        "step_runs": step_runs,
         "requirements": requirements,
         "hidden_requirements": len(hidden),
         "events": events,
@@ -146,6 +148,26 @@ def run_live_context(*, user, run: WorkflowRun) -> dict:
         # Changes are pushed over the websocket; polling only covers a dropped connection.
         "poll_seconds": 30,
     }
+
+
+def _run_graph(run: WorkflowRun, step_runs, requirements, events) -> graph.Graph | None:
+    """The workflow's graph with each node's state in this run, and what the user may see of its
+    attempts and requirements (None when the workflow is not registered here any more)."""
+    try:
+        workflow = registry.get(run.workflow_name)
+    except registry.WorkflowNotFound:
+        return None
+    drawn = graph.with_states(
+        graph.build(workflow),
+        run_status=run.status,
+        # The state of every gate, also of those assigned to others: the event log says as much.
+        events=[(event.event, event.path) for event in events],
+        requirements=list(run.requirements.values_list("path", "status")),
+    )
+    for node in drawn.nodes:
+        node.step_runs = [s for s in step_runs if s.path == node.path]
+        node.requirements = [r for r in requirements if r.path == node.path]
+    return drawn
 
 
 def _may_rerun(user, run: WorkflowRun) -> bool:
@@ -305,6 +327,7 @@ def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
         status = 400
     context = {
         "workflow": workflow,
+        "graph": graph.build(workflow),
         "tree": definition_tree(workflow.describe()),
         "form": form,
         "may_start": may_start,
