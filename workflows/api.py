@@ -24,7 +24,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import export, registry, selectors, services
+from . import analytics, export, registry, selectors, services
 from .engine.errors import (
     ConflictError,
     DecisionError,
@@ -489,6 +489,18 @@ def requirement_resolve(request, requirement_id: str):
         code = "stale_version" if current == Requirement.Status.PENDING else f"already_{str(current).lower()}"
         raise ApiError(409, str(exc), code=code) from None
     return _json(requirement_json(req))
+
+
+# -- analytics ------------------------------------------------------------------------------------
+@api_view("GET")
+def analytics_figures(request):
+    """``GET /api/v1/analytics?since=&until=&workflow=`` -> the dashboard's figures."""
+    if not analytics.user_may_view(request.user):
+        raise ApiError(403, "You may not see analytics (needs workflows.view_workflowrun).", code="forbidden")
+    form, period, workflow = analytics.filters_from(request.GET)
+    if period is None:
+        raise ApiError(400, errors={field: " ".join(messages) for field, messages in form.errors.items()})
+    return _json(analytics.figures(period=period, workflow=workflow).as_dict())
 
 
 # -- schema ---------------------------------------------------------------------------------------

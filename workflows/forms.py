@@ -87,6 +87,29 @@ class RunQueryForm(forms.Form):
         return runs
 
 
+class AnalyticsFilterForm(forms.Form):
+    """The analytics' period (days, both inclusive; the last 30 by default) and workflow."""
+
+    workflow = forms.ChoiceField(label="Workflow", required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, workflow_names: list[str], max_days: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_days = max_days
+        self.fields["workflow"].choices = [("", "All workflows"), *((n, n) for n in workflow_names)]
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until:
+            if since > until:
+                self.add_error("until", "Must not be before “From”.")
+            elif (until - since).days >= self.max_days:
+                self.add_error("since", f"At most {self.max_days} days at a time.")
+        return data
+
+
 class RunStartForm(forms.Form):
     """Start a run: the input (JSON if it parses, else the text itself) and optional JSON data."""
 

@@ -22,7 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import export, graph, registry, selectors, services
+from . import analytics, charts, export, graph, registry, selectors, services
 from .engine.errors import RunNotFoundError, RunStateError, ValidationError
 from .forms import RunFilterForm, RunStartForm
 from .models import Requirement, StepRun, WorkflowRun
@@ -278,6 +278,77 @@ def _registered(name: str) -> bool:
     except registry.WorkflowNotFound:
         return False
     return True
+
+
+# -- analytics ------------------------------------------------------------------------------------
+@login_required
+@require_safe
+def analytics_page(request: HttpRequest) -> HttpResponse:
+    """``/analytics/`` for operators and admins (``workflows.view_workflowrun`` or superuser);
+    ``?format=csv`` gives the same figures as CSV."""
+    if not analytics.user_may_view(request.user):
+        raise PermissionDenied
+    params = request.GET.copy()
+    fmt = params.pop("format", [""])[-1]
+    form, period, workflow = analytics.filters_from(params)
+    data = analytics.figures(period=period, workflow=workflow) if period else None
+    if fmt == "csv" and data is not None:
+        return export.export_response(
+            rows=analytics.csv_rows(data), columns=analytics.CSV_COLUMNS, to_dict=dict, fmt="csv", filename="analytics"
+        )
+    context = {
+        "form": form,
+        "data": data,
+        "charts": _analytics_charts(data) if data else {},
+        "query": params.urlencode(),
+        "overdue_hours": int(analytics.OVERDUE_AFTER.total_seconds() // 3600),
+    }
+    return render(request, "workflows/analytics.html", context, status=200 if data else 400)
+
+
+def _analytics_charts(data: analytics.Figures) -> dict:
+    by_workflow = data.time_to_decision["workflow"]
+    return {
+        "per_day": charts.columns(
+            "Decisions per day", [(d["day"].isoformat(), d["decisions"], d["timeouts"]) for d in data.decisions_per_day]
+        ),
+        "time_to_decision": charts.horizontal(
+            "Time to decision per workflow (p50, p90)",
+            [
+                (
+                    row["workflow"],
+                    [(row["p50_seconds"], "wf-chart-a", "p50"), (row["p90_seconds"], "wf-chart-b", "p90")],
+                )
+                for row in by_workflow
+            ],
+            unit=" s",
+        ),
+        "runs": charts.horizontal(
+            "Runs ended per workflow",
+            [
+                (
+                    row["workflow"],
+                    [
+                        (row["completed"], "wf-chart-a", "completed"),
+                        (row["failed"], "wf-chart-d", "failed"),
+                        (row["cancelled"], "wf-chart-c", "cancelled"),
+                    ],
+                )
+                for row in data.runs_by_workflow
+            ],
+            stacked=True,
+        ),
+        "pending": charts.horizontal(
+            "Pending and overdue per group",
+            [
+                (
+                    row["group"] or "anyone",
+                    [(row["pending"], "wf-chart-a", "pending"), (row["overdue"], "wf-chart-d", "overdue")],
+                )
+                for row in data.pending_by_group
+            ],
+        ),
+    }
 
 
 # -- workflow catalogue ---------------------------------------------------------------------------
