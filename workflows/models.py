@@ -64,7 +64,7 @@ class WorkflowRun(models.Model):
             models.Index(fields=["workflow_name", "-created_at"], name="run_workflow_created"),
             models.Index(fields=["status", "-created_at"], name="run_status_created"),
             # Analytics count runs by when they ended, over a period.
-            models.Index(fields=["finished_at"], name="run_finished"),
+            models.Index(fields=["status", "finished_at"], name="run_status_finished"),
         ]
         permissions = [
             ("start_run", "Can start workflow runs"),
@@ -183,7 +183,7 @@ class Requirement(models.Model):
             models.Index(fields=["status", "timeout_at"], name="req_status_timeout"),
             models.Index(fields=["run", "created_at"], name="req_run_created"),
             # Analytics read the decisions of a period: its cost follows the period, not the history.
-            models.Index(fields=["resolved_at"], name="req_resolved_at"),
+            models.Index(fields=["status", "resolved_at"], name="req_status_resolved"),
         ]
         permissions = [("resolve_requirement", "Can resolve requirements")]
 

@@ -258,6 +258,27 @@ def openapi_schema() -> dict:
                     ),
                 }
             },
+            "/analytics": {
+                "get": {
+                    "operationId": "getAnalytics",
+                    "summary": "The analytics dashboard's figures",
+                    "description": (
+                        "Needs `workflows.view_workflowrun` (or superuser). Over the days `since` to `until` "
+                        "(both inclusive; the last 30 days by default, at most 3660): time to decision (p50, p90: "
+                        "continuous percentiles, seconds) per workflow, step and reviewer; outcomes per step; "
+                        "decisions per day; runs ended per workflow. Pending and overdue per group and reviewer "
+                        "are counted now, whatever the period (overdue: past its timeout or waiting over 24 h)."
+                    ),
+                    "parameters": [
+                        {"name": "workflow", "in": "query", "schema": {"type": "string"}},
+                        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    ],
+                    "responses": _responses(
+                        "400", "401", "403", **{"200": _json_body(_ref("Analytics"), "The figures.")}
+                    ),
+                }
+            },
             "/requirements": {
                 "get": {
                     "operationId": "listRequirements",
@@ -458,6 +479,36 @@ def openapi_schema() -> dict:
                         "data": {"type": "object"},
                         "diff": {"type": ["string", "null"]},
                         "shown_hash": {"type": "string", "description": "SHA-256 of what the reviewer was shown."},
+                    },
+                },
+                "Analytics": {
+                    "type": "object",
+                    "required": ["period", "time_to_decision", "outcomes_by_step", "decisions_per_day"],
+                    "properties": {
+                        "period": {
+                            "type": "object",
+                            "properties": {
+                                "since": {"type": "string", "format": "date"},
+                                "until": {"type": "string", "format": "date"},
+                            },
+                        },
+                        "workflow": {"type": ["string", "null"]},
+                        "time_to_decision": {
+                            "type": "object",
+                            "description": "Keys `workflow`, `step`, `reviewer`: rows with the key names, "
+                            "`decisions`, `p50_seconds`, `p90_seconds`.",
+                            "additionalProperties": {"type": "array", "items": {"type": "object"}},
+                        },
+                        "outcomes_by_step": {
+                            "type": "array",
+                            "description": "Per step: `decisions`, counts `approve edit reject timeout other` "
+                            "and their `<outcome>_rate` (0 to 1).",
+                            "items": {"type": "object"},
+                        },
+                        "pending_by_group": {"type": "array", "items": {"type": "object"}},
+                        "pending_by_reviewer": {"type": "array", "items": {"type": "object"}},
+                        "decisions_per_day": {"type": "array", "items": {"type": "object"}},
+                        "runs_by_workflow": {"type": "array", "items": {"type": "object"}},
                     },
                 },
                 "StepOutput": {
