@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-LABEL_W, BAR_AREA_W, VALUE_W = 150, 300, 70
+LABEL_W, BAR_AREA_W, VALUE_W = 110, 210, 80
 ROW_H, BAR_H, GAP = 26, 16, 4
 COLUMN_W, COLUMN_GAP, COLUMN_AREA_H = 14, 4, 140
 
@@ -58,7 +58,7 @@ def horizontal(
     chart = Chart(title, LABEL_W + BAR_AREA_W + VALUE_W, max(1, len(rows)) * per_row + 4, empty=not rows)
     for i, (label, segments) in enumerate(rows):
         y = 2 + i * per_row
-        chart.texts.append(Text(LABEL_W - 6, y + per_row / 2 + 4, label[:24], "wf-chart-label", "end"))
+        chart.texts.append(Text(LABEL_W - 6, y + per_row / 2 + 4, label[:18], "wf-chart-label", "end"))
         x = LABEL_W
         for k, (value, css, name) in enumerate(segments):
             w = BAR_AREA_W * value / top
