@@ -204,3 +204,4 @@ def test_run_list__export_links_keep_the_filters(client, operator, finished_run)
     response = client.get("/runs/export.json?status=ERROR")
     assert json.loads(b"".join(response.streaming_content)) == []
     assert client.get("/runs/export.xml").status_code == 404
+    assert 'href="/api/v1/decisions/export?format=csv&amp;workflow=data_export"' in text
