@@ -35,6 +35,9 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 SERVICES_ENV := env -u CELERY_BROKER_URL DATABASE_URL=$(TEST_DATABASE_URL) \
                 REDIS_URL=$(TEST_REDIS_URL) HITL_TEST_SERVICES=1
 
+# `make run PORT=8001` serves on another port.
+PORT ?= 8000
+
 .PHONY: setup run test test-services bench lint
 
 $(PY):
@@ -56,8 +59,8 @@ run: setup
 	@$(EMBEDDED_ENV) $(MANAGE) migrate --noinput -v 0
 	@if $(EMBEDDED_ENV) $(MANAGE) help seed_demo >/dev/null 2>&1; then \
 	    $(EMBEDDED_ENV) $(MANAGE) seed_demo; fi
-	@echo "Serving HITL Approvals on http://127.0.0.1:8000/ (Ctrl-C stops)"
-	@$(EMBEDDED_ENV) $(VENV)/bin/daphne -b 127.0.0.1 -p 8000 hitl_site.asgi:application
+	@echo "Serving HITL Approvals on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	@$(EMBEDDED_ENV) $(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) hitl_site.asgi:application
 
 test: setup
 	$(EMBEDDED_ENV) $(VENV)/bin/pytest

@@ -1,6 +1,41 @@
 from django.contrib import admin
 
+from workflows.admin import WorkflowRunAdmin, json_block
+
 from .models import Decision
+
+
+class DecisionInline(admin.TabularInline):
+    """A run's decisions on its admin page (the audit rows are the approvals app's)."""
+
+    model = Decision
+    fk_name = "run"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("created_at", "username", "action", "step_name", "decision_data", "diff")
+    readonly_fields = fields
+    ordering = ("created_at", "id")
+
+    @admin.display(description="step")
+    def step_name(self, obj):
+        return obj.requirement.step_name
+
+    @admin.display(description="data")
+    def decision_data(self, obj):
+        return json_block(obj.data) if obj.data else "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("requirement")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+WorkflowRunAdmin.inlines = (*WorkflowRunAdmin.inlines, DecisionInline)
 
 
 @admin.register(Decision)

@@ -16,7 +16,9 @@ from urllib.parse import parse_qsl
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.http import QueryDict
+from django.conf import settings
+from django.http import HttpRequest, QueryDict
+from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_token
 from django.template.loader import render_to_string
 
 from approvals import selectors
@@ -146,5 +148,17 @@ class RunConsumer(_LiveConsumer):
         run = workflow_selectors.runs_visible_to(user).select_related("created_by").filter(id=self.run_id).first()
         if run is None:  # no longer visible since may_watch(): the next change closes the socket
             return ""
-        context = {**run_live_context(user=user, run=run), "oob": True}
+        context = {**run_live_context(user=user, run=run), "oob": True, "csrf_token": _csrf_token(self.scope)}
         return render_to_string("workflows/run_detail.html#run-live", context)
+
+
+def _csrf_token(scope) -> str:
+    """A CSRF token for the page's own CSRF cookie, so that the forms of a re-rendered part (Cancel,
+    Rerun) still post. Empty without a well-formed cookie (such a form then fails the check, as it
+    would have anyway)."""
+    secret = (scope.get("cookies") or {}).get(settings.CSRF_COOKIE_NAME, "")
+    if len(secret) != CSRF_SECRET_LENGTH or any(char not in CSRF_ALLOWED_CHARS for char in secret):
+        return ""
+    request = HttpRequest()
+    request.META["CSRF_COOKIE"] = secret
+    return get_token(request)

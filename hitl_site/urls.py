@@ -7,6 +7,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     # Each app owns its full paths (/inbox/, /runs/, /workflows/, /api/v1/).
+    # Before the workflows app, whose /api/v1/ answers unknown paths with a JSON 404.
+    path("api/v1/", include("approvals.api_urls")),
     path("", include("workflows.urls")),
     path("", include("approvals.urls")),
 ]

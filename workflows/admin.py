@@ -10,16 +10,87 @@ own tokens.
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.urls import reverse
 from django.utils.html import format_html
 
 from . import services
 from .engine.errors import RunNotFoundError, RunStateError
 from .models import ApiToken, Requirement, RunEvent, StepRun, WorkflowRun
+from .templatetags.workflows_tags import pretty_json
 from .tokens import token_digest, token_new, user_may_hold_token
+
+_ID_PREFIX = re.compile(r"[0-9a-f-]{4,36}")
+
+
+def uuid_prefix_lookup(term: str) -> str | None:
+    """The stored form of a (possibly partial) UUID typed in a search box, for ``istartswith``:
+    SQLite keeps 32 hex digits, PostgreSQL the hyphenated text. None if it is no id prefix."""
+    term = term.strip().lower()
+    if not _ID_PREFIX.fullmatch(term):
+        return None
+    digits = term.replace("-", "")
+    if not digits or len(digits) > 32:
+        return None
+    if connection.vendor != "postgresql":
+        return digits
+    groups, start = [], 0
+    for size in (8, 4, 4, 4, 12):
+        if start >= len(digits):
+            break
+        groups.append(digits[start : start + size])
+        start += size
+    return "-".join(groups)
+
+
+class RunIdSearchMixin:
+    """The search box also finds runs by the start of their id (the 8 characters pages show)."""
+
+    run_id_field = "run__id"
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        prefix = uuid_prefix_lookup(search_term)
+        if prefix:
+            results |= queryset.filter(**{f"{self.run_id_field}__istartswith": prefix})
+        return results, may_have_duplicates
+
+
+def json_block(value):
+    """A JSON value, indented, in a block that scrolls rather than stretching the page."""
+    return format_html('<pre class="hitl-admin-json">{}</pre>', pretty_json(value))
+
+
+def short_id(value) -> str:
+    """A UUID as the pages show it (8 characters), the full id in its tooltip."""
+    return format_html('<code class="hitl-admin-id" title="{}">{}</code>', value, str(value)[:8])
+
+
+class AdminAssets:
+    css = {"all": ("workflows/admin.css",)}
+
+
+class PauseKindFilter(admin.SimpleListFilter):
+    """By pause kind, with a name for runs that are not paused (a blank value has no link text)."""
+
+    title = "pause kind"
+    parameter_name = "pause_kind"
+
+    def lookups(self, request, model_admin):
+        return [("step", "Step"), ("executor", "Executor (tool call)"), ("error", "Error"), ("none", "Not paused")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(pause_kind="")
+        if value in ("step", "executor", "error"):
+            return queryset.filter(pause_kind=value)
+        return queryset
 
 
 class ReadOnlyMixin:
@@ -49,27 +120,78 @@ class StepRunInline(ReadOnlyInline):
 
 class RequirementInline(ReadOnlyInline):
     model = Requirement
-    fields = ("step_name", "path", "kind", "status", "version", "resolved_by_name", "resolved_at", "timeout_at")
+    fields = (
+        "step_name",
+        "path",
+        "kind",
+        "status",
+        "version",
+        "resolved_by_name",
+        "resolved_at",
+        "timeout_at",
+        "decision",
+    )
     ordering = ("created_at",)
+
+    @admin.display(description="Resolution")
+    def decision(self, obj):
+        return json_block(obj.resolution) if obj.resolution else "—"
+
+
+class RunEventInline(ReadOnlyInline):
+    model = RunEvent
+    fields = ("seq", "event", "step_name", "path", "event_data", "created_at")
+    ordering = ("seq",)
+    show_change_link = False
+
+    @admin.display(description="Data")
+    def event_data(self, obj):
+        return json_block(obj.data) if obj.data else "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("memo")  # checkpoint data: large, and not for reading here
 
 
 @admin.register(WorkflowRun)
-class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "workflow_name", "status", "pause_kind", "created_by", "created_at", "finished_at")
-    list_filter = ("status", "workflow_name", "pause_kind", "created_at")
+class WorkflowRunAdmin(RunIdSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
+    Media = AdminAssets
+    run_id_field = "id"
+    list_display = ("run_id", "workflow_name", "status", "pause_kind", "created_by", "created_at", "finished_at")
+    list_filter = ("status", "workflow_name", PauseKindFilter, "created_at")
     search_fields = ("=id", "workflow_name", "created_by__username", "paused_step_name")
     list_select_related = ("created_by",)
     date_hierarchy = "created_at"
-    readonly_fields = ("run_page",)
-    inlines = (StepRunInline, RequirementInline)
+    readonly_fields = ("run_page", "rerun_of", "input_json", "additional_data_json", "content_json", "state_json")
+    # The approvals app adds the decisions (its audit rows) to these.
+    inlines = (StepRunInline, RequirementInline, RunEventInline)
     actions = ("cancel_runs",)
     fieldsets = (
-        (None, {"fields": ("run_page", "id", "workflow_name", "fingerprint", "status", "created_by")}),
+        (None, {"fields": ("run_page", "id", "workflow_name", "fingerprint", "status", "created_by", "rerun_of")}),
         ("Pause", {"fields": ("pause_kind", "paused_step_name", "paused_step_path", "cancel_requested_by")}),
-        ("Data", {"fields": ("input", "additional_data", "content", "error")}),
+        ("Data", {"fields": ("input_json", "additional_data_json", "content_json", "error")}),
         ("Times", {"fields": ("created_at", "updated_at", "finished_at", "lease_until", "version")}),
-        ("Engine checkpoint", {"classes": ("collapse",), "fields": ("state",)}),
+        ("Engine checkpoint", {"classes": ("collapse",), "fields": ("state_json",)}),
     )
+
+    @admin.display(description="Run", ordering="id")
+    def run_id(self, obj):
+        return short_id(obj.id)
+
+    @admin.display(description="Input")
+    def input_json(self, obj):
+        return json_block(obj.input)
+
+    @admin.display(description="Additional data")
+    def additional_data_json(self, obj):
+        return json_block(obj.additional_data)
+
+    @admin.display(description="Content")
+    def content_json(self, obj):
+        return json_block(obj.content)
+
+    @admin.display(description="State")
+    def state_json(self, obj):
+        return json_block(obj.state)
 
     @admin.display(description="Run page")
     def run_page(self, obj):
@@ -102,22 +224,60 @@ class StepRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Requirement)
-class RequirementAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("step_name", "kind", "status", "workflow_name", "resolved_by_name", "created_at", "timeout_at")
+class RequirementAdmin(RunIdSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
+    Media = AdminAssets
+    list_display = (
+        "step_name",
+        "kind",
+        "status",
+        "workflow_name",
+        "run_short_id",
+        "resolved_by_name",
+        "created_at",
+        "timeout_at",
+    )
     list_filter = ("status", "kind", "workflow_name", "is_assigned")
     search_fields = ("=id", "step_name", "workflow_name", "message", "resolved_by_name", "=run__id")
     date_hierarchy = "created_at"
     raw_id_fields = ("run",)
     filter_horizontal = ("assignees", "groups")
+    readonly_fields = ("payload_json", "resolution_json")
+    exclude = ("payload", "resolution")
+
+    @admin.display(description="Run", ordering="run_id")
+    def run_short_id(self, obj):
+        return short_id(obj.run_id)
+
+    @admin.display(description="Payload")
+    def payload_json(self, obj):
+        return json_block(obj.payload)
+
+    @admin.display(description="Resolution")
+    def resolution_json(self, obj):
+        return json_block(obj.resolution)
 
 
 @admin.register(RunEvent)
-class RunEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("run", "seq", "event", "step_name", "path", "created_at")
+class RunEventAdmin(RunIdSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
+    Media = AdminAssets
+    list_display = ("run_short_id", "seq", "event", "step_name", "path", "created_at")
     list_filter = ("event",)
     search_fields = ("event", "step_name", "=run__id")
-    list_select_related = ("run",)
     raw_id_fields = ("run",)
+    readonly_fields = ("data_json", "memo_json")
+    exclude = ("data", "memo")
+
+    @admin.display(description="Run", ordering="run_id")
+    def run_short_id(self, obj):
+        return short_id(obj.run_id)
+
+    @admin.display(description="Data")
+    def data_json(self, obj):
+        return json_block(obj.data)
+
+    @admin.display(description="Checkpoint data")
+    def memo_json(self, obj):
+        return json_block(obj.memo)
 
 
 class ApiTokenForm(forms.ModelForm):

@@ -13,22 +13,25 @@ authenticates, until the cool-off ends.
 
 from __future__ import annotations
 
+import base64
 import functools
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import RequestDataTooBig
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from django.http.request import RawPostDataException
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import registry, selectors, services
+from . import analytics, export, registry, selectors, services
 from .engine.errors import (
     ConflictError,
     DecisionError,
@@ -39,7 +42,7 @@ from .engine.errors import (
 )
 from .engine.requirements import ACTIONS
 from .engine.workflow import WorkflowRunOutput
-from .forms import BadJSON, parse_json
+from .forms import BadJSON, RunQueryForm, parse_json
 from .models import Requirement, WorkflowRun
 from .openapi import openapi_schema
 from .store import state_from_row
@@ -261,6 +264,29 @@ def run_json(run: WorkflowRun, user) -> dict:
         "created_at": run.created_at,
         "updated_at": run.updated_at,
         "finished_at": run.finished_at,
+        "rerun_of": str(run.rerun_of_id) if run.rerun_of_id else None,
+        "links": {
+            "self": reverse("workflows:api-run", args=[run.id]),
+            "page": reverse("workflows:run-detail", args=[run.id]),
+        },
+    }
+
+
+def run_summary_json(run: WorkflowRun) -> dict:
+    """A run in a list: what it is and where it stands, without its state or step results."""
+    paused = run.status == WorkflowRun.Status.PAUSED
+    return {
+        "id": str(run.id),
+        "workflow": run.workflow_name,
+        "status": run.status,
+        "pause_kind": (run.pause_kind or None) if paused else None,
+        "paused_step_name": (run.paused_step_name or None) if paused else None,
+        "error": run.error or None,
+        "created_by": run.created_by.get_username() if run.created_by else None,
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+        "finished_at": run.finished_at,
+        "rerun_of": str(run.rerun_of_id) if run.rerun_of_id else None,
         "links": {
             "self": reverse("workflows:api-run", args=[run.id]),
             "page": reverse("workflows:run-detail", args=[run.id]),
@@ -269,8 +295,110 @@ def run_json(run: WorkflowRun, user) -> dict:
 
 
 # -- runs -----------------------------------------------------------------------------------------
-@api_view("POST")
+@api_view("GET", "POST")
 def runs(request):
+    if request.method == "POST":
+        return _run_start(request)
+    return _run_list(request)
+
+
+def _run_query(request) -> RunQueryForm:
+    """The run filters of the query string, validated (400 with one message per bad one)."""
+    form = RunQueryForm(request.GET)
+    if not form.is_valid():
+        raise ApiError(400, errors={field: " ".join(messages) for field, messages in form.errors.items()})
+    return form
+
+
+def _cursor_encode(run: WorkflowRun) -> str:
+    raw = f"{run.created_at.isoformat()}|{run.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _cursor_decode(value: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        created, _, run_id = raw.partition("|")
+        created_at = datetime.fromisoformat(created)
+        if created_at.tzinfo is None:
+            raise ValueError("naive")
+        return created_at, uuid.UUID(run_id)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise ApiError(400, errors={"cursor": "Invalid cursor: pass the `next` link as it was given."}) from None
+
+
+def _run_list(request):
+    """``GET /api/v1/runs?workflow=&status=&started_by=&since=&until=&cursor=&limit=`` -> ``{results,
+    next}``, newest first. The cursor is the last row's (created_at, id): a page stays right while
+    new runs arrive, and each page is one indexed range query whatever how deep it is."""
+    form = _run_query(request)
+    limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT) or DEFAULT_LIMIT
+    rows = form.filter(selectors.runs_visible_to(request.user))
+    if request.GET.get("cursor"):
+        created_at, run_id = _cursor_decode(request.GET["cursor"])
+        rows = rows.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=run_id))
+    rows = list(
+        rows.select_related("created_by")
+        .defer("state", "input", "additional_data", "content")
+        .order_by("-created_at", "-id")[: limit + 1]
+    )
+    following = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        params = request.GET.copy()
+        params["cursor"], params["limit"] = _cursor_encode(rows[-1]), str(limit)
+        following = f"{reverse('workflows:api-runs')}?{params.urlencode()}"
+    return _json({"results": [run_summary_json(r) for r in rows], "next": following})
+
+
+@api_view("GET")
+def runs_export(request):
+    """``GET /api/v1/runs/export?format=csv|json`` with the list's filters: every matching run the
+    caller may see, streamed."""
+    fmt = request.GET.get("format", "json")
+    if fmt not in export.FORMATS:
+        raise ApiError(400, errors={"format": "One of csv, json."})
+    form = _run_query(request)
+    runs = export.runs_for_export(form.filter(selectors.runs_visible_to(request.user)))
+    return export.export_response(
+        rows=runs.iterator(chunk_size=export.CHUNK),
+        columns=export.RUN_COLUMNS,
+        to_dict=export.run_export_row,
+        fmt=fmt,
+        filename="runs",
+    )
+
+
+@api_view("POST")
+def run_rerun(request, run_id: str):
+    """``POST /api/v1/runs/<id>/rerun`` ``{input?, additional_data?}`` -> 201 with the new run."""
+    run = _visible_run(request, run_id)
+    if not selectors.user_may_start_runs(request.user):
+        raise ApiError(403, "You may not start runs (needs workflows.start_run).", code="forbidden")
+    body = _body(request)
+    errors = _unknown_fields(body, ("input", "additional_data"))
+    if "additional_data" in body and not isinstance(body["additional_data"], dict | None):
+        errors["additional_data"] = "Expected an object."
+    if errors:
+        raise ApiError(400, errors=errors)
+    edits = {key: body[key] for key in ("input", "additional_data") if key in body}
+    try:
+        new = services.run_rerun(run_id=run.id, user=request.user, **edits)
+    except registry.WorkflowNotFound:
+        raise ApiError(409, f"No workflow named {run.workflow_name!r} is registered.", code="not_registered") from None
+    except RunNotFoundError:
+        raise ApiError(404, "No such run.", code="not_found") from None
+    except RunStateError as exc:
+        raise ApiError(409, str(exc), code="not_finished") from None
+    except ValidationError as exc:
+        raise ApiError(400, errors=exc.errors) from None
+    new = WorkflowRun.objects.select_related("created_by").get(id=new.id)
+    response = _json(run_json(new, request.user), status=201)
+    response["Location"] = reverse("workflows:api-run", args=[new.id])
+    return response
+
+
+def _run_start(request):
     """``POST /api/v1/runs`` ``{workflow, input, additional_data}`` -> 201 with the run."""
     if not selectors.user_may_start_runs(request.user):
         raise ApiError(403, "You may not start runs (needs workflows.start_run).", code="forbidden")
@@ -403,6 +531,18 @@ def requirement_resolve(request, requirement_id: str):
         code = "stale_version" if current == Requirement.Status.PENDING else f"already_{str(current).lower()}"
         raise ApiError(409, str(exc), code=code) from None
     return _json(requirement_json(req))
+
+
+# -- analytics ------------------------------------------------------------------------------------
+@api_view("GET")
+def analytics_figures(request):
+    """``GET /api/v1/analytics?since=&until=&workflow=`` -> the dashboard's figures."""
+    if not analytics.user_may_view(request.user):
+        raise ApiError(403, "You may not see analytics (needs workflows.view_workflowrun).", code="forbidden")
+    form, period, workflow = analytics.filters_from(request.GET)
+    if period is None:
+        raise ApiError(400, errors={field: " ".join(messages) for field, messages in form.errors.items()})
+    return _json(analytics.figures(period=period, workflow=workflow).as_dict())
 
 
 # -- schema ---------------------------------------------------------------------------------------

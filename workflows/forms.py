@@ -27,6 +27,11 @@ def parse_json(text: str):
         raise BadJSON(str(exc)) from None
 
 
+def _short(exc: Exception, limit: int = 120) -> str:
+    text = str(exc)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class RunFilterForm(forms.Form):
     """The run list's filters (GET). Invalid values are reported and ignored."""
 
@@ -49,6 +54,62 @@ class RunFilterForm(forms.Form):
         return data
 
 
+class RunQueryForm(forms.Form):
+    """The API's and exports' run filters: ``since`` inclusive, ``until`` exclusive (ISO 8601 date
+    or date-time; without an offset, in the site's time zone)."""
+
+    workflow = forms.CharField(required=False, max_length=200)
+    status = forms.ChoiceField(required=False, choices=[("", ""), *WorkflowRun.Status.choices])
+    started_by = forms.CharField(required=False, max_length=150)
+    since = forms.DateTimeField(required=False)
+    until = forms.DateTimeField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since >= until:
+            self.add_error("until", "Must be after “since”.")
+        return data
+
+    def filter(self, runs):
+        """``runs`` narrowed by the cleaned filters (call after ``is_valid()``)."""
+        data = self.cleaned_data
+        if data.get("workflow"):
+            runs = runs.filter(workflow_name=data["workflow"])
+        if data.get("status"):
+            runs = runs.filter(status=data["status"])
+        if data.get("started_by"):
+            runs = runs.filter(created_by__username=data["started_by"])
+        if data.get("since"):
+            runs = runs.filter(created_at__gte=data["since"])
+        if data.get("until"):
+            runs = runs.filter(created_at__lt=data["until"])
+        return runs
+
+
+class AnalyticsFilterForm(forms.Form):
+    """The analytics' period (days, both inclusive; the last 30 by default) and workflow."""
+
+    workflow = forms.ChoiceField(label="Workflow", required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, workflow_names: list[str], max_days: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_days = max_days
+        self.fields["workflow"].choices = [("", "All workflows"), *((n, n) for n in workflow_names)]
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until:
+            if since > until:
+                self.add_error("until", "Must not be before “From”.")
+            elif (until - since).days >= self.max_days:
+                self.add_error("since", f"At most {self.max_days} days at a time.")
+        return data
+
+
 class RunStartForm(forms.Form):
     """Start a run: the input (JSON if it parses, else the text itself) and optional JSON data."""
 
@@ -60,6 +121,9 @@ class RunStartForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Text, or JSON (an object, a list, a number…) when it parses as JSON.",
     )
+    # Text that starts like JSON but does not parse is a typo, not a sentence: starting the run
+    # with it as a string would hide the mistake until a step chokes on it.
+    JSON_OPENERS = ("{", "[", '"')
     additional_data = forms.CharField(
         label="Additional data",
         required=False,
@@ -74,7 +138,13 @@ class RunStartForm(forms.Form):
             return None
         try:
             return parse_json(text)
-        except BadJSON:
+        except BadJSON as exc:
+            if text.lstrip().startswith(self.JSON_OPENERS):
+                raise forms.ValidationError(
+                    f"This looks like JSON but does not parse ({_short(exc)}). Fix it, or enter plain text "
+                    'that does not start with {, [ or ".',
+                    code="bad_json",
+                ) from None
             return text
 
     def clean_additional_data(self):

@@ -55,6 +55,10 @@ class WorkflowRun(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The run this one reran (same workflow, same or edited input); kept when the original goes.
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns", editable=False
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -62,6 +66,8 @@ class WorkflowRun(models.Model):
             models.Index(fields=["-created_at"], name="run_created"),
             models.Index(fields=["workflow_name", "-created_at"], name="run_workflow_created"),
             models.Index(fields=["status", "-created_at"], name="run_status_created"),
+            # Analytics count runs by when they ended, over a period.
+            models.Index(fields=["status", "finished_at"], name="run_status_finished"),
         ]
         permissions = [
             ("start_run", "Can start workflow runs"),
@@ -184,6 +190,8 @@ class Requirement(models.Model):
             models.Index(fields=["status", "-created_at", "id"], name="req_status_created"),
             models.Index(fields=["status", "timeout_at"], name="req_status_timeout"),
             models.Index(fields=["run", "created_at"], name="req_run_created"),
+            # Analytics read the decisions of a period: its cost follows the period, not the history.
+            models.Index(fields=["status", "resolved_at"], name="req_status_resolved"),
         ]
         permissions = [("resolve_requirement", "Can resolve requirements")]
 

@@ -25,7 +25,39 @@ def _json_body(schema: dict, description: str) -> dict:
 
 
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+NULLABLE_UUID = {"type": ["string", "null"], "format": "uuid"}
 ANY = {"description": "Any JSON value."}
+
+RUN_FILTERS = [
+    {"name": "workflow", "in": "query", "schema": {"type": "string"}},
+    {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(WorkflowRun.Status.values)}},
+    {
+        "name": "started_by",
+        "in": "query",
+        "description": "Username of the run's starter.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "since",
+        "in": "query",
+        "description": "Created at or after (ISO 8601 date or date-time).",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    {
+        "name": "until",
+        "in": "query",
+        "description": "Created before (ISO 8601 date or date-time).",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+]
+CURSOR = {
+    "name": "cursor",
+    "in": "query",
+    "description": "From the previous page's `next`.",
+    "schema": {"type": "string"},
+}
+LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}
+FORMAT = {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}}
 
 _ERRORS = {
     "400": _json_body(_ref("ValidationErrors"), "Invalid body or data: one message per field."),
@@ -71,6 +103,16 @@ def openapi_schema() -> dict:
         "security": [{"bearerAuth": []}, {"sessionAuth": []}],
         "paths": {
             "/runs": {
+                "get": {
+                    "operationId": "listRuns",
+                    "summary": "Runs the caller may see, newest first, a page at a time",
+                    "description": (
+                        "Follow `next` (null on the last page) for the following page: its `cursor` is "
+                        "opaque and stays right while new runs start."
+                    ),
+                    "parameters": [*RUN_FILTERS, CURSOR, LIMIT],
+                    "responses": _responses("400", "401", **{"200": _json_body(_ref("RunPage"), "A page of runs.")}),
+                },
                 "post": {
                     "operationId": "startRun",
                     "summary": "Start a run of a registered workflow",
@@ -91,6 +133,30 @@ def openapi_schema() -> dict:
                                     "Location": {"description": "The run's URL.", "schema": {"type": "string"}}
                                 },
                                 "content": {"application/json": {"schema": _ref("Run")}},
+                            }
+                        },
+                    ),
+                },
+            },
+            "/runs/export": {
+                "get": {
+                    "operationId": "exportRuns",
+                    "summary": "Every run the caller may see under the filters, as CSV or JSON",
+                    "description": (
+                        "Streamed, newest first. CSV: one column per field of `RunExport`, JSON values as "
+                        "JSON text, text that a spreadsheet would run as a formula prefixed with `'`."
+                    ),
+                    "parameters": [*RUN_FILTERS, FORMAT],
+                    "responses": _responses(
+                        "400",
+                        "401",
+                        **{
+                            "200": {
+                                "description": "The runs (an attachment).",
+                                "content": {
+                                    "application/json": {"schema": {"type": "array", "items": _ref("RunExport")}},
+                                    "text/csv": {"schema": {"type": "string"}},
+                                },
                             }
                         },
                     ),
@@ -125,6 +191,93 @@ def openapi_schema() -> dict:
                         },
                     ),
                 },
+            },
+            "/runs/{run_id}/rerun": {
+                "parameters": [run_id],
+                "post": {
+                    "operationId": "rerunRun",
+                    "summary": "Start a finished, failed or cancelled run again",
+                    "description": (
+                        "Needs `workflows.start_run`. The new run has the original's workflow, and its input "
+                        "and additional data unless the body gives them; its `rerun_of` is the original's id."
+                    ),
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": _ref("RunRerun")}},
+                    },
+                    "responses": _responses(
+                        "400",
+                        "401",
+                        "403",
+                        "404",
+                        "413",
+                        **{
+                            "201": {
+                                "description": "The new run (status PENDING).",
+                                "headers": {
+                                    "Location": {"description": "The new run's URL.", "schema": {"type": "string"}}
+                                },
+                                "content": {"application/json": {"schema": _ref("Run")}},
+                            },
+                            "409": _error(
+                                "The run is still active (code `not_finished`), or its workflow is not "
+                                "registered any more (code `not_registered`)."
+                            ),
+                        },
+                    ),
+                },
+            },
+            "/decisions/export": {
+                "get": {
+                    "operationId": "exportDecisions",
+                    "summary": "The audit trail: decisions on requirements the caller may inspect, as CSV or JSON",
+                    "parameters": [
+                        {"name": "workflow", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "user",
+                            "in": "query",
+                            "description": "Username of the decider.",
+                            "schema": {"type": "string"},
+                        },
+                        {"name": "action", "in": "query", "schema": {"type": "string"}},
+                        *RUN_FILTERS[3:],
+                        FORMAT,
+                    ],
+                    "responses": _responses(
+                        "400",
+                        "401",
+                        **{
+                            "200": {
+                                "description": "The decisions, newest first (an attachment).",
+                                "content": {
+                                    "application/json": {"schema": {"type": "array", "items": _ref("DecisionExport")}},
+                                    "text/csv": {"schema": {"type": "string"}},
+                                },
+                            }
+                        },
+                    ),
+                }
+            },
+            "/analytics": {
+                "get": {
+                    "operationId": "getAnalytics",
+                    "summary": "The analytics dashboard's figures",
+                    "description": (
+                        "Needs `workflows.view_workflowrun` (or superuser). Over the days `since` to `until` "
+                        "(both inclusive; the last 30 days by default, at most 3660): time to decision (p50, p90: "
+                        "continuous percentiles, seconds) per workflow, step and reviewer; outcomes per step; "
+                        "decisions per day; runs ended per workflow. Pending and overdue per group and reviewer "
+                        "are counted now, whatever the period (overdue: past its timeout or waiting over 24 h)."
+                    ),
+                    "parameters": [
+                        {"name": "workflow", "in": "query", "schema": {"type": "string"}},
+                        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    ],
+                    "responses": _responses(
+                        "400", "401", "403", **{"200": _json_body(_ref("Analytics"), "The figures.")}
+                    ),
+                }
             },
             "/requirements": {
                 "get": {
@@ -247,10 +400,116 @@ def openapi_schema() -> dict:
                         "created_at": {"type": "string", "format": "date-time"},
                         "updated_at": {"type": "string", "format": "date-time"},
                         "finished_at": NULLABLE_TIME,
+                        "rerun_of": NULLABLE_UUID,
                         "links": {
                             "type": "object",
                             "properties": {"self": {"type": "string"}, "page": {"type": "string"}},
                         },
+                    },
+                },
+                "RunSummary": {
+                    "type": "object",
+                    "required": ["id", "workflow", "status", "created_at", "rerun_of"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "workflow": {"type": "string"},
+                        "status": {"type": "string", "enum": list(WorkflowRun.Status.values)},
+                        "pause_kind": {"type": ["string", "null"], "enum": ["step", "executor", "error", None]},
+                        "paused_step_name": {"type": ["string", "null"]},
+                        "error": {"type": ["string", "null"]},
+                        "created_by": {"type": ["string", "null"]},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "updated_at": {"type": "string", "format": "date-time"},
+                        "finished_at": NULLABLE_TIME,
+                        "rerun_of": NULLABLE_UUID,
+                        "links": {
+                            "type": "object",
+                            "properties": {"self": {"type": "string"}, "page": {"type": "string"}},
+                        },
+                    },
+                },
+                "RunPage": {
+                    "type": "object",
+                    "required": ["results", "next"],
+                    "properties": {
+                        "results": {"type": "array", "items": _ref("RunSummary")},
+                        "next": {"type": ["string", "null"], "description": "The next page's URL, or null."},
+                    },
+                },
+                "RunRerun": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "input": {**ANY, "description": "Replaces the original's input when given."},
+                        "additional_data": {
+                            "type": ["object", "null"],
+                            "description": "Replaces the original's additional data when given.",
+                        },
+                    },
+                },
+                "RunExport": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "workflow": {"type": "string"},
+                        "status": {"type": "string", "enum": list(WorkflowRun.Status.values)},
+                        "pause_kind": {"type": ["string", "null"]},
+                        "paused_step_name": {"type": ["string", "null"]},
+                        "created_by": {"type": ["string", "null"]},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "finished_at": NULLABLE_TIME,
+                        "rerun_of": NULLABLE_UUID,
+                        "input": ANY,
+                        "additional_data": {"type": "object"},
+                        "content": ANY,
+                        "error": {"type": ["string", "null"]},
+                    },
+                },
+                "DecisionExport": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "run_id": {"type": "string", "format": "uuid"},
+                        "workflow": {"type": "string"},
+                        "requirement_id": {"type": "string", "format": "uuid"},
+                        "step_name": {"type": "string"},
+                        "kind": {"type": "string", "enum": list(KINDS)},
+                        "user": {"type": "string", "description": "Username, or `system` for a timeout."},
+                        "action": {"type": "string"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "data": {"type": "object"},
+                        "diff": {"type": ["string", "null"]},
+                        "shown_hash": {"type": "string", "description": "SHA-256 of what the reviewer was shown."},
+                    },
+                },
+                "Analytics": {
+                    "type": "object",
+                    "required": ["period", "time_to_decision", "outcomes_by_step", "decisions_per_day"],
+                    "properties": {
+                        "period": {
+                            "type": "object",
+                            "properties": {
+                                "since": {"type": "string", "format": "date"},
+                                "until": {"type": "string", "format": "date"},
+                            },
+                        },
+                        "workflow": {"type": ["string", "null"]},
+                        "time_to_decision": {
+                            "type": "object",
+                            "description": "Keys `workflow`, `step`, `reviewer`: rows with the key names, "
+                            "`decisions`, `p50_seconds`, `p90_seconds`.",
+                            "additionalProperties": {"type": "array", "items": {"type": "object"}},
+                        },
+                        "outcomes_by_step": {
+                            "type": "array",
+                            "description": "Per step: `decisions`, counts `approve edit reject timeout other` "
+                            "and their `<outcome>_rate` (0 to 1).",
+                            "items": {"type": "object"},
+                        },
+                        "pending_by_group": {"type": "array", "items": {"type": "object"}},
+                        "pending_by_reviewer": {"type": "array", "items": {"type": "object"}},
+                        "decisions_per_day": {"type": "array", "items": {"type": "object"}},
+                        "runs_by_workflow": {"type": "array", "items": {"type": "object"}},
                     },
                 },
                 "StepOutput": {

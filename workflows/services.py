@@ -86,6 +86,35 @@ def run_start(*, workflow_name: str, input=None, additional_data: dict | None = 
     return WorkflowRun.objects.get(id=state.run_id)
 
 
+RERUNNABLE_STATUSES = (WorkflowRun.Status.COMPLETED, WorkflowRun.Status.ERROR, WorkflowRun.Status.CANCELLED)
+_SAME = object()
+
+
+def run_rerun(*, run_id, user=None, input=_SAME, additional_data=_SAME) -> WorkflowRun:
+    """Start a new run of a finished, failed or cancelled run's workflow, with its input and
+    additional data unless given (edited), linked to it by ``rerun_of``."""
+    original = WorkflowRun.objects.filter(id=run_id).only("id", "workflow_name", "status", "input", "additional_data")
+    original = original.first()
+    if original is None:
+        raise RunNotFoundError(f"No run with id {run_id}")
+    if original.status not in RERUNNABLE_STATUSES:
+        raise RunStateError(
+            f"Only a finished, failed or cancelled run can be rerun; this one is {original.status.lower()}."
+        )
+    with transaction.atomic():
+        run = run_start(
+            workflow_name=original.workflow_name,
+            input=original.input if input is _SAME else input,
+            additional_data=original.additional_data if additional_data is _SAME else additional_data,
+            user=user,
+        )
+        lock_run(run.id)  # no worker has it before commit; the lock keeps append_event's contract
+        WorkflowRun.objects.filter(id=run.id).update(rerun_of=original.id)
+        append_event(run.id, "RerunOf", {"run_id": str(original.id)})
+    run.rerun_of_id = original.id
+    return run
+
+
 # A run decided while it executed goes on in the same worker; this bounds how often in a row.
 MAX_ADVANCES = 20
 

@@ -22,7 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import registry, selectors, services
+from . import analytics, charts, export, graph, registry, selectors, services
 from .engine.errors import RunNotFoundError, RunStateError, ValidationError
 from .forms import RunFilterForm, RunStartForm
 from .models import Requirement, StepRun, WorkflowRun
@@ -33,15 +33,15 @@ HIDDEN_EVENTS = ("Checkpoint",)
 
 
 # -- runs -----------------------------------------------------------------------------------------
-@login_required
-@require_safe
-def run_list(request: HttpRequest) -> HttpResponse:
-    """Runs the user may see, newest first, filtered and paginated in a fixed number of queries."""
+def _filtered_runs(request: HttpRequest) -> tuple[RunFilterForm, object]:
+    """The run list's filter form and the runs it selects among those the user may see."""
     names = sorted(
         {wf.name for wf in registry.all_workflows()}
         | set(WorkflowRun.objects.order_by().values_list("workflow_name", flat=True).distinct())
     )
-    form = RunFilterForm(request.GET or None, workflow_names=names)
+    params = request.GET.copy()
+    params.pop("page", None)
+    form = RunFilterForm(params or None, workflow_names=names)
     runs = selectors.runs_visible_to(request.user)
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
@@ -54,6 +54,14 @@ def run_list(request: HttpRequest) -> HttpResponse:
             runs = runs.filter(created_at__gte=datetime.combine(data["created_from"], time.min, tzinfo=tz))
         if data["created_to"]:
             runs = runs.filter(created_at__lte=datetime.combine(data["created_to"], time.max, tzinfo=tz))
+    return form, runs
+
+
+@login_required
+@require_safe
+def run_list(request: HttpRequest) -> HttpResponse:
+    """Runs the user may see, newest first, filtered and paginated in a fixed number of queries."""
+    form, runs = _filtered_runs(request)
     pending = (
         Requirement.objects.filter(run=OuterRef("pk"), status=Requirement.Status.PENDING)
         .order_by()
@@ -68,7 +76,23 @@ def run_list(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at", "-id")
     )
     page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "workflows/run_list.html", {"form": form, "page": page, "runs": page.object_list})
+    filters = form.data.urlencode() if form.is_bound else ""
+    context = {"form": form, "page": page, "runs": page.object_list, "export_query": filters}
+    return render(request, "workflows/run_list.html", context)
+
+
+@login_required
+@require_safe
+def run_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """``/runs/export.csv`` and ``/runs/export.json``: the run list's rows under its filters."""
+    _form, runs = _filtered_runs(request)
+    return export.export_response(
+        rows=export.runs_for_export(runs).iterator(chunk_size=export.CHUNK),
+        columns=export.RUN_COLUMNS,
+        to_dict=export.run_export_row,
+        fmt=fmt,
+        filename="runs",
+    )
 
 
 def _visible_run(request: HttpRequest, run_id) -> WorkflowRun:
@@ -110,9 +134,13 @@ def run_live_context(*, user, run: WorkflowRun) -> dict:
         if hidden and str((event.data or {}).get("requirement_id")) in hidden:
             # A requirement the user may not see: say that the run paused or went on, not what or who.
             event.data = {key: event.data[key] for key in ("requirement_id", "kind") if key in event.data}
+    step_runs = [_with_depth(s) for s in step_runs]
     return {
         "run": run,
-        "step_runs": [_with_depth(s) for s in step_runs],
+        "graph": _run_graph(run, step_runs, requirements, events),
+        "rerun_form": _rerun_form(run) if _may_rerun(user, run) else None,
+        "reruns": list(run.reruns.order_by("created_at").values_list("id", flat=True)[:20]),
+        "step_runs": step_runs,
         "requirements": requirements,
         "hidden_requirements": len(hidden),
         "events": events,
@@ -121,6 +149,74 @@ def run_live_context(*, user, run: WorkflowRun) -> dict:
         # Changes are pushed over the websocket; polling only covers a dropped connection.
         "poll_seconds": 30,
     }
+
+
+def _run_graph(run: WorkflowRun, step_runs, requirements, events) -> graph.Graph | None:
+    """The workflow's graph with each node's state in this run, and what the user may see of its
+    attempts and requirements (None when the workflow is not registered here any more)."""
+    try:
+        workflow = registry.get(run.workflow_name)
+    except registry.WorkflowNotFound:
+        return None
+    drawn = graph.with_states(
+        graph.build(workflow),
+        run_status=run.status,
+        # The state of every gate, also of those assigned to others: the event log says as much.
+        events=[(event.event, event.path) for event in events],
+        requirements=list(run.requirements.values_list("path", "status")),
+    )
+    for node in drawn.nodes:
+        node.step_runs = [s for s in step_runs if s.path == node.path]
+        node.requirements = [r for r in requirements if r.path == node.path]
+    return drawn
+
+
+def _may_rerun(user, run: WorkflowRun) -> bool:
+    return run.status in services.RERUNNABLE_STATUSES and selectors.user_may_start_runs(user)
+
+
+def _rerun_form(run: WorkflowRun, data=None) -> RunStartForm:
+    """The start form, filled with the run's input and additional data as the page shows them."""
+    initial = {
+        "input": "" if run.input is None else run.input if isinstance(run.input, str) else pretty_json(run.input),
+        "additional_data": pretty_json(run.additional_data) if run.additional_data else "",
+    }
+    return RunStartForm(data, initial=initial, prefix="rerun")
+
+
+@login_required
+@require_POST
+def run_rerun(request: HttpRequest, run_id) -> HttpResponse:
+    """Start the run again: with the same input and additional data, or with the edited ones."""
+    run = _visible_run(request, run_id)
+    if not selectors.user_may_start_runs(request.user):
+        raise PermissionDenied
+    form = _rerun_form(run, request.POST)
+    error = None
+    if form.is_valid():
+        edits = {}
+        for field in ("input", "additional_data"):
+            # Unchanged text keeps the original value exactly (a text input "42" stays text).
+            # Browsers send a textarea's line breaks as CRLF.
+            if (form[field].data or "").replace("\r\n", "\n") != form.initial[field]:
+                edits[field] = form.cleaned_data[field]
+        try:
+            new = services.run_rerun(run_id=run.id, user=request.user, **edits)
+        except ValidationError as exc:
+            for field, message in exc.errors.items():
+                form.add_error(field if field in form.fields else None, message)
+        except (RunStateError, RunNotFoundError, registry.WorkflowNotFound) as exc:
+            error = str(exc)
+        else:
+            messages.success(request, "Run started again.")
+            return redirect("workflows:run-detail", run_id=new.id)
+    run.refresh_from_db()
+    context = run_live_context(user=request.user, run=run)
+    context["workflow_registered"] = _registered(run.workflow_name)
+    if context["rerun_form"] is not None:
+        context["rerun_form"] = form
+    context["rerun_error"] = error or ("" if form.is_valid() else "The run was not started again: see below.")
+    return render(request, "workflows/run_detail.html", context, status=409 if error else 400)
 
 
 def _with_depth(step: StepRun) -> StepRun:
@@ -185,6 +281,77 @@ def _registered(name: str) -> bool:
     return True
 
 
+# -- analytics ------------------------------------------------------------------------------------
+@login_required
+@require_safe
+def analytics_page(request: HttpRequest) -> HttpResponse:
+    """``/analytics/`` for operators and admins (``workflows.view_workflowrun`` or superuser);
+    ``?format=csv`` gives the same figures as CSV."""
+    if not analytics.user_may_view(request.user):
+        raise PermissionDenied
+    params = request.GET.copy()
+    fmt = params.pop("format", [""])[-1]
+    form, period, workflow = analytics.filters_from(params)
+    data = analytics.figures(period=period, workflow=workflow) if period else None
+    if fmt == "csv" and data is not None:
+        return export.export_response(
+            rows=analytics.csv_rows(data), columns=analytics.CSV_COLUMNS, to_dict=dict, fmt="csv", filename="analytics"
+        )
+    context = {
+        "form": form,
+        "data": data,
+        "charts": _analytics_charts(data) if data else {},
+        "query": params.urlencode(),
+        "overdue_hours": int(analytics.OVERDUE_AFTER.total_seconds() // 3600),
+    }
+    return render(request, "workflows/analytics.html", context, status=200 if data else 400)
+
+
+def _analytics_charts(data: analytics.Figures) -> dict:
+    by_workflow = data.time_to_decision["workflow"]
+    return {
+        "per_day": charts.columns(
+            "Decisions per day", [(d["day"].isoformat(), d["decisions"], d["timeouts"]) for d in data.decisions_per_day]
+        ),
+        "time_to_decision": charts.horizontal(
+            "Time to decision per workflow (p50, p90)",
+            [
+                (
+                    row["workflow"],
+                    [(row["p50_seconds"], "wf-chart-a", "p50"), (row["p90_seconds"], "wf-chart-b", "p90")],
+                )
+                for row in by_workflow
+            ],
+            unit=" s",
+        ),
+        "runs": charts.horizontal(
+            "Runs ended per workflow",
+            [
+                (
+                    row["workflow"],
+                    [
+                        (row["completed"], "wf-chart-a", "completed"),
+                        (row["failed"], "wf-chart-d", "failed"),
+                        (row["cancelled"], "wf-chart-c", "cancelled"),
+                    ],
+                )
+                for row in data.runs_by_workflow
+            ],
+            stacked=True,
+        ),
+        "pending": charts.horizontal(
+            "Pending and overdue per group",
+            [
+                (
+                    row["group"] or "anyone",
+                    [(row["pending"], "wf-chart-a", "pending"), (row["overdue"], "wf-chart-d", "overdue")],
+                )
+                for row in data.pending_by_group
+            ],
+        ),
+    }
+
+
 # -- workflow catalogue ---------------------------------------------------------------------------
 @login_required
 @require_safe
@@ -232,6 +399,7 @@ def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
         status = 400
     context = {
         "workflow": workflow,
+        "graph": graph.build(workflow),
         "tree": definition_tree(workflow.describe()),
         "form": form,
         "may_start": may_start,

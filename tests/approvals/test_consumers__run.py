@@ -54,3 +54,36 @@ async def test_a_change_pushes_the_live_part():
     assert html.lstrip().startswith('<div id="run-live" hx-swap-oob="true"')
     assert "Cancelled" in html and "hx-trigger" not in html  # finished: no more polling either
     await communicator.disconnect()
+
+
+async def test_forms_of_the_pushed_part_carry_a_csrf_token_for_the_page_cookie():
+    """A Cancel or Rerun form that arrives over the socket must still pass the CSRF check."""
+    from django.middleware.csrf import _unmask_cipher_token, get_token
+    from django.test import RequestFactory
+
+    owner, _, run_id = await setup()
+    secret = _unmask_cipher_token(get_token(RequestFactory().get("/")))
+    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/runs/{run_id}/")
+    communicator.scope["user"] = owner
+    communicator.scope["cookies"] = {"csrftoken": secret}
+    assert (await communicator.connect())[0]
+    await database_sync_to_async(services.run_cancel)(run_id=run_id, user=owner)
+    await get_channel_layer().group_send(run_group(run_id), {"type": "run.changed", "run_id": run_id})
+    html = await communicator.receive_from(timeout=3)
+    assert ">Rerun</button>" in html
+    [token] = [part.split('"')[0] for part in html.split('name="csrfmiddlewaretoken" value="')[1:]]
+    assert _unmask_cipher_token(token) == secret
+    await communicator.disconnect()
+
+
+async def test_a_malformed_csrf_cookie_gives_an_empty_token_not_an_error():
+    owner, _, run_id = await setup()
+    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/runs/{run_id}/")
+    communicator.scope["user"] = owner
+    communicator.scope["cookies"] = {"csrftoken": "!" * 32}
+    assert (await communicator.connect())[0]
+    await database_sync_to_async(services.run_cancel)(run_id=run_id, user=owner)
+    await get_channel_layer().group_send(run_group(run_id), {"type": "run.changed", "run_id": run_id})
+    html = await communicator.receive_from(timeout=3)
+    assert ">Rerun</button>" in html
+    await communicator.disconnect()

@@ -124,9 +124,9 @@ def test_create_api_token_command_refuses_unknown_users():
 
 def test_wrong_method_is_405_with_allow(client, operator):
     client.force_login(operator)
-    response = client.get("/api/v1/runs")
+    response = client.put("/api/v1/runs")
     assert response.status_code == 405
-    assert response["Allow"] == "POST"
+    assert response["Allow"] == "GET, POST, HEAD"
     response = client.delete("/api/v1/requirements")
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD"

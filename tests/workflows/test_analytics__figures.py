@@ -1,0 +1,248 @@
+"""/analytics/ and GET /api/v1/analytics: figures checked against fixtures computed by hand."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from workflows import analytics
+from workflows.models import Requirement, WorkflowRun
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now()
+TODAY = timezone.localdate()
+
+
+def at(day_offset: int, hour: int = 12) -> datetime:
+    day = TODAY - timedelta(days=day_offset)
+    return datetime.combine(day, datetime.min.time(), tzinfo=timezone.get_current_timezone()) + timedelta(hours=hour)
+
+
+def run(workflow="data_export", status="PAUSED", finished_at=None) -> WorkflowRun:
+    return WorkflowRun.objects.create(workflow_name=workflow, status=status, finished_at=finished_at)
+
+
+def req(
+    the_run,
+    step="export",
+    *,
+    status="RESOLVED",
+    action="confirm",
+    took=60,
+    resolved=None,
+    by="rita",
+    created=None,
+    timeout_at=None,
+    assigned_groups=(),
+    assigned_users=(),
+) -> Requirement:
+    resolved = resolved or at(1)
+    created = created or resolved - timedelta(seconds=took)
+    pending = status == "PENDING"
+    key = str(uuid.uuid4())
+    item = Requirement.objects.create(
+        id=uuid.uuid4(),
+        run=the_run,
+        key=key,
+        path=key,  # one pending requirement per path: each its own
+        step_name=step,
+        kind="confirmation",
+        status=status,
+        workflow_name=the_run.workflow_name,
+        created_at=created,
+        resolved_at=None if pending else resolved,
+        resolved_by_name="" if pending else ("system" if status == "EXPIRED" else by),
+        resolution=None if pending else ({"action": "timed_out"} if status == "EXPIRED" else {"action": action}),
+        timeout_at=timeout_at,
+        is_assigned=bool(assigned_groups or assigned_users),
+    )
+    for name in assigned_groups:
+        item.groups.add(Group.objects.get_or_create(name=name)[0])
+    for user in assigned_users:
+        item.assignees.add(user)
+    return item
+
+
+@pytest.fixture
+def fixture_data(make_user):
+    """data_export/export: rita decides in 10, 20, 30, 40 s (confirm, confirm, reject, edit);
+    sam in 100 s (confirm); one timeout. blog_post/draft: sam in 5 s (reject). Outside the period:
+    one decision 40 days ago. Pending: two for group legal (one overdue by age, one fresh), one
+    for sam (past its timeout), one open to anyone."""
+    sam = make_user("sam")
+    export = run()
+    for took, action in ((10, "confirm"), (20, "confirm"), (30, "reject"), (40, "edit")):
+        req(export, took=took, action=action, resolved=at(1))
+    req(export, took=100, action="confirm", by="sam", resolved=at(2))
+    req(export, status="EXPIRED", took=3600, resolved=at(2))
+    req(run("blog_post"), step="draft", took=5, action="reject", by="sam", resolved=at(0, hour=0))
+    req(export, took=999, action="confirm", resolved=at(40))  # outside the last 30 days
+    req(export, status="PENDING", created=NOW - timedelta(hours=30), assigned_groups=("legal",))
+    req(export, status="PENDING", created=NOW - timedelta(minutes=5), assigned_groups=("legal",))
+    req(
+        export,
+        status="PENDING",
+        created=NOW - timedelta(minutes=5),
+        timeout_at=NOW - timedelta(seconds=1),
+        assigned_users=(sam,),
+    )
+    req(export, status="PENDING", created=NOW - timedelta(minutes=1))
+    run(status="COMPLETED", finished_at=at(1))
+    run(status="COMPLETED", finished_at=at(3))
+    run(status="ERROR", finished_at=at(1))
+    run(status="CANCELLED", finished_at=at(2))
+    run("blog_post", status="CANCELLED", finished_at=at(5))
+    run(status="COMPLETED", finished_at=at(45))  # outside
+    return sam
+
+
+def test_percentile_is_percentile_cont():
+    # positions p*(n-1): p50 of 10,20,30,40 -> 25; p90 -> 10 + 0.9*3 = index 2.7 -> 30 + 0.7*10 = 37
+    assert analytics.percentile([10, 20, 30, 40], 0.5) == 25
+    assert analytics.percentile([10, 20, 30, 40], 0.9) == pytest.approx(37)
+    assert analytics.percentile([7], 0.9) == 7
+
+
+def test_time_to_decision_per_workflow_step_and_reviewer(fixture_data):
+    data = analytics.figures(period=analytics.Period.last_days(30))
+    # data_export by people: 10, 20, 30, 40, 100 -> p50 30; p90 index 3.6 -> 40 + 0.6*60 = 76
+    assert data.time_to_decision["workflow"] == [
+        {"workflow": "data_export", "decisions": 5, "p50_seconds": 30.0, "p90_seconds": 76.0},
+        {"workflow": "blog_post", "decisions": 1, "p50_seconds": 5.0, "p90_seconds": 5.0},
+    ]
+    assert data.time_to_decision["step"][0] == {
+        "workflow": "data_export",
+        "step": "export",
+        "decisions": 5,
+        "p50_seconds": 30.0,
+        "p90_seconds": 76.0,
+    }
+    # rita: 10, 20, 30, 40 -> p50 25, p90 37; sam: 5, 100 -> p50 52.5, p90 5 + 0.9*95 = 90.5
+    assert data.time_to_decision["reviewer"] == [
+        {"reviewer": "rita", "decisions": 4, "p50_seconds": 25.0, "p90_seconds": 37.0},
+        {"reviewer": "sam", "decisions": 2, "p50_seconds": 52.5, "p90_seconds": 90.5},
+    ]
+
+
+def test_outcome_rates_per_step(fixture_data):
+    data = analytics.figures(period=analytics.Period.last_days(30))
+    export, draft = data.outcomes_by_step
+    # export: confirm x3 (rita 2, sam 1), reject 1, edit 1, timeout 1 -> 6 decisions
+    assert (export["workflow"], export["step"], export["decisions"]) == ("data_export", "export", 6)
+    assert (export["approve"], export["edit"], export["reject"], export["timeout"], export["other"]) == (3, 1, 1, 1, 0)
+    assert export["approve_rate"] == 0.5 and export["timeout_rate"] == round(1 / 6, 4)
+    assert (draft["step"], draft["decisions"], draft["reject"], draft["reject_rate"]) == ("draft", 1, 1, 1.0)
+
+
+def test_pending_and_overdue_per_group_and_reviewer(fixture_data):
+    data = analytics.figures(period=analytics.Period.last_days(30), now=NOW)
+    assert data.pending_by_group == [
+        {"group": "legal", "pending": 2, "overdue": 1},
+        {"group": None, "pending": 1, "overdue": 0},
+    ]
+    assert data.pending_by_reviewer == [
+        {"reviewer": None, "pending": 1, "overdue": 0},
+        {"reviewer": "sam", "pending": 1, "overdue": 1},
+    ]
+
+
+def test_decisions_per_day_and_runs_per_workflow(fixture_data):
+    data = analytics.figures(period=analytics.Period.last_days(30))
+    per_day = {row["day"]: row for row in data.decisions_per_day}
+    assert len(per_day) == 30 and min(per_day) == TODAY - timedelta(days=29)
+    assert per_day[TODAY] == {"day": TODAY, "decisions": 1, "timeouts": 0}
+    assert per_day[TODAY - timedelta(days=1)]["decisions"] == 4
+    assert per_day[TODAY - timedelta(days=2)] == {"day": TODAY - timedelta(days=2), "decisions": 1, "timeouts": 1}
+    assert sum(row["decisions"] + row["timeouts"] for row in data.decisions_per_day) == 7
+    assert data.runs_by_workflow == [
+        {"workflow": "data_export", "completed": 2, "failed": 1, "cancelled": 1},
+        {"workflow": "blog_post", "completed": 0, "failed": 0, "cancelled": 1},
+    ]
+
+
+def test_filters_by_workflow_and_period(fixture_data):
+    data = analytics.figures(period=analytics.Period.last_days(30), workflow="blog_post")
+    assert [r["workflow"] for r in data.time_to_decision["workflow"]] == ["blog_post"]
+    assert data.pending_by_group == []
+    one_day = analytics.figures(period=analytics.Period(TODAY - timedelta(days=1), TODAY - timedelta(days=1)))
+    assert one_day.time_to_decision["workflow"] == [
+        {"workflow": "data_export", "decisions": 4, "p50_seconds": 25.0, "p90_seconds": 37.0}
+    ]
+    assert one_day.runs_by_workflow == [{"workflow": "data_export", "completed": 1, "failed": 1, "cancelled": 0}]
+    old = analytics.figures(period=analytics.Period(TODAY - timedelta(days=50), TODAY - timedelta(days=31)))
+    assert old.time_to_decision["workflow"][0]["p50_seconds"] == 999.0
+
+
+# -- page, CSV, API -------------------------------------------------------------------------------
+def test_page__for_operators_with_charts_and_tables(client, operator, fixture_data):
+    client.force_login(operator)
+    response = client.get("/analytics/")
+    assert response.status_code == 200
+    text = response.text
+    assert "<h1>Analytics</h1>" in text
+    assert 'aria-label="Chart: Decisions per day"' in text
+    assert 'aria-label="Chart: Time to decision per workflow (p50, p90)"' in text
+    assert "style=" not in text[text.index("<h1>") :]
+    assert "76.0 s" in text and "37.0 s" in text
+    assert 'href="/analytics/"' in text  # in the navigation
+
+
+def test_page__refused_to_people_without_the_permission(client, reviewer, outsider):
+    client.force_login(reviewer)
+    assert client.get("/analytics/").status_code == 403
+    assert client.get("/api/v1/analytics").status_code == 403
+    assert 'href="/analytics/"' not in client.get("/workflows/").text
+    client.logout()
+    assert client.get("/analytics/").status_code == 302
+
+
+def test_page__bad_filters_are_400_with_the_message(client, operator):
+    client.force_login(operator)
+    response = client.get("/analytics/?since=2026-02-10&until=2026-02-01")
+    assert response.status_code == 400
+    assert "Must not be before" in response.text
+    assert client.get("/analytics/?workflow=nope").status_code == 400
+    assert client.get("/analytics/?since=2000-01-01&until=2026-01-01").status_code == 400
+
+
+def test_csv__tidy_rows_of_the_same_figures(client, operator, fixture_data):
+    client.force_login(operator)
+    response = client.get("/analytics/?format=csv&workflow=data_export")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    p90 = [r for r in rows if r["section"] == "time_to_decision_by_workflow" and r["metric"] == "p90_seconds"]
+    assert p90 == [{**p90[0], "workflow": "data_export", "value": "76.0"}]
+    overdue = [
+        r for r in rows if r["section"] == "pending_by_group" and r["group"] == "legal" and r["metric"] == "overdue"
+    ]
+    assert overdue[0]["value"] == "1"
+
+
+def test_api__the_same_figures_as_json(client, operator, fixture_data):
+    client.force_login(operator)
+    since = (TODAY - timedelta(days=29)).isoformat()
+    body = client.get(f"/api/v1/analytics?since={since}").json()
+    assert body["period"] == {"since": since, "until": TODAY.isoformat()}
+    assert body["time_to_decision"]["reviewer"][1] == {
+        "reviewer": "sam",
+        "decisions": 2,
+        "p50_seconds": 52.5,
+        "p90_seconds": 90.5,
+    }
+    assert body["runs_by_workflow"][0]["completed"] == 2
+    assert len(body["decisions_per_day"]) == 30
+    response = client.get("/api/v1/analytics?until=not-a-date")
+    assert response.status_code == 400 and "until" in response.json()["errors"]
+
+
+def test_period_defaults():
+    assert analytics.Period.last_days(30, today=date(2026, 3, 31)) == analytics.Period(
+        date(2026, 3, 2), date(2026, 3, 31)
+    )
