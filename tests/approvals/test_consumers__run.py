@@ -65,6 +65,7 @@ async def test_forms_of_the_pushed_part_carry_a_csrf_token_for_the_page_cookie()
     secret = _unmask_cipher_token(get_token(RequestFactory().get("/")))
     communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/runs/{run_id}/")
     communicator.scope["user"] = owner
+    communicator.scope["session"] = await database_sync_to_async(signed_in_session)(owner)
     communicator.scope["cookies"] = {"csrftoken": secret}
     assert (await communicator.connect())[0]
     await database_sync_to_async(services.run_cancel)(run_id=run_id, user=owner)
@@ -80,6 +81,7 @@ async def test_a_malformed_csrf_cookie_gives_an_empty_token_not_an_error():
     owner, _, run_id = await setup()
     communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/runs/{run_id}/")
     communicator.scope["user"] = owner
+    communicator.scope["session"] = await database_sync_to_async(signed_in_session)(owner)
     communicator.scope["cookies"] = {"csrftoken": "!" * 32}
     assert (await communicator.connect())[0]
     await database_sync_to_async(services.run_cancel)(run_id=run_id, user=owner)
