@@ -329,13 +329,17 @@ class Workflow:
         """``run()`` from async code. With ``stream=True``, an async iterator of the events."""
         if kwargs.get("stream"):
             return _in_a_thread(functools.partial(self.run, input, **kwargs), self._store())
-        return await asyncio.to_thread(self.run, input, **kwargs)
+        return await _call_in_a_thread(functools.partial(self.run, input, **kwargs), self._store())
 
     async def acontinue_run(self, run_output: WorkflowRunOutput | None = None, **kwargs):
         """``continue_run()`` from async code. With ``stream=True``, an async iterator of the events."""
         if kwargs.get("stream"):
             return _in_a_thread(functools.partial(self.continue_run, run_output, **kwargs), self._store())
-        return await asyncio.to_thread(self.continue_run, run_output, **kwargs)
+        return await _call_in_a_thread(functools.partial(self.continue_run, run_output, **kwargs), self._store())
+
+    async def aget_run_output(self, run_id: str) -> WorkflowRunOutput:
+        """``get_run_output()`` from async code (the store is used from a thread)."""
+        return await _call_in_a_thread(functools.partial(self.get_run_output, run_id), self._store())
 
     def check_compatible(self, state: RunState) -> None:
         """Refuse to resume a run whose recorded steps no longer exist in this definition (fix 14)."""
@@ -431,6 +435,25 @@ class Workflow:
 _END = object()
 
 
+def _done_with(store: RunStore) -> None:
+    done = getattr(store, "thread_done", None)  # e.g. close this thread's database connections
+    if done is not None:
+        done()
+
+
+async def _call_in_a_thread(fn: Callable[[], Any], store: RunStore) -> Any:
+    """``fn()`` in a thread of its own (a store may block), which then lets the store go."""
+
+    def call():
+        try:
+            return fn()
+        finally:
+            _done_with(store)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="hitl-async") as pool:
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
+
+
 async def _in_a_thread(start: Callable[[], Iterator[Event]], store: RunStore):
     """The events of ``start()`` (a sync stream) as an async iterator. The stream is started and
     advanced in one thread of its own, never in the event loop's: a store may block (a database
@@ -446,9 +469,7 @@ async def _in_a_thread(start: Callable[[], Iterator[Event]], store: RunStore):
     finally:
         if events is not None:
             await loop.run_in_executor(pool, events.close)
-        done = getattr(store, "thread_done", None)  # e.g. close this thread's database connections
-        if done is not None:
-            await loop.run_in_executor(pool, done)
+        await loop.run_in_executor(pool, _done_with, store)
         pool.shutdown(wait=False)
 
 
