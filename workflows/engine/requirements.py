@@ -261,7 +261,7 @@ class Requirement:
         return self
 
     def confirm(self):
-        if self.kind == "user_input":  # a step asking for confirmation and input: submits the input
+        if self.kind == "user_input" and self.requires_confirmation:  # confirms the input given
             return self.decide("submit", {"values": dict(self._partial_input)})
         return self.decide("confirm")
 
