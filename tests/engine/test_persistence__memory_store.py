@@ -199,5 +199,12 @@ def test_a_stream_sees_each_event_after_it_is_stored(calls):
     for event in wf.run(stream=True):
         seen.append(event.event)
         assert event.seq in [row["seq"] for row in store.events[event.run_id]]
-    assert seen == ["WorkflowStarted", "StepStarted", "StepCompleted", "StepStarted", "StepCompleted", "WorkflowCompleted"]
+    assert seen == [
+        "WorkflowStarted",
+        "StepStarted",
+        "StepCompleted",
+        "StepStarted",
+        "StepCompleted",
+        "WorkflowCompleted",
+    ]
     assert store.checkpoints[-1] == ["done:0", "done:1"]

@@ -34,9 +34,8 @@ def test_confirmation_requirement_attributes(calls, clock):
 
 
 def test_timed_out_requirement(calls, clock):
-    step = Step(
-        name="s", executor=calls.fn("s"), human_review=HumanReview(requires_confirmation=True, timeout=5, on_timeout="skip")
-    )
+    review = HumanReview(requires_confirmation=True, timeout=5, on_timeout="skip")
+    step = Step(name="s", executor=calls.fn("s"), human_review=review)
     wf = make([step], clock=clock)
     out = wf.run()
     clock.advance(6)

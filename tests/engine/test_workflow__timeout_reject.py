@@ -40,9 +40,7 @@ def test_confirmation_timeout_with_default_on_reject_skips(calls, clock):
 
 
 def test_output_review_timeout_with_retry_runs_the_step_again(calls, clock):
-    step = Step(
-        name="s", executor=calls.fn("s"), human_review=timed(requires_output_review=True, on_reject="retry")
-    )
+    step = Step(name="s", executor=calls.fn("s"), human_review=timed(requires_output_review=True, on_reject="retry"))
     wf = make([step], clock=clock)
     out = expire(wf, clock, wf.run())
     assert out.status == RunStatus.PAUSED and calls.count("s") == 2

@@ -4,6 +4,7 @@ applies on_timeout="reject"."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from datetime import timedelta
@@ -47,6 +48,8 @@ parallel = Workflow(
     name="test_stream_parallel",
     steps=[Parallel(_sleeper("x"), _sleeper("y"), _sleeper("z"), name="p"), Step(name="end", executor=_step("end"))],
 )
+
+
 def elsewhere(fn):
     """``fn()`` in another thread, on its own database connection: it sees committed rows only."""
     result = []
@@ -75,11 +78,11 @@ def test_every_streamed_event_is_committed_when_handed_out():
         seen.append(event.event)
         if event.event == "StepPaused":
             # The requirement is committed; the run is still RUNNING until WorkflowPaused.
-            out = elsewhere(lambda: gated.get_run_output(event.run_id))
+            out = elsewhere(functools.partial(gated.get_run_output, event.run_id))
             assert out.status == RunStatus.RUNNING
             assert [r.step_name for r in out.steps_requiring_confirmation] == ["b"]
         if event.event == "WorkflowPaused":
-            out = elsewhere(lambda: gated.get_run_output(event.run_id))
+            out = elsewhere(functools.partial(gated.get_run_output, event.run_id))
             assert out.status == RunStatus.PAUSED
     assert seen == ["WorkflowStarted", "StepStarted", "StepCompleted", "StepPaused", "WorkflowPaused"]
     out = gated.get_run_output(event.run_id)

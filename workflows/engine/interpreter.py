@@ -484,21 +484,19 @@ class Interpreter:
 
     def _step_run(self, node, path, key, scope, attempt, status, *, output=None, error=None):
         started = self.state.memo.get(f"t:{key}#{attempt}")
-        row = (
-            {
-                "key": key,
-                "path": path,
-                "name": node.name,
-                "kind": node.kind,
-                "iteration": scope.iteration,
-                "attempt": attempt,
-                "status": status,
-                "output": output.to_dict() if output is not None else None,
-                "error": error,
-                "started_at": datetime.fromisoformat(started) if started else None,
-                "finished_at": self.clock(),
-            }
-        )
+        row = {
+            "key": key,
+            "path": path,
+            "name": node.name,
+            "kind": node.kind,
+            "iteration": scope.iteration,
+            "attempt": attempt,
+            "status": status,
+            "output": output.to_dict() if output is not None else None,
+            "error": error,
+            "started_at": datetime.fromisoformat(started) if started else None,
+            "finished_at": self.clock(),
+        }
         with self._lock:
             self.state.new_step_runs.append(row)
 
