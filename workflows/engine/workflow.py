@@ -256,6 +256,11 @@ class Workflow:
     ):
         """Start a run. Returns a ``WorkflowRunOutput``, or an iterator of events with ``stream=True``.
 
+        A streamed event is handed out once it is stored. At ``StepPaused`` the requirement is
+        stored and can be seen, but the run is still RUNNING (other Parallel branches may still
+        run, and more of them may pause); at ``WorkflowPaused`` the run is stored PAUSED: decide
+        and continue from there.
+
         ``session_state``: the run's initial session state, shared by its steps (``step_input.
         session_state``, or a ``session_state`` parameter of the step function) and kept across
         resumes."""
