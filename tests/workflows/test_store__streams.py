@@ -4,6 +4,7 @@ applies on_timeout="reject"."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import threading
 import time
@@ -66,6 +67,11 @@ def elsewhere(fn):
     return result[0]
 
 
+async def row_of(**lookup) -> WorkflowRun:
+    """The run row, read in a thread that closes its connection (nothing is left open)."""
+    return await asyncio.to_thread(elsewhere, functools.partial(WorkflowRun.objects.get, **lookup))
+
+
 def committed(event) -> bool:
     return elsewhere(lambda: RunEvent.objects.filter(run_id=event.run_id, seq=event.seq).exists())
 
@@ -108,14 +114,14 @@ async def test_async_streams_run_inside_the_event_loop():
     stream = await gated.arun("go", stream=True)
     names = [event.event async for event in stream]
     assert names == ["WorkflowStarted", "StepStarted", "StepCompleted", "StepPaused", "WorkflowPaused"]
-    run = await WorkflowRun.objects.aget(workflow_name="test_stream_gated")
+    run = await row_of(workflow_name="test_stream_gated")
     assert run.status == "PAUSED"
     out = await gated.aget_run_output(str(run.id))
     out.steps_requiring_confirmation[0].confirm()
     stream = await gated.acontinue_run(out, stream=True)
     names = [event.event async for event in stream]
     assert names[0] == "StepContinued" and names[-1] == "WorkflowCompleted"
-    run = await WorkflowRun.objects.aget(id=run.id)
+    run = await row_of(id=run.id)
     assert run.status == "COMPLETED" and run.content == "b(a(None))"
 
 
@@ -127,7 +133,7 @@ async def test_an_async_stream_left_early_still_stores_the_pause():
         if event.event == "StepStarted":
             break
     await stream.aclose()
-    run = await WorkflowRun.objects.aget(id=event.run_id)
+    run = await row_of(id=event.run_id)
     assert run.status == "PAUSED"
 
 
