@@ -172,3 +172,20 @@ def test_a_failing_branch_fails_the_run_after_the_others_end(calls):
     out = wf.run()
     assert out.status == RunStatus.ERROR and "kaput" in out.content
     assert calls.names() == []
+
+
+def test_async_steps_of_an_execution_share_one_event_loop():
+    loops = []
+
+    def async_step(name):
+        async def step(si):
+            loops.append(asyncio.get_running_loop())
+            await asyncio.sleep(0.05)
+            return name
+
+        step.__name__ = name
+        return step
+
+    wf = make([async_step("a"), Parallel(async_step("b"), async_step("c"), name="p"), async_step("d")])
+    assert wf.run().status == RunStatus.COMPLETED
+    assert len(loops) == 4 and len(set(map(id, loops))) == 1  # the branches ran as tasks of one loop

@@ -177,3 +177,25 @@ def test_the_sweeper_applies_on_timeout_reject(django_capture_on_commit_callback
     assert req.status == "EXPIRED" and req.resolution == {"action": "timed_out", "on_timeout": "reject"}
     run = WorkflowRun.objects.get(id=out.run_id)
     assert run.status == "CANCELLED" and "was rejected" in run.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_setting_caps_the_branches_running_at_once(settings):
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def counted(si):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return si.step_name
+
+    wf = Workflow(
+        name="test_parallel_capped",
+        steps=[Parallel(*[Step(name=f"b{i}", executor=counted) for i in range(4)], name="p")],
+    )
+    settings.HITL_PARALLEL_MAX_WORKERS = 2
+    assert wf.run().status == RunStatus.COMPLETED
+    assert peak[0] == 2

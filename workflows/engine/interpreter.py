@@ -116,21 +116,36 @@ class _Channel:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def call(fn: Callable, *args, **kwargs):
-    """Call a sync or async function from sync code."""
-    result = fn(*args, **kwargs)
-    if not inspect.isawaitable(result):
-        return result
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_await(result))
-    with ThreadPoolExecutor(1) as pool:  # called from inside an event loop: use a fresh one
-        return pool.submit(asyncio.run, _await(result)).result()
-
-
 async def _await(awaitable):
     return await awaitable
+
+
+class _EventLoop:
+    """The event loop of an execution's async code, in a thread of its own (started on first
+    use). Async steps of Parallel branches run on it as tasks, at the same time; and what one
+    async step keeps (a client, a connection pool) still works in the next one."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def run(self, awaitable):
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, name="hitl-async", daemon=True)
+                self._thread.start()
+        return asyncio.run_coroutine_threadsafe(_await(awaitable), self._loop).result()
+
+    def close(self) -> None:
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is not None:
+            asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result()
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
 
 
 def jsonable(value):
@@ -211,12 +226,26 @@ class Interpreter:
         # branch thread asks it through its channel: database connections belong to a thread).
         self._lock = threading.RLock()
         self._branch = threading.local()
+        self._event_loop = _EventLoop()
         self.outputs: dict[str, StepOutput] = {}
         self._outputs_view = types.MappingProxyType(self.outputs)
         self.session = copy.deepcopy(state.memo.get("session_state") or {})
 
     # -- entry point ----------------------------------------------------------------------------
     def execute(self) -> Generator[Event, None, None]:
+        try:
+            yield from self._execute()
+        finally:
+            self._event_loop.close()
+
+    def _call(self, fn: Callable, *args, **kwargs):
+        """Call operator code, sync or async (awaited on this execution's event loop)."""
+        result = fn(*args, **kwargs)
+        if inspect.isawaitable(result):
+            return self._event_loop.run(result)
+        return result
+
+    def _execute(self) -> Generator[Event, None, None]:
         st = self.state
         st.status = RunStatus.RUNNING.value
         st.pause_kind = st.paused_step_name = st.paused_step_path = None
@@ -626,7 +655,7 @@ class Interpreter:
         if callable(flag):
             self._before_operator_code()
             try:
-                return bool(call(flag, out))
+                return bool(self._call(flag, out))
             except Exception:  # a broken predicate must not bypass a review
                 return True
         return bool(flag)
@@ -693,9 +722,9 @@ class Interpreter:
         for _ in range(node.max_retries + 1):
             try:
                 if _takes_session_state(node.executor):  # as agno passes it
-                    result = call(node.executor, step_input, session_state=self.session)
+                    result = self._call(node.executor, step_input, session_state=self.session)
                 else:
-                    result = call(node.executor, step_input)
+                    result = self._call(node.executor, step_input)
                 return _as_output(result, node.name)
             except (Pause, RunCancelled, _Skip, _Retry, _Stop):
                 raise
@@ -756,7 +785,7 @@ class Interpreter:
                 if end_key not in memo:
                     self._before_operator_code()
                     try:
-                        ended = bool(call(node.end_condition, outs))
+                        ended = bool(self._call(node.end_condition, outs))
                     except Exception as exc:
                         raise StepFailure(node.name, _error_text(exc), type(exc).__name__) from exc
                     yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={end_key: ended})
@@ -828,7 +857,7 @@ class Interpreter:
                 self._before_operator_code()
                 try:
                     value = (
-                        call(evaluator, self._input(node, scope, dict(scope.extra)))
+                        self._call(evaluator, self._input(node, scope, dict(scope.extra)))
                         if callable(evaluator)
                         else evaluator
                     )
@@ -955,7 +984,7 @@ class Interpreter:
                 raise StepFailure(node.name, f"Router '{node.name}' has no selector and no route selection")
             self._before_operator_code()
             try:
-                picked = call(node.selector, self._input(node, scope, dict(scope.extra)))
+                picked = self._call(node.selector, self._input(node, scope, dict(scope.extra)))
             except Exception as exc:
                 raise StepFailure(node.name, _error_text(exc), type(exc).__name__) from exc
             if not isinstance(picked, (list, tuple)):
@@ -1159,7 +1188,7 @@ class Interpreter:
     def _run_tool(self, tool_, args: dict) -> dict:
         self._before_operator_code()
         try:
-            return {"status": "ok", "result": jsonable(call(tool_.fn, **args))}
+            return {"status": "ok", "result": jsonable(self._call(tool_.fn, **args))}
         except Exception as exc:  # the agent sees the error and decides what to do
             return {"status": "error", "note": _error_text(exc)}
 
@@ -1170,7 +1199,7 @@ class Interpreter:
         self._before_operator_code()
         for _ in range(node.max_retries + 1):
             try:
-                raw = call(node.agent.next_action, step_input, self._history(record))
+                raw = self._call(node.agent.next_action, step_input, self._history(record))
             except Exception as exc:  # the agent's own failure: retried, then on_error applies
                 error = exc
                 continue

@@ -407,6 +407,7 @@ class Workflow:
             for event in events:
                 if event.event in ev.END_EVENTS:  # the last one: handed out once the end is stored
                     end = event
+                    events.close()  # the execution is over: let it clean up here, not when collected
                     break
                 if event.event == ev.CHECKPOINT:  # bookkeeping, stored for recovery only
                     continue
