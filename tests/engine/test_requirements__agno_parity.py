@@ -124,3 +124,32 @@ def test_session_state_given_to_run_is_kept_across_resumes(calls):
     out = wf.continue_run(out)
     assert out.content == {"user": "ann", "visits": 1}
     assert wf.get_session_state(out.run_id) == {"user": "ann", "visits": 1}
+
+
+def test_agno_helpers_on_requirements_and_outputs(calls):
+    r = Router(
+        name="r",
+        choices=[calls.fn("x"), calls.fn("y")],
+        human_review=HumanReview(requires_user_input=True, allow_multiple_selections=True),
+    )
+    review = Step(name="s", executor=calls.fn("s"), human_review=HumanReview(requires_output_review=True))
+    wf = make([r, review, both(calls)])
+    out = wf.run()
+    req = only(out.steps_requiring_route)
+    assert req.needs_route_selection and not req.needs_confirmation
+    req.select_multiple(["x", "y"])
+    assert not req.needs_route_selection and req.selected_choices == ["x", "y"]
+    out = wf.continue_run(out)
+    req = only(out.steps_requiring_output_review)
+    assert req.needs_output_review
+    req.edit("better")
+    assert req.edited_output == "better" and req.confirmed is True
+    out = wf.continue_run(out)
+    req = only(out.steps_requiring_user_input)
+    assert req.needs_confirmation and req.needs_user_input
+    req.set_user_input(city="Rome")
+    assert req.get_user_input("city") == "Rome"
+    req.reject("not now")
+    assert req.rejection_feedback == "not now" and req.confirmed is False
+    out = wf.continue_run(out)
+    assert out.status == RunStatus.COMPLETED and out.error_requirements == out.active_error_requirements == []

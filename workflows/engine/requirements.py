@@ -205,6 +205,35 @@ class Requirement:
         return int(self.path.split("/", 1)[0])
 
     @property
+    def needs_confirmation(self) -> bool:
+        return self.is_active and self.local is None and self.requires_confirmation
+
+    @property
+    def needs_user_input(self) -> bool:
+        return self.is_active and self.local is None and self.requires_user_input
+
+    @property
+    def needs_output_review(self) -> bool:
+        return self.is_active and self.local is None and self.kind == "output_review"
+
+    @property
+    def needs_route_selection(self) -> bool:
+        return self.is_active and self.local is None and self.kind == "route_selection"
+
+    @property
+    def rejection_feedback(self) -> str | None:
+        res = self.local or self.resolution or {}
+        return res.get("feedback")
+
+    @property
+    def edited_output(self):
+        res = self.local or self.resolution or {}
+        return res.get("output")
+
+    def get_user_input(self, name: str):
+        return self.user_input.get(name)
+
+    @property
     def confirmed(self) -> bool | None:
         """True once confirmed (or approved, edited, submitted, selected), False once rejected."""
         action = self.action
@@ -290,6 +319,12 @@ class Requirement:
 
     def select(self, *choices: str):
         return self.decide("select", {"choices": list(choices)})
+
+    def select_single(self, choice: str):
+        return self.select(choice)
+
+    def select_multiple(self, choices):
+        return self.select(*choices)
 
     def set_external_execution_result(self, result):
         return self.decide("provide_result", {"result": result})

@@ -147,6 +147,13 @@ class WorkflowRunOutput:
     def steps_with_errors(self):
         return self._active("error")
 
+    active_error_requirements = steps_with_errors
+
+    @property
+    def error_requirements(self) -> list[Requirement]:
+        """Every error pause of the run, decided or not (history, in creation order)."""
+        return [r for r in self.step_requirements if r.kind == "error"]
+
 
 class Workflow:
     """A named, immutable workflow definition.
