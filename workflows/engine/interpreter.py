@@ -326,10 +326,9 @@ class Interpreter:
     def _checkpoint(self) -> None:
         """What happened is stored before the consumer sees the event just made, or (deferred)
         before anything runs after it."""
-        in_branch = getattr(self._branch, "channel", None) is not None
-        if self._stream and not in_branch:
+        if self._stream:
             return  # the event was stored when it was made
-        if self._defer and not in_branch:
+        if self._defer and getattr(self._branch, "channel", None) is None:
             self._unstored = True
         else:
             # In a Parallel branch other operator code runs meanwhile: store now, so a crash there
