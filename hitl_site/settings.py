@@ -272,6 +272,9 @@ HITL_LEASE_SECONDS = float(os.environ.get("HITL_LEASE_SECONDS") or 60)
 HITL_REQUEUE_SECONDS = float(os.environ.get("HITL_REQUEUE_SECONDS") or 30)
 # Threads of the in-process worker (embedded mode).
 HITL_EMBEDDED_WORKERS = int(os.environ.get("HITL_EMBEDDED_WORKERS") or 2)
+# How many branches of a Parallel run at once (threads), unless the Parallel says
+# (max_concurrency=).
+HITL_PARALLEL_MAX_WORKERS = int(os.environ.get("HITL_PARALLEL_MAX_WORKERS") or 8)
 
 # Static schedule (no django-celery-beat: it caps Django <6.1). The sweep fires
 # due timeouts; "expires" drops sweeps that queued up while no worker ran, since

@@ -525,6 +525,16 @@ class DjangoStore:
         self._held: set[str] = set()
         self._ahead: dict[str, tuple[RunState, datetime | None]] = {}  # see claim_ahead()
 
+    @property
+    def parallel_max_workers(self) -> int | None:
+        """How many branches of a Parallel run at once (the engine asks; read when a run starts)."""
+        return getattr(settings, "HITL_PARALLEL_MAX_WORKERS", None)
+
+    def thread_done(self) -> None:
+        """An async stream's thread is done with the store: close its database connections (they
+        belong to that thread, and nothing else would close them)."""
+        connections.close_all()
+
     def _hold(self, state: RunState) -> None:
         heartbeat.hold(state.run_id, state.version)
         self._held.add(state.run_id)

@@ -62,5 +62,5 @@ def test_public_api_names():
         "ERROR",
     ]
     assert {e.value for e in workflows.engine.OnReject} == {"skip", "cancel", "retry", "else"}
-    assert {e.value for e in workflows.engine.OnTimeout} == {"approve", "skip", "cancel"}
+    assert {e.value for e in workflows.engine.OnTimeout} == {"approve", "reject", "skip", "cancel"}
     assert {e.value for e in workflows.engine.OnError} == {"fail", "skip", "pause"}

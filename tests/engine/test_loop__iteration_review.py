@@ -86,7 +86,7 @@ def test_iteration_review_pauses_after_each_iteration(calls):
     req = only(out.steps_requiring_iteration_review)
     assert out.steps_requiring_output_review == [req]  # listed with the reviews, like agno
     assert req.kind == "iteration_review"
-    assert req.step_output == "x#0"
+    assert req.step_output.content == "x#0"
     assert req.payload["iteration"] == 1 and req.payload["max_iterations"] == 4
     assert "iteration 1 of 4" in req.message
     assert req.path == "0"
@@ -111,7 +111,7 @@ def test_reject_runs_the_next_iteration_with_feedback(calls):
     out = wf.continue_run(out)
     req = only(out.active_requirements)
     assert req.payload["iteration"] == 2
-    assert req.step_output == "x#1"
+    assert req.step_output.content == "x#1"
     si = calls.last("x")
     assert si.iteration == 1
     assert si.additional_data["rejection_feedback"] == "more detail"
@@ -146,7 +146,7 @@ def test_iteration_numbers_are_right_with_multi_step_bodies(calls):
     out = wf.run()
     req = only(out.active_requirements)
     assert req.payload["iteration"] == 1
-    assert req.step_output == "b#0"
+    assert req.step_output.content == "b#0"
     req.reject("again")
     out = wf.continue_run(out)
     req = only(out.active_requirements)

@@ -344,10 +344,10 @@ def test_user_message_carries_user_input_previous_output_and_feedback(fake):
     out = wf.run("Write a reply")
     out.steps_requiring_user_input[0].set_user_input(tone="friendly")
     out = wf.continue_run(out)
-    assert out.steps_requiring_output_review[0].step_output == "Draft one"
+    assert out.steps_requiring_output_review[0].step_output.content == "Draft one"
     out.steps_requiring_output_review[0].reject("Shorter, please")
     out = wf.continue_run(out)
-    assert out.steps_requiring_output_review[0].step_output == "Draft two"  # attempt 2, reviewed again
+    assert out.steps_requiring_output_review[0].step_output.content == "Draft two"  # attempt 2, reviewed again
 
     assert "tools" not in fake.requests[0]["body"]
     assert fake.requests[0]["body"]["messages"][-1]["content"] == (

@@ -195,7 +195,16 @@ def test_without_a_stream_a_checkpoint_is_stored_before_the_next_operator_code(c
 def test_a_stream_sees_each_event_after_it_is_stored(calls):
     store = CountingStore()
     wf = make([calls.fn("a"), calls.fn("b")], store=store)
+    seen = []
     for event in wf.run(stream=True):
-        if event.event == "StepCompleted":
-            assert event.seq in [row["seq"] for row in store.events[event.run_id]]
-    assert store.checkpoints == [["done:0"], ["done:0", "done:1"]]
+        seen.append(event.event)
+        assert event.seq in [row["seq"] for row in store.events[event.run_id]]
+    assert seen == [
+        "WorkflowStarted",
+        "StepStarted",
+        "StepCompleted",
+        "StepStarted",
+        "StepCompleted",
+        "WorkflowCompleted",
+    ]
+    assert store.checkpoints[-1] == ["done:0", "done:1"]

@@ -144,7 +144,7 @@ def test_output_review_confirm_and_edit(calls):
     out = wf.run()
     req = only(out.steps_requiring_output_review)
     assert req.message == "Review output of router 'r'?"
-    assert req.step_output == "deep(None)"
+    assert req.step_output.content == "deep(None)"
     assert req.payload["routes"] == ["deep"]
     assert req.available_choices == ["quick", "deep", "custom"]
     req.edit("DEEP!")
@@ -167,7 +167,7 @@ def test_output_review_reject_retry_lets_a_person_reroute(calls):
     assert si.additional_data["rejection_feedback"] == "try the quick one"
     assert si.additional_data["previous_output"] == "deep(None)"
     review = only(out.steps_requiring_output_review)  # the new route is reviewed again
-    assert review.step_output == "quick(None)"
+    assert review.step_output.content == "quick(None)"
     review.confirm()
     out = wf.continue_run(out)
     assert out.status == RunStatus.COMPLETED

@@ -19,7 +19,7 @@ def test_pauses_after_the_step_with_its_output(calls):
     assert out.is_paused and out.pause_kind == "step"
     req = only(out.steps_requiring_output_review)
     assert req.kind == "output_review"
-    assert req.step_output == "draft(a(None))"
+    assert req.step_output.content == "draft(a(None))"
     assert req.message == "Review output of step 'draft'?"
     assert out.steps_requiring_confirmation == []
     assert calls.names() == ["a", "draft"]
@@ -70,11 +70,11 @@ def test_reject_retry_reruns_with_feedback_and_previous_output(calls):
     wf = make([reviewed(calls, result=lambda si: f"v{calls.count('draft')}", on_reject="retry"), calls.fn("send")])
     out = wf.run()
     first = only(out.active_requirements)
-    assert first.step_output == "v1"
+    assert first.step_output.content == "v1"
     first.reject("shorter please")
     out = wf.continue_run(out)
     second = only(out.steps_requiring_output_review)
-    assert second.step_output == "v2"
+    assert second.step_output.content == "v2"
     assert second.attempt == second.retry_count == 1
     assert second.key == "0:output_review:1"
     si = calls.last("draft")
@@ -161,7 +161,7 @@ def test_edit_applies_only_to_the_reviewed_step(calls):
     only(out.active_requirements).edit("EDIT-1")
     out = wf.continue_run(out)
     req2 = only(out.active_requirements)
-    assert req2.step_output == "s2(EDIT-1)"
+    assert req2.step_output.content == "s2(EDIT-1)"
     req2.confirm()
     out = wf.continue_run(out)
     assert contents(out) == ["EDIT-1", "s2(EDIT-1)", "s3(s2(EDIT-1))"]

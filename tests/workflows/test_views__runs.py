@@ -156,6 +156,19 @@ def test_run_page__hides_checkpoint_events(client, operator):
     assert "Checkpoint" not in client.get(f"/runs/{run.id}/").text
 
 
+def test_run_page__numbers_the_events_it_shows_without_gaps(client, operator):
+    import re
+
+    run = run_of("support_agent")  # Checkpoint events sit between the public ones
+    seqs = list(run.events.order_by("seq").values_list("event", flat=True))
+    assert "Checkpoint" in seqs[:-1]
+    client.force_login(operator)
+    text = client.get(f"/runs/{run.id}/").text
+    log = text[text.index('id="run-events"') :]
+    shown = [int(n) for n in re.findall(r'<th scope="row">(\d+)</th>', log)]
+    assert shown == list(range(1, len([e for e in seqs if e != "Checkpoint"]) + 1))
+
+
 def test_run_page__escapes_step_output(client, operator, temp_workflow):
     temp_workflow(
         Workflow(name="pages_xss", steps=[Step(name="evil", executor=lambda si: "<script>alert('x')</script>")])

@@ -24,8 +24,10 @@ LOOP_ITERATION_REVIEW = "LoopIterationReview"
 STEP_EXECUTOR_PAUSED = "StepExecutorPaused"
 STEP_EXECUTOR_CONTINUED = "StepExecutorContinued"
 REQUIREMENT_TIMED_OUT = "RequirementTimedOut"
-# Internal bookkeeping events: they carry checkpoint data, the timeline may hide them.
+# Internal bookkeeping events: they carry checkpoint data and are stored, never handed to users.
 CHECKPOINT = "Checkpoint"
+# The last event of an execution: handed out once the execution's end is stored.
+END_EVENTS = frozenset({WORKFLOW_PAUSED, WORKFLOW_COMPLETED, WORKFLOW_CANCELLED, WORKFLOW_ERROR})
 
 PAUSE_EVENT_FOR_KIND = {
     "confirmation": STEP_PAUSED,

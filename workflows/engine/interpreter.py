@@ -14,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import functools
 import inspect
+import queue
 import re
+import threading
 import types
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +37,9 @@ if TYPE_CHECKING:
     from .workflow import Workflow
 
 MAX_AGENT_TURNS = 50
+# How many branches of a Parallel run at once when neither the Parallel (max_concurrency=) nor the
+# workflow's store says otherwise.
+PARALLEL_MAX_WORKERS = 8
 _NO_REVIEW = HumanReview()
 _RUNTIME_MARKS = re.compile(r"[~@]\d+")
 
@@ -84,22 +90,62 @@ class Scope:
     iteration: int | None = None
 
 
+class _Channel:
+    """How a Parallel branch thread asks the thread driving the execution to store a checkpoint."""
+
+    def __init__(self, inbox: queue.Queue):
+        self.inbox = inbox
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+
+    def store(self) -> None:
+        self._done.clear()
+        self.inbox.put(("store", None, self))
+        self._done.wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def answer(self, store: Callable[[], None]) -> None:
+        try:
+            store()
+        except BaseException as exc:  # noqa: BLE001 - raised in the branch that asked
+            self._error = exc
+        finally:
+            self._done.set()
+
+
 # -- helpers ------------------------------------------------------------------------------------
-def call(fn: Callable, *args, **kwargs):
-    """Call a sync or async function from sync code."""
-    result = fn(*args, **kwargs)
-    if not inspect.isawaitable(result):
-        return result
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_await(result))
-    with ThreadPoolExecutor(1) as pool:  # called from inside an event loop: use a fresh one
-        return pool.submit(asyncio.run, _await(result)).result()
-
-
 async def _await(awaitable):
     return await awaitable
+
+
+class _EventLoop:
+    """The event loop of an execution's async code, in a thread of its own (started on first
+    use). Async steps of Parallel branches run on it as tasks, at the same time; and what one
+    async step keeps (a client, a connection pool) still works in the next one."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def run(self, awaitable):
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, name="hitl-async", daemon=True)
+                self._thread.start()
+        return asyncio.run_coroutine_threadsafe(_await(awaitable), self._loop).result()
+
+    def close(self) -> None:
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is not None:
+            asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result()
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
 
 
 def jsonable(value):
@@ -131,6 +177,21 @@ def _as_output(result, name: str) -> StepOutput:
     return out
 
 
+def _takes_session_state(fn: Callable) -> bool:
+    try:
+        return _has_session_state_parameter(fn)
+    except TypeError:  # an unhashable callable
+        return _has_session_state_parameter.__wrapped__(fn)
+
+
+@functools.cache
+def _has_session_state_parameter(fn: Callable) -> bool:
+    try:
+        return "session_state" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin or a callable without a signature
+        return False
+
+
 def _error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
@@ -144,6 +205,8 @@ class Interpreter:
         clock: Callable[[], datetime],
         checkpoint: Callable[[], None] = lambda: None,
         defer_checkpoints: bool = False,
+        stream: bool = False,
+        parallel_max_workers: int | None = None,
     ):
         self.wf = workflow
         self.state = state
@@ -151,24 +214,47 @@ class Interpreter:
         self._store_checkpoint = checkpoint
         # Deferred: a checkpoint is stored just before the next operator code runs, or with the
         # end of the execution (one write less when nothing runs in between). For consumers that
-        # act on events only at the end; a streaming consumer sees each event after it is stored.
+        # act on events only at the end.
         self._defer = defer_checkpoints
+        # Streamed: every event is stored when it is made, before anyone can see it (the end
+        # event is stored by the execution's end, see Workflow._drive).
+        self._stream = stream
         self._unstored = False
+        self.parallel_max_workers = parallel_max_workers or PARALLEL_MAX_WORKERS
+        # Branches of a Parallel run in threads: the state's unstored lists and counters change
+        # under this lock, and only the thread driving the execution talks to the store (a
+        # branch thread asks it through its channel: database connections belong to a thread).
+        self._lock = threading.RLock()
+        self._branch = threading.local()
+        self._event_loop = _EventLoop()
         self.outputs: dict[str, StepOutput] = {}
         self._outputs_view = types.MappingProxyType(self.outputs)
         self.session = copy.deepcopy(state.memo.get("session_state") or {})
 
     # -- entry point ----------------------------------------------------------------------------
     def execute(self) -> Generator[Event, None, None]:
+        try:
+            yield from self._execute()
+        finally:
+            self._event_loop.close()
+
+    def _call(self, fn: Callable, *args, **kwargs):
+        """Call operator code, sync or async (awaited on this execution's event loop)."""
+        result = fn(*args, **kwargs)
+        if inspect.isawaitable(result):
+            return self._event_loop.run(result)
+        return result
+
+    def _execute(self) -> Generator[Event, None, None]:
         st = self.state
         st.status = RunStatus.RUNNING.value
         st.pause_kind = st.paused_step_name = st.paused_step_path = None
-        if not st.memo.get("started"):
-            yield self._emit(ev.WORKFLOW_STARTED, data={"input": jsonable(st.input)}, memo={"started": True})
-        for req in st.unapplied_requirements():
-            yield from self._acknowledge(req)
         scope = Scope(input=st.input, previous=None, extra={})
         try:
+            if not st.memo.get("started"):
+                yield self._emit(ev.WORKFLOW_STARTED, data={"input": jsonable(st.input)}, memo={"started": True})
+            for req in st.unapplied_requirements():
+                yield from self._acknowledge(req)
             outs = yield from self._sequence(self.wf.steps, "", "", scope)
             last = outs[-1] if outs else None
             self._complete(last.content if last else None)
@@ -210,10 +296,11 @@ class Interpreter:
 
     def cancel_pending(self):
         now = self.clock()
-        for req in self.state.pending_requirements:
-            req.status, req.resolved_at = CANCELLED, now
-            req.version += 1
-            self.state.dirty_requirements.add(req.id)
+        with self._lock:
+            for req in self.state.pending_requirements:
+                req.status, req.resolved_at = CANCELLED, now
+                req.version += 1
+                self.state.dirty_requirements.add(req.id)
 
     def _acknowledge(self, req: Requirement):
         if req.status == EXPIRED:
@@ -237,9 +324,24 @@ class Interpreter:
 
     # -- checkpoints and operator code -----------------------------------------------------------
     def _checkpoint(self) -> None:
-        if self._defer:
+        """What happened is stored before the consumer sees the event just made, or (deferred)
+        before anything runs after it."""
+        if self._stream:
+            return  # the event was stored when it was made
+        if self._defer and getattr(self._branch, "channel", None) is None:
             self._unstored = True
         else:
+            # In a Parallel branch other operator code runs meanwhile: store now, so a crash there
+            # never makes this branch's completed work run again.
+            self._store()
+
+    def _store(self) -> None:
+        channel = getattr(self._branch, "channel", None)
+        if channel is not None:  # a branch thread: the thread driving the execution stores
+            channel.store()
+            return
+        with self._lock:
+            self._unstored = False
             self._store_checkpoint()
 
     def _before_operator_code(self) -> None:
@@ -249,8 +351,7 @@ class Interpreter:
         meanwhile stops here). Outside the ``try`` that guards that code: a store failure is not
         the code's failure."""
         if self._unstored:
-            self._unstored = False
-            self._store_checkpoint()
+            self._store()
 
     # -- events ---------------------------------------------------------------------------------
     def _emit(
@@ -262,6 +363,9 @@ class Interpreter:
         data: dict | None = None,
         memo: dict | None = None,
     ) -> Event:
+        return self._stored(self._record(event_name, path=path, name=name, data=data, memo=memo))
+
+    def _record(self, event_name: str, *, path=None, name=None, data=None, memo=None) -> Event:
         event = Event(
             event=event_name,
             run_id=self.state.run_id,
@@ -271,7 +375,15 @@ class Interpreter:
             memo=memo,
             created_at=self.clock(),
         )
-        return self.state.record(event)
+        with self._lock:
+            return self.state.record(event)
+
+    def _stored(self, event: Event) -> Event:
+        """Streaming: store ``event`` (and what came with it) before it is handed out. Never
+        called under the lock: a branch thread waits here for the driving thread."""
+        if self._stream and event.event not in ev.END_EVENTS:
+            self._store()
+        return event
 
     # -- walking ----------------------------------------------------------------------------------
     def _sequence(self, nodes, path: str, key: str, scope: Scope):
@@ -400,21 +512,21 @@ class Interpreter:
 
     def _step_run(self, node, path, key, scope, attempt, status, *, output=None, error=None):
         started = self.state.memo.get(f"t:{key}#{attempt}")
-        self.state.new_step_runs.append(
-            {
-                "key": key,
-                "path": path,
-                "name": node.name,
-                "kind": node.kind,
-                "iteration": scope.iteration,
-                "attempt": attempt,
-                "status": status,
-                "output": output.to_dict() if output is not None else None,
-                "error": error,
-                "started_at": datetime.fromisoformat(started) if started else None,
-                "finished_at": self.clock(),
-            }
-        )
+        row = {
+            "key": key,
+            "path": path,
+            "name": node.name,
+            "kind": node.kind,
+            "iteration": scope.iteration,
+            "attempt": attempt,
+            "status": status,
+            "output": output.to_dict() if output is not None else None,
+            "error": error,
+            "started_at": datetime.fromisoformat(started) if started else None,
+            "finished_at": self.clock(),
+        }
+        with self._lock:
+            self.state.new_step_runs.append(row)
 
     def _started(self, node, path, key, attempt):
         mark = f"t:{key}#{attempt}"
@@ -448,33 +560,35 @@ class Interpreter:
             self._before_operator_code()  # what led here is stored before a person is asked
             review = node.human_review or _NO_REVIEW
             now = self.clock()
-            req = Requirement(
-                run_id=self.state.run_id,
-                key=gkey,
-                path=path,
-                step_name=node.name,
-                kind=kind,
-                message=message,
-                payload=jsonable(payload),
-                iteration=scope.iteration,
-                attempt=n,
-                timeout_at=now + timedelta(seconds=review.timeout) if review.timeout else None,
-                on_timeout=review.on_timeout.value if review.timeout else None,
-                assignees=list(review.assignees),
-                groups=list(review.groups),
-                batch=batch,
-                created_at=now,
-                seq=self.state.seq + 1,  # its pause event's: creation order, even within one instant
-                _clock=self.clock,
-            )
-            self.state.add_requirement(req)
-            yield self._emit(
-                ev.PAUSE_EVENT_FOR_KIND[kind],
-                path=path,
-                name=node.name,
-                memo=memo,
-                data={"requirement_id": req.id, "kind": kind, "message": message},
-            )
+            with self._lock:
+                req = Requirement(
+                    run_id=self.state.run_id,
+                    key=gkey,
+                    path=path,
+                    step_name=node.name,
+                    kind=kind,
+                    message=message,
+                    payload=jsonable(payload),
+                    iteration=scope.iteration,
+                    attempt=n,
+                    timeout_at=now + timedelta(seconds=review.timeout) if review.timeout else None,
+                    on_timeout=review.on_timeout.value if review.timeout else None,
+                    assignees=list(review.assignees),
+                    groups=list(review.groups),
+                    batch=batch,
+                    created_at=now,
+                    seq=self.state.seq + 1,  # its pause event's: creation order, even within one instant
+                    _clock=self.clock,
+                )
+                self.state.add_requirement(req)
+                event = self._record(
+                    ev.PAUSE_EVENT_FOR_KIND[kind],
+                    path=path,
+                    name=node.name,
+                    memo=memo,
+                    data={"requirement_id": req.id, "kind": kind, "message": message},
+                )
+            yield self._stored(event)  # StepPaused: the requirement is stored; the run is RUNNING
             raise Pause([req])
         if req.status == PENDING:
             raise Pause([req])
@@ -540,7 +654,7 @@ class Interpreter:
         if callable(flag):
             self._before_operator_code()
             try:
-                return bool(call(flag, out))
+                return bool(self._call(flag, out))
             except Exception:  # a broken predicate must not bypass a review
                 return True
         return bool(flag)
@@ -606,7 +720,11 @@ class Interpreter:
         self._before_operator_code()
         for _ in range(node.max_retries + 1):
             try:
-                return _as_output(call(node.executor, step_input), node.name)
+                if _takes_session_state(node.executor):  # as agno passes it
+                    result = self._call(node.executor, step_input, session_state=self.session)
+                else:
+                    result = self._call(node.executor, step_input)
+                return _as_output(result, node.name)
             except (Pause, RunCancelled, _Skip, _Retry, _Stop):
                 raise
             except Exception as exc:  # the step's own failure: retried, then on_error applies
@@ -666,7 +784,7 @@ class Interpreter:
                 if end_key not in memo:
                     self._before_operator_code()
                     try:
-                        ended = bool(call(node.end_condition, outs))
+                        ended = bool(self._call(node.end_condition, outs))
                     except Exception as exc:
                         raise StepFailure(node.name, _error_text(exc), type(exc).__name__) from exc
                     yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={end_key: ended})
@@ -738,7 +856,7 @@ class Interpreter:
                 self._before_operator_code()
                 try:
                     value = (
-                        call(evaluator, self._input(node, scope, dict(scope.extra)))
+                        self._call(evaluator, self._input(node, scope, dict(scope.extra)))
                         if callable(evaluator)
                         else evaluator
                     )
@@ -774,32 +892,7 @@ class Interpreter:
         # A person picks the route again after a rejected review; a retry after an error re-selects as before.
         rerouted = attempt > 0 and self.state.requirement_for(f"{key}:output_review:{attempt - 1}") is not None
         if review.requires_user_input or rerouted:
-            req = yield from self._gate(
-                node,
-                path,
-                key,
-                scope,
-                "route_selection",
-                attempt,
-                message=review.user_input_message or f"Select a route from: {', '.join(names)}",
-                payload={
-                    "choices": names,
-                    "multiple": review.allow_multiple_selections,
-                    "descriptions": {c.name: c.description or "" for c in node.choices},
-                    "feedback": extra.get("rejection_feedback"),
-                },
-            )
-            action = effective_action(req)
-            if action == "select":
-                chosen = (req.resolution or {}).get("choices")
-                if req.status == EXPIRED:  # on_timeout=approve: the selector decides
-                    chosen = yield from self._select(node, path, key, scope, attempt, names)
-            elif action == "timeout_cancel":
-                raise RunCancelled(f"Workflow cancelled: Router '{node.name}' timed out")
-            elif action == "timeout_skip":
-                raise _Skip("timed out")
-            else:
-                self._reject(node, review.on_reject if review.on_reject != OnReject.retry else OnReject.skip)
+            chosen = yield from self._route_selection(node, path, key, scope, attempt, names, extra)
         else:
             chosen = yield from self._select(node, path, key, scope, attempt, names)
         yield from self._started(node, path, key, attempt)
@@ -842,6 +935,47 @@ class Interpreter:
         yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo=memo)
         raise _Retry()
 
+    def _route_selection(self, node, path, key, scope, attempt, names, extra):
+        """A person picks the route(s). A reject with ``on_reject=retry`` asks again (with the
+        feedback), at most ``max_retries`` times; otherwise ``on_reject`` applies (default skip)."""
+        review = node.human_review or _NO_REVIEW
+        asked_key = f"route:{key}#{attempt}"
+        asked = self.state.memo.get(asked_key, 0)
+        feedback = extra.get("rejection_feedback")
+        while True:
+            req = yield from self._gate(
+                node,
+                path,
+                key,
+                scope,
+                "route_selection",
+                attempt,
+                gate_key=f"{key}#r{asked}" if asked else None,
+                message=review.user_input_message or f"Select a route from: {', '.join(names)}",
+                payload={
+                    "choices": names,
+                    "multiple": review.allow_multiple_selections,
+                    "descriptions": {c.name: c.description or "" for c in node.choices},
+                    "feedback": feedback,
+                },
+            )
+            action = effective_action(req)
+            if action == "select":
+                if req.status == EXPIRED:  # on_timeout=approve: the selector decides
+                    return (yield from self._select(node, path, key, scope, attempt, names))
+                return (req.resolution or {}).get("choices")
+            if action == "timeout_cancel":
+                raise RunCancelled(f"Workflow cancelled: Router '{node.name}' timed out")
+            if action == "timeout_skip":
+                raise _Skip("timed out")
+            on_reject = review.on_reject or OnReject.skip
+            if on_reject != OnReject.retry:
+                self._reject(node, on_reject)
+            if asked + 1 > review.max_retries:
+                raise RunCancelled(f"Max retries ({review.max_retries}) reached for router '{node.name}'")
+            asked, feedback = asked + 1, req.feedback
+            yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={asked_key: asked})
+
     def _select(self, node, path, key, scope, attempt, names):
         sel_key = f"sel:{key}#{attempt}"
         if sel_key not in self.state.memo:
@@ -849,7 +983,7 @@ class Interpreter:
                 raise StepFailure(node.name, f"Router '{node.name}' has no selector and no route selection")
             self._before_operator_code()
             try:
-                picked = call(node.selector, self._input(node, scope, dict(scope.extra)))
+                picked = self._call(node.selector, self._input(node, scope, dict(scope.extra)))
             except Exception as exc:
                 raise StepFailure(node.name, _error_text(exc), type(exc).__name__) from exc
             if not isinstance(picked, (list, tuple)):
@@ -878,18 +1012,80 @@ class Interpreter:
             )
         yield from self._started(node, path, key, attempt)
         suffix = f"~{attempt}" if attempt else ""
-        outs, pending = [], []
-        for i, branch in enumerate(node.steps):
-            try:
-                out = yield from self._node(branch, f"{path}/branches/{i}", f"{key}/branches{suffix}/{i}", scope)
-            except Pause as pause:  # branches pause independently; the others go on
-                pending.extend(pause.requirements)
-                continue
-            if out is not None:
-                outs.append(out)
+        walks = [
+            self._node(branch, f"{path}/branches/{i}", f"{key}/branches{suffix}/{i}", scope)
+            for i, branch in enumerate(node.steps)
+        ]
+        workers = min(node.max_concurrency or self.parallel_max_workers, len(walks))
+        if workers > 1:
+            results = yield from self._concurrently(walks, workers)
+        else:
+            results = []
+            for walk in walks:
+                try:
+                    results.append((yield from walk))
+                except (Pause, RunCancelled, StepFailure, _Stop) as exc:
+                    results.append(exc)
+                    if not isinstance(exc, Pause):  # branches pause independently; a failure ends them
+                        break
+        pending, outs = [], []
+        for result in results:  # definition order
+            if isinstance(result, Pause):
+                pending.extend(result.requirements)
+            elif isinstance(result, BaseException):
+                raise result
+            elif result is not None:
+                outs.append(result)
         if pending:
             raise Pause(pending)
         return StepOutput(step_name=node.name, content={o.step_name: o.content for o in outs}, steps=outs)
+
+    def _concurrently(self, walks, workers: int):
+        """Run the branch walks in up to ``workers`` threads; return each one's output or exception,
+        in definition order. This thread hands their events on and does their store writes (a
+        branch thread asks for one through its channel and waits), so the store is only ever used
+        from the thread driving the execution."""
+        self._before_operator_code()  # what led here is stored before the branches run
+        inbox: queue.Queue = queue.Queue()
+        results: list = [None] * len(walks)
+        left = len(walks)
+
+        def run(i, walk):
+            self._branch.channel = _Channel(inbox)
+            try:
+                while True:
+                    try:
+                        event = next(walk)
+                    except StopIteration as stop:
+                        inbox.put(("done", i, stop.value))
+                        return
+                    inbox.put(("event", i, event))
+            except BaseException as exc:  # noqa: BLE001 - handed to the driving thread, raised there
+                inbox.put(("done", i, exc))
+            finally:
+                self._branch.channel = None
+
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="hitl-parallel")
+        try:
+            for i, walk in enumerate(walks):
+                pool.submit(run, i, walk)
+            while left:
+                what, i, value = inbox.get()
+                if what == "event":
+                    yield value
+                elif what == "store":
+                    value.answer(self._store)
+                else:
+                    results[i], left = value, left - 1
+        finally:
+            while left:  # closed early: let the branches end (their writes still go through here)
+                what, i, value = inbox.get()
+                if what == "store":
+                    value.answer(self._store)
+                elif what == "done":
+                    left -= 1
+            pool.shutdown()
+        return results
 
     # -- agents (executor level) ------------------------------------------------------------------
     def _agent(self, node, path, key, scope, attempt, step_input):
@@ -991,7 +1187,7 @@ class Interpreter:
     def _run_tool(self, tool_, args: dict) -> dict:
         self._before_operator_code()
         try:
-            return {"status": "ok", "result": jsonable(call(tool_.fn, **args))}
+            return {"status": "ok", "result": jsonable(self._call(tool_.fn, **args))}
         except Exception as exc:  # the agent sees the error and decides what to do
             return {"status": "error", "note": _error_text(exc)}
 
@@ -1002,7 +1198,7 @@ class Interpreter:
         self._before_operator_code()
         for _ in range(node.max_retries + 1):
             try:
-                raw = call(node.agent.next_action, step_input, self._history(record))
+                raw = self._call(node.agent.next_action, step_input, self._history(record))
             except Exception as exc:  # the agent's own failure: retried, then on_error applies
                 error = exc
                 continue

@@ -38,6 +38,10 @@ class RunStore(Protocol):
     def finish(self, state: RunState) -> None:
         """Persist the state at the end of an execution (paused, completed, cancelled, error)."""
 
+    # Optional, looked up with getattr: ``parallel_max_workers`` (int | None), how many branches of
+    # a Parallel run at once; ``thread_done()``, called in a thread the async entry points made
+    # once they are done with the store there (e.g. to close that thread's connections).
+
 
 # -- rules shared by every store ------------------------------------------------------------------
 def check_decidable(req: Requirement, *, version: int | None, now: datetime) -> None:

@@ -24,7 +24,11 @@ class OnReject(enum.StrEnum):
 
 
 class OnTimeout(enum.StrEnum):
+    """What a requirement that times out stands for. ``reject``: a reject of that kind, so
+    ``on_reject`` applies (an error pause, which cannot be rejected, is skipped)."""
+
     approve = "approve"
+    reject = "reject"
     skip = "skip"
     cancel = "cancel"
 
@@ -441,20 +445,32 @@ class Condition:
 
 
 class Parallel:
-    """Runs its branches independently; each may pause on its own. ``Parallel(a, b, name="x")``."""
+    """Runs its branches at the same time, each in a thread of its own (at most ``max_concurrency``
+    at once; by default the engine's or the store's cap); each may pause on its own. Outputs come
+    in definition order. ``Parallel(a, b, name="x")``."""
 
     kind = "Parallel"
-    __slots__ = ("steps", "name", "human_review", "description")
+    __slots__ = ("steps", "name", "human_review", "description", "max_concurrency")
 
     def __init__(
-        self, *steps, name: str | None = None, human_review: HumanReview | None = None, description: str | None = None
+        self,
+        *steps,
+        name: str | None = None,
+        human_review: HumanReview | None = None,
+        description: str | None = None,
+        max_concurrency: int | None = None,
     ):
         if len(steps) == 1 and isinstance(steps[0], (list, tuple)):
             steps = tuple(steps[0])
+        if max_concurrency is not None and (
+            isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
+        ):
+            raise DefinitionError(f"Parallel '{name}': max_concurrency must be an int >= 1: {max_concurrency!r}")
         object.__setattr__(self, "steps", _as_nodes(list(steps), where=f"Parallel '{name}'"))
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "human_review", _normalise_review(human_review))
         object.__setattr__(self, "description", description)
+        object.__setattr__(self, "max_concurrency", max_concurrency)
 
     def __setattr__(self, key, value):
         raise dataclasses.FrozenInstanceError(f"cannot assign to field '{key}'")
@@ -463,7 +479,12 @@ class Parallel:
         return f"Parallel({', '.join(repr(s) for s in self.steps)}, name={self.name!r})"
 
     def _replace(self, **changes) -> Parallel:
-        data = {"name": self.name, "human_review": self.human_review, "description": self.description}
+        data = {
+            "name": self.name,
+            "human_review": self.human_review,
+            "description": self.description,
+            "max_concurrency": self.max_concurrency,
+        }
         steps = changes.pop("steps", self.steps)
         data.update(changes)
         return Parallel(*steps, **data)

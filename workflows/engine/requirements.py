@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from .errors import DecisionError, ExpiredError, ValidationError
-from .primitives import UserInputField, validate_user_input
+from .primitives import StepOutput, UserInputField, validate_user_input
 
 KINDS = (
     "confirmation",
@@ -133,6 +133,9 @@ class Requirement:
     local: dict | None = field(default=None, repr=False, compare=False)
     _partial_input: dict = field(default_factory=dict, repr=False, compare=False)
     _clock: Any = field(default=None, repr=False, compare=False)
+    # The reviewed node's kind and HumanReview, when the workflow is known (WorkflowRunOutput).
+    step_type: str | None = field(default=None, repr=False, compare=False)
+    _review: Any = field(default=None, repr=False, compare=False)
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -152,8 +155,89 @@ class Requirement:
         return self.kind in EXECUTOR_KINDS
 
     @property
-    def step_output(self):
-        return self.payload.get("output")
+    def step_output(self) -> StepOutput | None:
+        """What the reviewer sees (output and iteration reviews, tool calls), as a StepOutput."""
+        if "output" not in self.payload:
+            return None
+        return StepOutput(step_name=self.step_name, content=self.payload["output"])
+
+    # -- agno's names for what this requirement asks ---------------------------------------------
+    @property
+    def requires_confirmation(self) -> bool:
+        """A confirmation, or user input that must also be confirmed (a step asking both)."""
+        if self.kind in ("confirmation", "executor_confirmation"):
+            return True
+        return self.kind == "user_input" and bool(self._review and self._review.requires_confirmation)
+
+    @property
+    def confirmation_message(self) -> str | None:
+        if self.kind in ("confirmation", "executor_confirmation"):
+            return self.message
+        return self._review.confirmation_message if self.requires_confirmation else None
+
+    @property
+    def requires_user_input(self) -> bool:
+        return self.kind in ("user_input", "executor_user_input")
+
+    @property
+    def user_input_schema(self) -> list[UserInputField]:
+        return self.schema
+
+    @property
+    def requires_output_review(self) -> bool:
+        return self.kind == "output_review"
+
+    @property
+    def requires_route_selection(self) -> bool:
+        return self.kind == "route_selection"
+
+    @property
+    def is_timed_out(self) -> bool:
+        return self.status == EXPIRED
+
+    @property
+    def error_type(self) -> str | None:
+        return self.payload.get("error_type")
+
+    @property
+    def step_index(self) -> int:
+        """The index of the top-level step this requirement is in (its path's first part)."""
+        return int(self.path.split("/", 1)[0])
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.is_active and self.local is None and self.requires_confirmation
+
+    @property
+    def needs_user_input(self) -> bool:
+        return self.is_active and self.local is None and self.requires_user_input
+
+    @property
+    def needs_output_review(self) -> bool:
+        return self.is_active and self.local is None and self.kind == "output_review"
+
+    @property
+    def needs_route_selection(self) -> bool:
+        return self.is_active and self.local is None and self.kind == "route_selection"
+
+    @property
+    def rejection_feedback(self) -> str | None:
+        res = self.local or self.resolution or {}
+        return res.get("feedback")
+
+    @property
+    def edited_output(self):
+        res = self.local or self.resolution or {}
+        return res.get("output")
+
+    def get_user_input(self, name: str):
+        return self.user_input.get(name)
+
+    @property
+    def confirmed(self) -> bool | None:
+        """True once confirmed (or approved, edited, submitted, selected), False once rejected."""
+        action = self.action
+        return None if action is None else action != "reject"
 
     @property
     def available_choices(self) -> list[str]:
@@ -206,6 +290,8 @@ class Requirement:
         return self
 
     def confirm(self):
+        if self.kind == "user_input" and self.requires_confirmation:  # confirms the input given
+            return self.decide("submit", {"values": dict(self._partial_input)})
         return self.decide("confirm")
 
     def reject(self, feedback: str | None = None):
@@ -219,15 +305,26 @@ class Requirement:
         validate_user_input(self.schema, values, partial=True)
         self._partial_input.update(values)
         missing = [f.name for f in self.schema if f.required and f.name not in self._partial_input]
-        if not missing:
+        if not missing and not self.requires_confirmation:  # else confirm() decides it
             self.decide("submit", {"values": dict(self._partial_input)})
         return self
+
+    @property
+    def awaits_confirmation(self) -> bool:
+        """Input was given to a requirement that must also be confirmed, and it was not (yet)."""
+        return self.is_active and self.local is None and self.requires_confirmation and bool(self._partial_input)
 
     def provide_user_input(self, values: dict):
         return self.decide("submit", {"values": values})
 
     def select(self, *choices: str):
         return self.decide("select", {"choices": list(choices)})
+
+    def select_single(self, choice: str):
+        return self.select(choice)
+
+    def select_multiple(self, choices):
+        return self.select(*choices)
 
     def set_external_execution_result(self, result):
         return self.decide("provide_result", {"result": result})
@@ -289,5 +386,7 @@ def effective_action(req: Requirement) -> str:
                 "error": "retry",
                 "executor_confirmation": "confirm",
             }.get(req.kind, "reject")
+        if on_timeout == "reject":  # a person's reject of this kind; an error's is a skip
+            return "skip" if req.kind == "error" else "reject"
         return "timeout_skip" if on_timeout == "skip" else "timeout_cancel"
     return res.get("action")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from . import events as ev
 from .agents import as_tool
-from .errors import DefinitionChangedError, DefinitionError
+from .errors import DefinitionChangedError, DefinitionError, RunStateError
 from .events import Event
 from .interpreter import Interpreter, static_path
 from .persistence import RunStore, get_default_store
@@ -72,8 +76,12 @@ class WorkflowRunOutput:
         self.created_at = state.created_at
         self.events = events or []
         self.step_requirements: list[Requirement] = list(state.requirements)
+        index = workflow.index if workflow else {}
         for req in self.step_requirements:
             req._clock = clock
+            node = index.get(req.path)
+            if node is not None:
+                req.step_type, req._review = node.kind, node.human_review
         count = len(workflow.steps) if workflow else 0
         memo = state.memo
         self.step_results: list[StepOutput] = [
@@ -108,11 +116,16 @@ class WorkflowRunOutput:
 
     @property
     def steps_requiring_confirmation(self):
-        return self._active("confirmation")
+        """Confirmations, and user input that must also be confirmed (listed in both)."""
+        return [r for r in self.step_requirements if r.is_active and r.requires_confirmation and not r.is_executor]
 
     @property
     def steps_requiring_user_input(self):
         return self._active("user_input")
+
+    @property
+    def paused_step_index(self) -> int | None:
+        return int(self.paused_step_path.split("/", 1)[0]) if self.paused_step_path else None
 
     @property
     def steps_requiring_output_review(self):
@@ -134,6 +147,13 @@ class WorkflowRunOutput:
     def steps_with_errors(self):
         return self._active("error")
 
+    active_error_requirements = steps_with_errors
+
+    @property
+    def error_requirements(self) -> list[Requirement]:
+        """Every error pause of the run, decided or not (history, in creation order)."""
+        return [r for r in self.step_requirements if r.kind == "error"]
+
 
 class Workflow:
     """A named, immutable workflow definition.
@@ -143,7 +163,15 @@ class Workflow:
     process with ``continue_run(run_id=...)``.
     """
 
-    def __init__(self, name: str, steps, *, description: str | None = None, store: RunStore | None = None):
+    def __init__(
+        self,
+        name: str,
+        steps,
+        *,
+        description: str | None = None,
+        store: RunStore | None = None,
+        parallel_max_workers: int | None = None,
+    ):
         if not name or not isinstance(name, str):
             raise DefinitionError("Workflow needs a name")
         self.name = name
@@ -156,6 +184,7 @@ class Workflow:
             json.dumps(self.describe(), sort_keys=True, default=str).encode()
         ).hexdigest()[:16]
         self.store = store
+        self.parallel_max_workers = parallel_max_workers  # the cap of each Parallel without its own
         self.clock: Callable[[], datetime] = utcnow
 
     def __repr__(self):
@@ -230,8 +259,18 @@ class Workflow:
         user=None,
         stream: bool = False,
         run_id: str | None = None,
+        session_state: dict | None = None,
     ):
-        """Start a run. Returns a ``WorkflowRunOutput``, or an iterator of events with ``stream=True``."""
+        """Start a run. Returns a ``WorkflowRunOutput``, or an iterator of events with ``stream=True``.
+
+        A streamed event is handed out once it is stored. At ``StepPaused`` the requirement is
+        stored and can be seen, but the run is still RUNNING (other Parallel branches may still
+        run, and more of them may pause); at ``WorkflowPaused`` the run is stored PAUSED: decide
+        and continue from there.
+
+        ``session_state``: the run's initial session state, shared by its steps (``step_input.
+        session_state``, or a ``session_state`` parameter of the step function) and kept across
+        resumes."""
         store = self._store()
         state = RunState.new(
             workflow_name=self.name,
@@ -242,9 +281,11 @@ class Workflow:
             run_id=run_id,
             now=self.clock(),
         )
+        if session_state:
+            state.memo["session_state"] = copy.deepcopy(dict(session_state))
         state.status, state.version = RunStatus.RUNNING.value, 1  # inserted already claimed: one write less
         store.insert(state)
-        events = self._drive(store, state.run_id, state, defer_checkpoints=not stream)
+        events = self._drive(store, state.run_id, state, defer_checkpoints=not stream, stream=stream)
         return events if stream else self._collect(events)
 
     def continue_run(
@@ -261,18 +302,26 @@ class Workflow:
         store = self._store()
         decisions = []
         if run_output is not None:
+            unconfirmed = [r.step_name for r in run_output.step_requirements if r.awaits_confirmation]
+            if unconfirmed:
+                raise RunStateError(
+                    f"Cannot continue run - input was given but not confirmed for: {unconfirmed}. "
+                    "Call confirm() (or reject()) on these requirements."
+                )
             decisions = [
                 (req.id, req.local, req.version, _actor(user))
                 for req in run_output.step_requirements
                 if req.local is not None and req.is_active
             ]
-        events = self._drive(store, run_id, decisions=decisions, applied_to=run_output, defer_checkpoints=not stream)
+        events = self._drive(
+            store, run_id, decisions=decisions, applied_to=run_output, defer_checkpoints=not stream, stream=stream
+        )
         return events if stream else self._collect(events)
 
     def resume(self, run_id: str, *, store: RunStore | None = None) -> Iterator[Event]:
         """Claim and advance a stored run until it pauses or ends. Yields events, each once it is
         stored."""
-        return self._drive(store or self._store(), run_id)
+        return self._drive(store or self._store(), run_id, stream=True)
 
     def advance(self, run_id: str, *, store: RunStore | None = None) -> RunState:
         """Claim and advance a stored run until it pauses or ends (what workers do); returns its
@@ -283,11 +332,26 @@ class Workflow:
     def get_run_output(self, run_id: str) -> WorkflowRunOutput:
         return WorkflowRunOutput(self._store().load(run_id), self, self.clock)
 
-    async def arun(self, input: Any = None, **kwargs) -> WorkflowRunOutput:
-        return await asyncio.to_thread(self.run, input, **kwargs)
+    def get_session_state(self, run_id: str) -> dict:
+        """The run's session state as last stored (agno's ``get_session_state``; a run is its own
+        session here)."""
+        return self._store().load(run_id).session_state
 
-    async def acontinue_run(self, run_output: WorkflowRunOutput | None = None, **kwargs) -> WorkflowRunOutput:
-        return await asyncio.to_thread(self.continue_run, run_output, **kwargs)
+    async def arun(self, input: Any = None, **kwargs):
+        """``run()`` from async code. With ``stream=True``, an async iterator of the events."""
+        if kwargs.get("stream"):
+            return _in_a_thread(functools.partial(self.run, input, **kwargs), self._store())
+        return await _call_in_a_thread(functools.partial(self.run, input, **kwargs), self._store())
+
+    async def acontinue_run(self, run_output: WorkflowRunOutput | None = None, **kwargs):
+        """``continue_run()`` from async code. With ``stream=True``, an async iterator of the events."""
+        if kwargs.get("stream"):
+            return _in_a_thread(functools.partial(self.continue_run, run_output, **kwargs), self._store())
+        return await _call_in_a_thread(functools.partial(self.continue_run, run_output, **kwargs), self._store())
+
+    async def aget_run_output(self, run_id: str) -> WorkflowRunOutput:
+        """``get_run_output()`` from async code (the store is used from a thread)."""
+        return await _call_in_a_thread(functools.partial(self.get_run_output, run_id), self._store())
 
     def check_compatible(self, state: RunState) -> None:
         """Refuse to resume a run whose recorded steps no longer exist in this definition: it stops
@@ -297,7 +361,7 @@ class Workflow:
         missing = set()
         for key in state.memo:
             kind, _, rest = key.partition(":")
-            if kind in ("done", "exec", "failed", "agent", "sel", "cond", "attempt", "pre") and rest:
+            if kind in ("done", "exec", "failed", "agent", "sel", "cond", "attempt", "pre", "route") and rest:
                 path = static_path(rest)
                 if path not in self.index:
                     missing.add(path)
@@ -320,7 +384,11 @@ class Workflow:
         decisions=(),
         applied_to: WorkflowRunOutput | None = None,
         defer_checkpoints: bool = False,
+        stream: bool = False,
     ) -> Iterator[Event]:
+        """Claim (unless ``state`` is given) and execute the run; yield its public events. The end
+        of the execution is stored before its last event (WorkflowPaused, WorkflowCompleted...)
+        is handed out; with ``stream``, every other event is stored before it is handed out."""
         if state is None:
             # The decisions are stored in the claim's transaction: all of them and the claim, or nothing.
             state = store.claim(run_id, now=self.clock(), check=self.check_compatible, decisions=decisions)
@@ -338,10 +406,19 @@ class Workflow:
             clock=self.clock,
             checkpoint=lambda: store.checkpoint(state),
             defer_checkpoints=defer_checkpoints,
+            stream=stream,
+            parallel_max_workers=self.parallel_max_workers or getattr(store, "parallel_max_workers", None),
         )
         events = interpreter.execute()
+        end = None
         try:
             for event in events:
+                if event.event in ev.END_EVENTS:  # the last one: handed out once the end is stored
+                    end = event
+                    events.close()  # the execution is over: let it clean up here, not when collected
+                    break
+                if event.event == ev.CHECKPOINT:  # bookkeeping, stored for recovery only
+                    continue
                 try:
                     yield event
                 except GeneratorExit:
@@ -360,11 +437,54 @@ class Workflow:
             store.finish(state)
             raise
         store.finish(state)
+        if end is not None:
+            yield end
         return state
 
     def _collect(self, events) -> WorkflowRunOutput:
         seen = []
         return WorkflowRunOutput(_drain(events, seen.append), self, self.clock, seen)
+
+
+_END = object()
+
+
+def _done_with(store: RunStore) -> None:
+    done = getattr(store, "thread_done", None)  # e.g. close this thread's database connections
+    if done is not None:
+        done()
+
+
+async def _call_in_a_thread(fn: Callable[[], Any], store: RunStore) -> Any:
+    """``fn()`` in a thread of its own (a store may block), which then lets the store go."""
+
+    def call():
+        try:
+            return fn()
+        finally:
+            _done_with(store)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="hitl-async") as pool:
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
+
+
+async def _in_a_thread(start: Callable[[], Iterator[Event]], store: RunStore):
+    """The events of ``start()`` (a sync stream) as an async iterator. The stream is started and
+    advanced in one thread of its own, never in the event loop's: a store may block (a database
+    connection belongs to the thread that opened it), and so may steps. When the consumer stops
+    early the run still goes on to its next pause or end, as with a sync stream."""
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="hitl-stream")
+    events = None
+    try:
+        events = await loop.run_in_executor(pool, start)
+        while (event := await loop.run_in_executor(pool, next, events, _END)) is not _END:
+            yield event
+    finally:
+        if events is not None:
+            await loop.run_in_executor(pool, events.close)
+        await loop.run_in_executor(pool, _done_with, store)
+        pool.shutdown(wait=False)
 
 
 def _drain(events: Iterator[Event], on_event=None) -> RunState:
