@@ -5,6 +5,7 @@ the system Chromium with Playwright's sync API. Each workaround below says what 
 """
 
 import os
+import weakref
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,23 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# Every database connection opened in this process, whatever thread opened it: none may be open
+# when the test server forks (see prepare_fork).
+_opened_connections: weakref.WeakSet = weakref.WeakSet()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _connections_tracked():
+    from django.db.backends.signals import connection_created
+
+    def track(sender, connection, **kwargs):
+        _opened_connections.add(connection)
+
+    connection_created.connect(track, weak=False)
+    yield
+    connection_created.disconnect(track)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashing():
     """Creating users is most of a view test's setup with the real hasher. Set on the settings
@@ -116,6 +134,17 @@ def prepare_fork() -> None:
     for conn in connections.all(initialized_only=True):
         if not conn.in_atomic_block:
             conn.close()
+    # The same for connections other threads left open (a worker, heartbeat or async test's
+    # thread that ended without closing its own): SQLite's connection objects may be closed from
+    # any thread (Django opens them with check_same_thread=False).
+    import gc
+
+    gc.collect()
+    if connections["default"].vendor == "sqlite":
+        for conn in list(_opened_connections):
+            if conn.connection is not None and not conn.in_atomic_block:
+                conn.connection.close()
+                conn.connection = None
 
 
 def _serve_setup():
@@ -128,9 +157,13 @@ def _serve_setup():
     from channels.testing.live import set_database_connection
     from django.conf import settings
 
-    from workflows import dispatch
+    from workflows import dispatch, worker
 
     set_database_connection()
+    # No sweeper in the server: tests sweep the shared test database themselves, with their own
+    # clocks and with workflows registered after this fork, which a sweeper here would not know
+    # (it would claim their runs, fail to find the workflow, and delay them).
+    worker._sweep = lambda stop: None
     if not settings.HITL_EMBEDDED:
         dispatch.set_backend(lambda run_id: threading.Thread(target=_advance, args=(run_id,), daemon=True).start())
 
