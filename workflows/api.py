@@ -30,9 +30,9 @@ from .engine.errors import (
     RunStateError,
     ValidationError,
 )
+from .engine.jsonvalues import parse_json
 from .engine.requirements import ACTIONS
 from .engine.workflow import WorkflowRunOutput
-from .forms import BadJSON, parse_json
 from .models import Requirement, WorkflowRun
 from .openapi import openapi_schema
 from .store import state_from_row
@@ -132,11 +132,10 @@ def _body(request: HttpRequest) -> dict:
     if not raw.strip():
         return {}
     try:
-        data = parse_json(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ApiError(400, errors={"body": "The body must be UTF-8 JSON."}) from None
-    except BadJSON as exc:
-        raise ApiError(400, errors={"body": f"Malformed JSON: {exc}"}) from None
+        # Strict: text without lone surrogates or NUL, finite numbers, bounded nesting.
+        data = parse_json(raw, "body", max_bytes=MAX_BODY_BYTES)
+    except ValidationError as exc:
+        raise ApiError(400, errors=exc.errors) from None
     if not isinstance(data, dict):
         raise ApiError(400, errors={"body": "Expected a JSON object."})
     return data

@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from .agents import as_tool
-from .errors import DefinitionChangedError, DefinitionError
+from .errors import DefinitionChangedError, DefinitionError, ValidationError
 from .events import Event
 from .interpreter import Interpreter, static_path
+from .jsonvalues import check_json
 from .persistence import RunStore, get_default_store
 from .primitives import (
     Condition,
@@ -231,7 +232,15 @@ class Workflow:
         stream: bool = False,
         run_id: str | None = None,
     ):
-        """Start a run. Returns a ``WorkflowRunOutput``, or an iterator of events with ``stream=True``."""
+        """Start a run. Returns a ``WorkflowRunOutput``, or an iterator of events with ``stream=True``.
+
+        Raises ``ValidationError`` when ``input`` or ``additional_data`` is not JSON the system
+        accepts (see ``jsonvalues``): nothing is stored then.
+        """
+        if additional_data is not None and not isinstance(additional_data, dict):
+            raise ValidationError({"additional_data": "Must be an object."})
+        check_json(input, "input")
+        check_json(additional_data or {}, "additional_data")
         store = self._store()
         state = RunState.new(
             workflow_name=self.name,
