@@ -19,6 +19,7 @@ from django.http import HttpRequest, JsonResponse
 from django.http.request import RawPostDataException
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
 from . import registry, selectors, services
@@ -42,6 +43,7 @@ MAX_BODY_BYTES = 1_000_000
 ALL_ACTIONS = tuple(dict.fromkeys(a for actions in ACTIONS.values() for a in actions))
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+MAX_OFFSET = 2**31 - 1  # far past any list; the databases refuse integers past 64 bits
 
 
 class ApiError(Exception):
@@ -310,7 +312,7 @@ def requirements(request):
     if request.GET.get("workflow"):
         qs = qs.filter(workflow_name=request.GET["workflow"])
     limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-    offset = _int_param(request, "offset", 0)
+    offset = _int_param(request, "offset", 0, MAX_OFFSET)
     count = qs.count()
     rows = qs.order_by("-created_at", "id")[offset : offset + limit]
     following = None
@@ -366,6 +368,24 @@ def requirement_resolve(request, requirement_id: str):
 @api_view("GET", auth=False)
 def openapi(request):
     return _json(openapi_schema())
+
+
+def _api_path(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request, exception=None):
+    """``handler400``: JSON under /api/ (e.g. a request Django refuses before any view runs)."""
+    if _api_path(request):
+        return ApiError(400, "Bad request.", code="bad_request").response()
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request):
+    """``handler500``: under /api/ a JSON answer even with DEBUG off, elsewhere the plain page."""
+    if _api_path(request):
+        return ApiError(500, "Internal error.", code="server_error").response()
+    return defaults.server_error(request)
 
 
 @csrf_exempt

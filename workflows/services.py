@@ -47,6 +47,7 @@ log = logging.getLogger("workflows")
 # the approvals app records its audit row here, in the same transaction as the decision.
 resolution_hooks: list[Callable[..., None]] = []
 
+
 def _username(user) -> str | None:
     return user.get_username() if user is not None and user.is_authenticated else None
 

@@ -25,9 +25,7 @@ LONE = "bad \ud800 text"
 
 def _store_lone_surrogates(req: Requirement) -> None:
     """Write the bad text straight into the rows, as data stored before the checks would be."""
-    Requirement.objects.filter(id=req.id).update(
-        payload={**req.payload, "output": LONE}, resolution={"feedback": LONE}
-    )
+    Requirement.objects.filter(id=req.id).update(payload={**req.payload, "output": LONE}, resolution={"feedback": LONE})
     WorkflowRun.objects.filter(id=req.run_id).update(input=LONE, additional_data={"note": LONE}, content=LONE)
     StepRun.objects.filter(run_id=req.run_id).update(output=LONE)
     RunEvent.objects.filter(run_id=req.run_id).update(data={"content": LONE})

@@ -33,7 +33,7 @@ class MalformedJSON(ValidationError):
 def text_problem(text: str) -> str | None:
     """Why ``text`` cannot be stored and shown, or None when it can."""
     if "\x00" in text:
-        return "Contains a NUL character."
+        return "Null characters (NUL) are not allowed."
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -114,8 +114,8 @@ def parse_json(text: str | bytes, field: str, *, max_bytes: int = MAX_BYTES, max
             raise MalformedJSON({field: "The text must be UTF-8."}) from None
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
-    except RecursionError:  # the parser recurses once per level: refused as too deep, not a crash
-        raise ValidationError({field: f"Nested too deeply: at most {max_depth} levels of lists and objects."}) from None
+    except RecursionError:  # the parser recurses once per level: it gave up, the text is unread
+        raise MalformedJSON({field: f"Nested too deeply: at most {max_depth} levels of lists and objects."}) from None
     except json.JSONDecodeError as exc:
         raise MalformedJSON({field: f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."}) from None
     except ValueError as exc:  # NaN/Infinity, or an integer with too many digits
