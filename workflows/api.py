@@ -13,6 +13,7 @@ import functools
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, JsonResponse
@@ -39,7 +40,6 @@ from .openapi import openapi_schema
 from .store import state_from_row
 from .tokens import token_user
 
-MAX_BODY_BYTES = 1_000_000
 ALL_ACTIONS = tuple(dict.fromkeys(a for actions in ACTIONS.values() for a in actions))
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -116,26 +116,28 @@ def api_view(*methods: str, auth: bool = True) -> Callable:
 
 
 def _body(request: HttpRequest) -> dict:
-    """The request's JSON object body ({} when empty)."""
+    """The request's JSON object body ({} when empty). The server refuses bodies over the limit
+    before reading them (hitl_site/limits.py); this also holds for other ways in (tests, WSGI)."""
+    limit = settings.HITL_MAX_BODY_BYTES
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         raise ApiError(400, errors={"body": "Invalid Content-Length."}) from None
-    if length > MAX_BODY_BYTES:
-        raise ApiError(413, f"The body may be at most {MAX_BODY_BYTES} bytes.", code="too_large")
+    if length > limit:
+        raise ApiError(413, f"The body may be at most {limit} bytes.", code="too_large")
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise ApiError(413, f"The body may be at most {MAX_BODY_BYTES} bytes.", code="too_large") from None
+        raise ApiError(413, f"The body may be at most {limit} bytes.", code="too_large") from None
     except RawPostDataException:  # a multipart form, already parsed by the CSRF check
         raise ApiError(400, errors={"body": "Send a JSON object (Content-Type: application/json)."}) from None
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, f"The body may be at most {MAX_BODY_BYTES} bytes.", code="too_large")
+    if len(raw) > limit:
+        raise ApiError(413, f"The body may be at most {limit} bytes.", code="too_large")
     if not raw.strip():
         return {}
     try:
         # Strict: text without lone surrogates or NUL, finite numbers, bounded nesting.
-        data = parse_json(raw, "body", max_bytes=MAX_BODY_BYTES)
+        data = parse_json(raw, "body", max_bytes=limit)
     except ValidationError as exc:
         raise ApiError(400, errors=exc.errors) from None
     if not isinstance(data, dict):
