@@ -218,3 +218,27 @@ def test_middleware__bodies_under_the_limit_and_other_scopes_pass():
 
     asyncio.run(BodyLimitMiddleware(websocket_app)({"type": "websocket"}, None, None))
     assert seen == ["websocket"]
+
+
+def test_a_websocket_message_over_the_limit_closes_the_socket(bounded_server, django_user_model):
+    """daphne's own limit (--websocket-max-message-size, 1 MiB): the socket is closed rather
+    than the message kept. Consumers act on nothing a page sends anyway."""
+    from django.test import Client
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    client = Client()
+    client.force_login(django_user_model.objects.create_user("wanda"))
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    host, port, _ = bounded_server
+    origin = f"http://{host}:{port}"
+    with connect(f"ws://{host}:{port}/ws/inbox/", origin=origin, additional_headers={"Cookie": cookie}) as socket_:
+        socket_.send("x" * 1000)  # small: ignored, the socket stays open
+        with pytest.raises(TimeoutError):
+            socket_.recv(timeout=0.5)
+        socket_.send("x" * (MB + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                socket_.recv(timeout=5)
+    # Closed with 1009 (message too big), or dropped without a closing handshake.
+    assert closed.value.rcvd is None or closed.value.rcvd.code == 1009
