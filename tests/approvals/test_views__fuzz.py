@@ -16,23 +16,48 @@ from hypothesis import strategies as st
 
 from approvals import views
 from approvals.models import Decision
-from tests.fuzz import EXAMPLES, FUZZ, form_texts, json_values, pending_of_every_kind, rolled_back, snapshot
+from tests.fuzz import (
+    EXAMPLES,
+    FUZZ,
+    assert_storable,
+    form_texts,
+    json_values,
+    pending_of_every_kind,
+    rolled_back,
+    snapshot,
+)
 from workflows.api import ALL_ACTIONS
+from workflows.engine.requirements import ACTIONS
+from workflows.models import Requirement
 
 pytestmark = pytest.mark.django_db
 
-FIELDS = ["feedback", "output", "result", "confirmed", "diff_only", "value-city", "value-days", "value-budget"]
-FIELDS += ["value-pace", "value-amount"]
-
+ROUTES = ["quick", "deep", "expert"]
+VALUE_FIELDS = ["value-city", "value-days", "value-budget", "value-pace", "value-amount"]
 field_values = st.one_of(form_texts, json_values)  # JSON text is ASCII: escapes, not surrogates
-forms = st.fixed_dictionaries(
-    {"action": st.one_of(st.sampled_from(ALL_ACTIONS), form_texts)},
-    optional={
-        "version": st.one_of(st.just("1"), form_texts),
-        "choices": st.lists(st.one_of(st.sampled_from(["quick", "deep", "expert"]), form_texts), max_size=3),
-        **dict.fromkeys(FIELDS, field_values),
-    },
-)
+
+
+@st.composite
+def forms(draw, kind: str) -> dict:
+    """Mostly a decision the kind takes, with the current version and the fields its action
+    reads, plus now and then any other field of the page."""
+    action = draw(st.one_of(*[st.sampled_from(ACTIONS[kind])] * 3, st.sampled_from(ALL_ACTIONS), form_texts))
+    fields = {
+        "reject": {"feedback": field_values},
+        "submit": dict.fromkeys(VALUE_FIELDS, field_values),
+        "edit": {"output": field_values, "confirmed": st.sampled_from(["live", "", "x"])},
+        "select": {"choices": st.lists(st.one_of(st.sampled_from(ROUTES), form_texts), max_size=3)},
+        "provide_result": {"result": field_values},
+    }.get(action, {})
+    others = {name: field_values for name in ["feedback", "output", "result", "diff_only", *VALUE_FIELDS]}
+    return draw(
+        st.fixed_dictionaries(
+            {"action": st.just(action), "version": st.one_of(st.just("1"), st.just("1"), form_texts)},
+            optional={**others, **fields},
+        )
+        if draw(st.integers(0, 3)) == 0
+        else st.fixed_dictionaries({"action": st.just(action), "version": st.just("1"), **fields})
+    )
 
 
 def test_decision_form_every_kind(reviewer):
@@ -50,8 +75,10 @@ def test_decision_form_every_kind(reviewer):
         return views.decide(request, requirement_id=req.id)
 
     @FUZZ
-    @given(kind=st.sampled_from(sorted(pending)), data=forms, htmx=st.booleans())
-    def check(kind, data, htmx):
+    @given(draw=st.data(), htmx=st.booleans())
+    def check(draw, htmx):
+        kind = draw.draw(st.sampled_from(sorted(pending)))
+        data = draw.draw(forms(kind))
         seen.append(data)
         req = pending[kind]
         before = snapshot(req)
@@ -61,6 +88,8 @@ def test_decision_form_every_kind(reviewer):
             if response.status_code != 302:  # not decided: a form again, a conflict, a preview
                 assert snapshot(req) == before
                 assert not Decision.objects.filter(requirement_id=req.id).exists()
+            else:
+                assert_storable(Requirement.objects.get(id=req.id).resolution)
 
     check()
     assert len(seen) >= EXAMPLES
