@@ -32,7 +32,7 @@ from .engine.errors import (
     RunStateError,
     ValidationError,
 )
-from .engine.jsonvalues import parse_json
+from .engine.jsonvalues import parse_json, text_problem
 from .engine.requirements import ACTIONS
 from .engine.workflow import WorkflowRunOutput
 from .models import Requirement, WorkflowRun
@@ -312,6 +312,9 @@ def requirements(request):
         except ValueError:
             raise ApiError(400, errors={"run": "Expected a run id (UUID)."}) from None
     if request.GET.get("workflow"):
+        problem = text_problem(request.GET["workflow"])  # PostgreSQL refuses NUL even in a filter
+        if problem:
+            raise ApiError(400, errors={"workflow": problem})
         qs = qs.filter(workflow_name=request.GET["workflow"])
     limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
     offset = _int_param(request, "offset", 0, MAX_OFFSET)

@@ -104,3 +104,10 @@ def test_json_fields_of_a_form_with_bad_values_are_refused(reviewer_client, text
     assert response.status_code == 400
     assert message in response.text
     assert_unchanged(req)
+
+
+def test_inbox_filters_with_a_nul_character_still_render(reviewer_client):
+    req = pending("data_export")
+    response = reviewer_client.get(reverse("approvals:inbox"), {"workflow": "data_\x00export", "q": "exp\x00"})
+    assert response.status_code == 200
+    assert str(req.id) in response.text  # the NUL is dropped: "data_export", "exp"

@@ -123,3 +123,10 @@ def test_errors_outside_the_views_are_json_under_the_api(api, monkeypatch, setti
     assert response.json()["code"] == "bad_request"
     page = api.get(f"{reverse('approvals:inbox')}?{query}")
     assert page.status_code == 400 and page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("workflow", ["a\x00b", "\x00"])
+def test_a_list_filter_with_a_nul_character_is_refused(api, workflow):
+    response = api.get(reverse("workflows:api-requirements"), {"workflow": workflow})
+    assert response.status_code == 400
+    assert "Null characters" in response.json()["errors"]["workflow"]
