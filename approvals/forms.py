@@ -9,7 +9,6 @@ shown next to its field whichever layer found it.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from django.http import QueryDict
 
 from workflows.engine.errors import DecisionError, ValidationError
+from workflows.engine.jsonvalues import MalformedJSON, parse_json, text_problem
 from workflows.engine.primitives import UserInputField
 from workflows.engine.requirements import ACTIONS, clean_decision
 from workflows.models import Requirement
@@ -65,18 +65,25 @@ class InputField:
 
 
 def _text(raw: str | None) -> str:
-    """A submitted text: browsers send CRLF line ends; size-limited."""
+    """A submitted text: browsers send CRLF line ends; size-limited, storable (no NUL)."""
     text = (raw or "").replace("\r\n", "\n")
+    problem = text_problem(text)
+    if problem:
+        raise FieldError(problem)
     if len(text.encode()) > MAX_FIELD_BYTES:
         raise FieldError(f"Too long: at most {MAX_FIELD_BYTES // 1024} KB.")
     return text
 
 
 def _json(raw: str) -> Any:
+    """JSON the system accepts (finite numbers, valid text, bounded nesting), else a field error."""
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise FieldError(f"Enter valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).") from None
+        return parse_json(raw, "value")
+    except MalformedJSON as exc:
+        detail = exc.errors["value"].removeprefix("Not valid JSON: ").rstrip(".")
+        raise FieldError(f"Enter valid JSON ({detail}).") from None
+    except ValidationError as exc:
+        raise FieldError(exc.errors["value"]) from None
 
 
 def _convert(spec: UserInputField, raw: str | None) -> Any:

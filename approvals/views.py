@@ -67,6 +67,11 @@ class CappedPaginator(Paginator):
         return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
 
 
+def _filter_text(text: str) -> str:
+    # No name holds a NUL, and PostgreSQL refuses one even in a query: dropped, not a 500.
+    return text.replace("\x00", "")[:200]
+
+
 def inbox_context(*, user, params: QueryDict) -> dict:
     """What the inbox shows ``user`` for these query parameters: the page and the live-update
     consumer (approvals.consumers) render the same context, so a push equals a reload."""
@@ -74,10 +79,10 @@ def inbox_context(*, user, params: QueryDict) -> dict:
     kind = params.get("kind", "")
     assigned = params.get("assigned", "")
     filters = selectors.InboxFilters(
-        workflow=params.get("workflow", "")[:200],
+        workflow=_filter_text(params.get("workflow", "")),
         kind=kind if kind in dict(kinds) else "",
         assigned=assigned if assigned in (selectors.ASSIGNED_TO_ME, selectors.ASSIGNED_TO_MY_GROUPS) else "",
-        q=params.get("q", "").strip()[:200],
+        q=_filter_text(params.get("q", "")).strip(),
     )
     requirements = selectors.inbox_requirements(user=user, filters=filters).only(
         "id", "run_id", "workflow_name", "step_name", "kind", "created_at", "timeout_at"

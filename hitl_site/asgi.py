@@ -19,11 +19,16 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from approvals.routing import websocket_urlpatterns  # noqa: E402
+from hitl_site.limits import BodyLimitMiddleware, bound_daphne_requests  # noqa: E402
 
-http_app = django_asgi_app
+# Bodies over HITL_MAX_BODY_BYTES, or too slow, are refused before they are read: in daphne
+# (which otherwise reads every body whole before the application sees the request), and in
+# ASGI terms for any other server.
+bound_daphne_requests()
+http_app = BodyLimitMiddleware(django_asgi_app)
 if settings.DEBUG:
     # Plain daphne serves no static files; in DEBUG serve them like runserver does.
-    http_app = ASGIStaticFilesHandler(django_asgi_app)
+    http_app = ASGIStaticFilesHandler(http_app)
 if settings.HITL_EMBEDDED:
     # Embedded mode: the process that serves also runs the workflows and fires timeouts, in
     # threads of its own (a request never waits for a step). Started when the server starts,

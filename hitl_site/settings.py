@@ -77,7 +77,7 @@ ASGI_APPLICATION = "hitl_site.asgi.application"
 
 TEMPLATES = [
     {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "BACKEND": "hitl_site.templates.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
@@ -275,6 +275,15 @@ HITL_EMBEDDED_WORKERS = int(os.environ.get("HITL_EMBEDDED_WORKERS") or 2)
 # How many branches of a Parallel run at once (threads), unless the Parallel says
 # (max_concurrency=).
 HITL_PARALLEL_MAX_WORKERS = int(os.environ.get("HITL_PARALLEL_MAX_WORKERS") or 8)
+
+# --- Request limits ---------------------------------------------------------
+
+# Request bodies (API and forms) over this many bytes are answered 413 before they
+# are read, whoever sends them; a body that takes longer than HITL_BODY_TIMEOUT
+# seconds to arrive is answered 408 (hitl_site/limits.py).
+HITL_MAX_BODY_BYTES = int(os.environ.get("HITL_MAX_BODY_BYTES") or 1_000_000)
+HITL_BODY_TIMEOUT = float(os.environ.get("HITL_BODY_TIMEOUT") or 30)
+DATA_UPLOAD_MAX_MEMORY_SIZE = HITL_MAX_BODY_BYTES
 
 # Static schedule (no django-celery-beat: it caps Django <6.1). The sweep fires
 # due timeouts; "expires" drops sweeps that queued up while no worker ran, since

@@ -12,3 +12,7 @@ urlpatterns = [
     path("", include("workflows.urls")),
     path("", include("approvals.urls")),
 ]
+
+# Under /api/ errors are answered in JSON, also those raised outside the API's views.
+handler400 = "workflows.api.bad_request"
+handler500 = "workflows.api.server_error"

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
+from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import RequestDataTooBig
 from django.core.serializers.json import DjangoJSONEncoder
@@ -29,6 +30,7 @@ from django.http import HttpRequest, JsonResponse
 from django.http.request import RawPostDataException
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
 from . import analytics, export, registry, selectors, services
@@ -40,18 +42,19 @@ from .engine.errors import (
     RunStateError,
     ValidationError,
 )
+from .engine.jsonvalues import parse_json, text_problem
 from .engine.requirements import ACTIONS
 from .engine.workflow import WorkflowRunOutput
-from .forms import BadJSON, RunQueryForm, parse_json
+from .forms import RunQueryForm
 from .models import Requirement, WorkflowRun
 from .openapi import openapi_schema
 from .store import state_from_row
 from .tokens import token_user
 
-MAX_BODY_BYTES = 1_000_000
 ALL_ACTIONS = tuple(dict.fromkeys(a for actions in ACTIONS.values() for a in actions))
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+MAX_OFFSET = 2**31 - 1  # far past any list; the databases refuse integers past 64 bits
 
 
 class ApiError(Exception):
@@ -157,29 +160,30 @@ def api_view(*methods: str, auth: bool = True) -> Callable:
 
 
 def _body(request: HttpRequest) -> dict:
-    """The request's JSON object body ({} when empty)."""
+    """The request's JSON object body ({} when empty). The server refuses bodies over the limit
+    before reading them (hitl_site/limits.py); this also holds for other ways in (tests, WSGI)."""
+    limit = settings.HITL_MAX_BODY_BYTES
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         raise ApiError(400, errors={"body": "Invalid Content-Length."}) from None
-    if length > MAX_BODY_BYTES:
-        raise ApiError(413, f"The body may be at most {MAX_BODY_BYTES} bytes.", code="too_large")
+    if length > limit:
+        raise ApiError(413, f"The body may be at most {limit} bytes.", code="too_large")
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise ApiError(413, f"The body may be at most {MAX_BODY_BYTES} bytes.", code="too_large") from None
+        raise ApiError(413, f"The body may be at most {limit} bytes.", code="too_large") from None
     except RawPostDataException:  # a multipart form, already parsed by the CSRF check
         raise ApiError(400, errors={"body": "Send a JSON object (Content-Type: application/json)."}) from None
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, f"The body may be at most {MAX_BODY_BYTES} bytes.", code="too_large")
+    if len(raw) > limit:
+        raise ApiError(413, f"The body may be at most {limit} bytes.", code="too_large")
     if not raw.strip():
         return {}
     try:
-        data = parse_json(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ApiError(400, errors={"body": "The body must be UTF-8 JSON."}) from None
-    except BadJSON as exc:
-        raise ApiError(400, errors={"body": f"Malformed JSON: {exc}"}) from None
+        # Strict: text without lone surrogates or NUL, finite numbers, bounded nesting.
+        data = parse_json(raw, "body", max_bytes=limit)
+    except ValidationError as exc:
+        raise ApiError(400, errors=exc.errors) from None
     if not isinstance(data, dict):
         raise ApiError(400, errors={"body": "Expected a JSON object."})
     return data
@@ -477,9 +481,12 @@ def requirements(request):
         except ValueError:
             raise ApiError(400, errors={"run": "Expected a run id (UUID)."}) from None
     if request.GET.get("workflow"):
+        problem = text_problem(request.GET["workflow"])  # PostgreSQL refuses NUL even in a filter
+        if problem:
+            raise ApiError(400, errors={"workflow": problem})
         qs = qs.filter(workflow_name=request.GET["workflow"])
     limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-    offset = _int_param(request, "offset", 0)
+    offset = _int_param(request, "offset", 0, MAX_OFFSET)
     count = qs.count()
     rows = qs.order_by("-created_at", "id")[offset : offset + limit]
     following = None
@@ -549,6 +556,24 @@ def analytics_figures(request):
 @api_view("GET", auth=False)
 def openapi(request):
     return _json(openapi_schema())
+
+
+def _api_path(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request, exception=None):
+    """``handler400``: JSON under /api/ (e.g. a request Django refuses before any view runs)."""
+    if _api_path(request):
+        return ApiError(400, "Bad request.", code="bad_request").response()
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request):
+    """``handler500``: under /api/ a JSON answer even with DEBUG off, elsewhere the plain page."""
+    if _api_path(request):
+        return ApiError(500, "Internal error.", code="server_error").response()
+    return defaults.server_error(request)
 
 
 @csrf_exempt

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 
+from .engine.errors import ValidationError
+from .engine.jsonvalues import MalformedJSON, check_json, parse_json
 from .models import WorkflowRun
 
 MAX_JSON_CHARS = 1_000_000
-
-
-class BadJSON(ValueError):
-    pass
-
-
-def _refuse_constant(name):
-    raise BadJSON(f"{name} is not JSON")
-
-
-def parse_json(text: str):
-    """Parse JSON text strictly (no NaN/Infinity, bounded nesting); raise ``BadJSON`` otherwise."""
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-        raise BadJSON(str(exc)) from None
 
 
 def _short(exc: Exception, limit: int = 120) -> str:
@@ -137,24 +121,33 @@ class RunStartForm(forms.Form):
         if text.strip() == "":
             return None
         try:
-            return parse_json(text)
-        except BadJSON as exc:
+            value = parse_json(text, "input")
+        except MalformedJSON as exc:
             if text.lstrip().startswith(self.JSON_OPENERS):
                 raise forms.ValidationError(
                     f"This looks like JSON but does not parse ({_short(exc)}). Fix it, or enter plain text "
                     'that does not start with {, [ or ".',
                     code="bad_json",
                 ) from None
-            return text
+            value = text  # not JSON: the text itself
+        except ValidationError as exc:  # JSON, with values no run may hold
+            raise forms.ValidationError(exc.errors["input"]) from None
+        try:
+            check_json(value, "input")
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.errors["input"]) from None
+        return value
 
     def clean_additional_data(self):
         text = self.cleaned_data["additional_data"].strip()
         if not text:
             return None
         try:
-            value = parse_json(text)
-        except BadJSON:
+            value = parse_json(text, "additional_data")
+        except MalformedJSON:
             raise forms.ValidationError('Not valid JSON: enter a JSON object such as {"priority": "high"}.') from None
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.errors["additional_data"]) from None
         if not isinstance(value, dict):
             raise forms.ValidationError("Must be a JSON object (in curly braces).")
         return value

@@ -6,7 +6,6 @@ changes it, and sends side effects (continuations, broadcasts) only after commit
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta
 
@@ -24,6 +23,7 @@ from workflows.engine.errors import (
     RunStateError,
     ValidationError,
 )
+from workflows.engine.jsonvalues import check_json
 from workflows.engine.requirements import clean_decision
 from workflows.engine.state import RunState
 
@@ -48,20 +48,9 @@ log = logging.getLogger("workflows")
 # the approvals app records its audit row here, in the same transaction as the decision.
 resolution_hooks = store.resolution_hooks
 
-MAX_INPUT_BYTES = 1_000_000
-
 
 def _username(user) -> str | None:
     return user.get_username() if user is not None and user.is_authenticated else None
-
-
-def _check_json(value, field: str) -> None:
-    try:
-        size = len(json.dumps(value))
-    except (TypeError, ValueError):
-        raise ValidationError({field: "Must be JSON (text, numbers, lists, objects)."}) from None
-    if size > MAX_INPUT_BYTES:
-        raise ValidationError({field: f"At most {MAX_INPUT_BYTES} bytes of JSON."})
 
 
 # -- runs -----------------------------------------------------------------------------------------
@@ -70,8 +59,8 @@ def run_start(*, workflow_name: str, input=None, additional_data: dict | None = 
     workflow = registry.get(workflow_name)  # WorkflowNotFound
     if additional_data is not None and not isinstance(additional_data, dict):
         raise ValidationError({"additional_data": "Must be an object."})
-    _check_json(input, "input")
-    _check_json(additional_data or {}, "additional_data")
+    check_json(input, "input")
+    check_json(additional_data or {}, "additional_data")
     state = RunState.new(
         workflow_name=workflow.name,
         fingerprint=workflow.fingerprint,

@@ -55,6 +55,9 @@ def test_start_run_without_input_starts_with_null(sent):
         (["test_svc_gated", "--input", "not json"], "--input must be JSON"),
         (["test_svc_gated", "--additional-data", "[1]"], "--additional-data must be a JSON object"),
         (["test_svc_gated", "--additional-data", "{"], "--additional-data must be JSON"),
+        (["test_svc_gated", "--input", "[1e400]"], "--input: Numbers must be finite"),
+        (["test_svc_gated", "--input", '"a\\u0000"'], "--input: Null characters"),
+        (["test_svc_gated", "--input", "[" * 50_000], "Nested too deeply"),
         (["test_svc_gated", "--user", "ghost"], "No user named 'ghost'."),
     ],
 )

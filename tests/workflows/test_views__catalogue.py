@@ -183,3 +183,25 @@ def test_definition_tree__orders_if_before_else():
     tree = definition_tree(registry.get("refund_decision").describe())
     labels = [group["label"] for group in tree[0]["groups"]]
     assert labels == ["If", "Else"]
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "message"),
+    [
+        ("input", '"a\\ud800"', "surrogate"),
+        ("input", "a\x00b", "Null characters"),
+        ("input", '{"a": "\\u0000"}', "Null characters"),
+        ("input", "[1e400]", "finite"),
+        ("input", "[" * 65 + "]" * 65, "Nested too deeply"),
+        ("additional_data", '{"a": 1e400}', "finite"),
+        ("additional_data", '{"a": "\\udfff"}', "surrogate"),
+        ("additional_data", '{"a": {"b": "\\u0000"}}', "Null characters"),
+        ("additional_data", '{"a": NaN}', "Not valid JSON"),
+    ],
+)
+def test_start__values_no_run_may_hold_are_refused(client, operator, field, text, message):
+    client.force_login(operator)
+    response = client.post("/workflows/data_export/", {"input": "x", field: text})
+    assert response.status_code == 400
+    assert message in response.text
+    assert not WorkflowRun.objects.exists()

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from .errors import DecisionError, ExpiredError, ValidationError
+from .jsonvalues import check_json, text_problem
 from .primitives import StepOutput, UserInputField, validate_user_input
 
 KINDS = (
@@ -58,6 +59,7 @@ def clean_decision(req: Requirement, action: str, data: Any = None) -> dict:
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise ValidationError({"data": "Expected an object."})
+    _check_data(data)
     if action == "reject":
         feedback = data.get("feedback")
         if feedback is not None and not isinstance(feedback, str):
@@ -97,6 +99,21 @@ def clean_decision(req: Requirement, action: str, data: Any = None) -> dict:
             raise ValidationError({"result": "This field is required."})
         return {"action": "provide_result", "result": data["result"]}
     raise DecisionError(f"Unknown action '{action}'.")  # pragma: no cover - ACTIONS covers all
+
+
+def _check_data(data: dict) -> None:
+    """The decision's data is JSON the system accepts; a problem is named after its field."""
+
+    def name(key, default: str) -> str:
+        return key if isinstance(key, str) and not text_problem(key) else default
+
+    for key, value in data.items():
+        if key == "values" and isinstance(value, dict):
+            for field_name, field_value in value.items():
+                check_json(field_value, name(field_name, "values"))
+        else:
+            check_json(value, name(key, "data"))
+    check_json(data, "data")  # the keys, and the size and depth of the whole
 
 
 @dataclass

@@ -14,9 +14,10 @@ from typing import Any
 
 from . import events as ev
 from .agents import as_tool
-from .errors import DefinitionChangedError, DefinitionError, RunStateError
+from .errors import DefinitionChangedError, DefinitionError, RunStateError, ValidationError
 from .events import Event
 from .interpreter import Interpreter, static_path
+from .jsonvalues import check_json
 from .persistence import RunStore, get_default_store
 from .primitives import (
     Condition,
@@ -270,7 +271,15 @@ class Workflow:
 
         ``session_state``: the run's initial session state, shared by its steps (``step_input.
         session_state``, or a ``session_state`` parameter of the step function) and kept across
-        resumes."""
+        resumes.
+
+        Raises ``ValidationError`` when ``input`` or ``additional_data`` is not JSON the system
+        accepts (see ``jsonvalues``): nothing is stored then.
+        """
+        if additional_data is not None and not isinstance(additional_data, dict):
+            raise ValidationError({"additional_data": "Must be an object."})
+        check_json(input, "input")
+        check_json(additional_data or {}, "additional_data")
         store = self._store()
         state = RunState.new(
             workflow_name=self.name,

@@ -5,22 +5,24 @@ mode); in embedded mode, where the worker lives in the web server, this command 
 its first pause or its end before it returns.
 """
 
-import json
-
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from workflows import registry, services
 from workflows.engine.errors import ValidationError
+from workflows.engine.jsonvalues import MalformedJSON, parse_json
 
 
 def _json(option: str, text: str | None):
     if text is None:
         return None
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise CommandError(f"{option} must be JSON ({exc}); a text is quoted: {option} '\"hello\"'") from None
+        return parse_json(text, option)
+    except MalformedJSON as exc:
+        detail = exc.errors[option].removeprefix("Not valid JSON: ").rstrip(".")
+        raise CommandError(f"{option} must be JSON ({detail}); a text is quoted: {option} '\"hello\"'") from None
+    except ValidationError as exc:  # JSON, with values no run may hold
+        raise CommandError(f"{option}: {exc.errors[option]}") from None
 
 
 class Command(BaseCommand):
