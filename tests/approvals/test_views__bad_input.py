@@ -62,16 +62,18 @@ def test_text_input_with_a_nul_character_is_refused(reviewer_client):
 
 
 @pytest.mark.parametrize(("text", "message"), BAD_JSON.values(), ids=BAD_JSON.keys())
-def test_an_edited_json_output_with_bad_values_is_refused(reviewer_client, text, message):
-    wf = Workflow(
-        name="json_review",
-        steps=[
-            Step(
-                name="draft",
-                executor=lambda si: {"title": "t"},
-                human_review=HumanReview(requires_output_review=True),
-            )
-        ],
+def test_an_edited_json_output_with_bad_values_is_refused(reviewer_client, temp_workflow, text, message):
+    wf = temp_workflow(
+        Workflow(
+            name="json_review",
+            steps=[
+                Step(
+                    name="draft",
+                    executor=lambda si: {"title": "t"},
+                    human_review=HumanReview(requires_output_review=True),
+                )
+            ],
+        )
     )
     req = Requirement.objects.get(run_id=wf.run("x").run_id)
     response = decide(reviewer_client, req, action="edit", output=text, confirmed="live")
@@ -85,19 +87,21 @@ def test_an_edited_json_output_with_bad_values_is_refused(reviewer_client, text,
 
 
 @pytest.mark.parametrize(("text", "message"), BAD_JSON.values(), ids=BAD_JSON.keys())
-def test_json_fields_of_a_form_with_bad_values_are_refused(reviewer_client, text, message):
-    wf = Workflow(
-        name="json_fields",
-        steps=[
-            Step(
-                name="collect",
-                executor=lambda si: "ok",
-                human_review=HumanReview(
-                    requires_user_input=True,
-                    user_input_schema=[UserInputField(name="tags", field_type="list", required=False)],
-                ),
-            )
-        ],
+def test_json_fields_of_a_form_with_bad_values_are_refused(reviewer_client, temp_workflow, text, message):
+    wf = temp_workflow(
+        Workflow(
+            name="json_fields",
+            steps=[
+                Step(
+                    name="collect",
+                    executor=lambda si: "ok",
+                    human_review=HumanReview(
+                        requires_user_input=True,
+                        user_input_schema=[UserInputField(name="tags", field_type="list", required=False)],
+                    ),
+                )
+            ],
+        )
     )
     req = Requirement.objects.get(run_id=wf.run("x").run_id)
     response = decide(reviewer_client, req, action="submit", **{"value-tags": text})

@@ -18,7 +18,7 @@ from approvals.routing import websocket_urlpatterns
 from workflows.broadcast import run_group
 from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
 
-from .conftest import pending
+from .conftest import pending, signed_in_session
 
 LONE = "bad \ud800 text"
 
@@ -83,6 +83,7 @@ async def test_the_run_socket_pushes_a_run_holding_a_lone_surrogate():
         return
     communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/runs/{req.run_id}/")
     communicator.scope["user"] = admin
+    communicator.scope["session"] = await database_sync_to_async(signed_in_session)(admin)
     connected, _ = await communicator.connect()
     assert connected
     group = run_group(str(req.run_id))
