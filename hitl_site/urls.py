@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     # Each app owns its full paths (/inbox/, /runs/, /workflows/, /api/v1/).
+    path("", include("notifications.urls")),  # before workflows': its /api/v1/ ends in a catch-all
     path("", include("workflows.urls")),
     path("", include("approvals.urls")),
 ]

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from workflows import broadcast, dispatch, registry
+from workflows import broadcast, dispatch, hooks, registry
 from workflows.engine import persistence
 from workflows.engine.errors import (
     ConflictError,
@@ -353,7 +353,10 @@ def runs_retry_definition_errors(*, limit: int = 200) -> int:
 
 def sweep(*, now: datetime | None = None) -> dict:
     """One round of the sweeper (the in-process one, the Celery beat task, ``manage.py sweep``)."""
-    return {
+    done = {
         "expired": requirements_expire_due(now=now),
         "recovered": runs_recover(now=now) + runs_retry_definition_errors(),
     }
+    for hook in hooks.sweep:  # hook: other apps' periodic work (deliveries, reminders)
+        done.update(hook(now=now))
+    return done

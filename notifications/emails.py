@@ -1,0 +1,43 @@
+"""The mails: what is asked, in which workflow, until when, and a link to the decision page."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from workflows.models import Requirement
+
+from .models import Delivery
+
+
+def absolute_url(path: str) -> str:
+    """A link for a message read outside the site: HITL_BASE_URL + the path."""
+    return settings.HITL_BASE_URL.rstrip("/") + path
+
+
+def requirement_mail(delivery: Delivery) -> EmailMultiAlternatives | None:
+    """The mail of a delivery about a requirement; None when there is nothing to say any more (it
+    was decided meanwhile, or the person is gone or opted out)."""
+    requirement = Requirement.objects.select_related("run").filter(id=delivery.requirement_id, status="PENDING").first()
+    user = delivery.recipient
+    if requirement is None or user is None or not user.is_active or not user.email:
+        return None
+    context = {
+        "user": user,
+        "requirement": requirement,
+        "kind": requirement.get_kind_display(),
+        "deadline": requirement.timeout_at,
+        "link": absolute_url(reverse("approvals:decide", args=[requirement.id])),
+    }
+    subject = f"[{requirement.workflow_name}] {context['kind']} waits for you: {requirement.step_name}"
+    message = EmailMultiAlternatives(
+        subject=subject[:200],
+        body=render_to_string("notifications/requirement_mail.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+        headers={"X-HITL-Delivery": str(delivery.id)},
+    )
+    message.attach_alternative(render_to_string("notifications/requirement_mail.html", context), "text/html")
+    return message

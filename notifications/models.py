@@ -1,0 +1,110 @@
+"""Rows of the notifications app: webhook endpoints, the delivery queue, people's preferences,
+and the used action-link tokens."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from workflows.models import Requirement
+
+EVENTS = (
+    "requirement.created",
+    "requirement.resolved",
+    "requirement.expired",
+    "run.completed",
+    "run.failed",
+    "run.cancelled",
+)
+
+
+class WebhookEndpoint(models.Model):
+    """A URL that receives signed JSON POSTs for the events it subscribed to."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(default=list, help_text="Event names, e.g. requirement.created, run.completed.")
+    # Shown once, when the endpoint is created; the receiver verifies signatures with it.
+    secret = models.CharField(max_length=64, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return self.url
+
+
+class Delivery(models.Model):
+    """One message to send (a webhook POST, a mail), queued in the transaction that caused it and
+    sent afterwards, again and again with growing waits until it is delivered or dead."""
+
+    class Channel(models.TextChoices):
+        WEBHOOK = "webhook"
+        EMAIL = "email"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        SKIPPED = "skipped", "Skipped (nothing left to say)"
+        DEAD = "dead", "Dead (gave up)"
+
+    # The webhook's X-HITL-Delivery (the same on every attempt) and the body's "id".
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    event = models.CharField(max_length=40)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target = models.CharField(max_length=2000, help_text="The URL or mail address it goes to.")
+    requirement = models.ForeignKey(
+        Requirement, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    payload = models.JSONField(default=dict, blank=True, help_text="A webhook's body as sent.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    response_code = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+
+    def __str__(self):
+        return f"{self.event} to {self.target} ({self.status})"
+
+
+class Preference(models.Model):
+    """How a person wants to hear of work. No row: the defaults."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    email = models.BooleanField(default=True, help_text="Mail me when something waits for me.")
+
+    def __str__(self):
+        return f"preferences of {self.user}"
+
+
+class UsedActionToken(models.Model):
+    """A decide-from-the-message link that was used: each works once."""
+
+    digest = models.CharField(max_length=64, primary_key=True, help_text="SHA-256 of the token.")
+    used_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"token {self.digest[:12]}… used at {self.used_at}"

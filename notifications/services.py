@@ -1,0 +1,327 @@
+"""Writes of the notifications app: webhook endpoints, queuing deliveries, sending them.
+
+Deliveries are rows written by hooks (``workflows.hooks``, ``workflows.services.resolution_hooks``)
+inside the transaction of the change they announce: they commit with it or not at all, and
+nothing is sent before the commit. They are sent afterwards, by a Celery task published on commit
+(services mode) and by every sweep (both modes: Celery beat, or the in-process sweeper thread),
+which also sends the retries that fell due. A decision or a run never waits for a delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.mail import mailers
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from workflows.api import requirement_json, run_json
+from workflows.engine.errors import ValidationError
+from workflows.models import Requirement, WorkflowRun
+
+from . import emails, selectors, signing
+from .models import EVENTS, Delivery, WebhookEndpoint
+
+log = logging.getLogger("notifications")
+
+RUN_EVENTS = {
+    WorkflowRun.Status.COMPLETED: "run.completed",
+    WorkflowRun.Status.ERROR: "run.failed",
+    WorkflowRun.Status.CANCELLED: "run.cancelled",
+}
+SEND_THREADS = 16  # webhooks of one pass go out side by side: a slow endpoint holds one thread
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+# -- webhook endpoints ----------------------------------------------------------------------------
+def webhook_create(*, url, events, user=None) -> WebhookEndpoint:
+    """Register an endpoint; its ``secret`` is generated here (callers show it once)."""
+    from django.core.exceptions import ValidationError as DjangoValidationError
+    from django.core.validators import URLValidator
+
+    errors = {}
+    if not isinstance(url, str) or not url:
+        errors["url"] = "An http(s) URL is required."
+    else:
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except DjangoValidationError:
+            errors["url"] = "An http(s) URL is required."
+        if len(url) > 2000:
+            errors["url"] = "At most 2000 characters."
+    if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
+        errors["events"] = f"A non-empty list of event names: {', '.join(EVENTS)}."
+    elif unknown := [e for e in events if e not in EVENTS]:
+        errors["events"] = f"Unknown event {unknown[0]!r}; one of {', '.join(EVENTS)}."
+    if errors:
+        raise ValidationError(errors)
+    authenticated = user is not None and user.is_authenticated
+    return WebhookEndpoint.objects.create(
+        url=url,
+        events=list(dict.fromkeys(events)),
+        secret=signing.new_secret(),
+        created_by=user if authenticated else None,
+    )
+
+
+def webhook_delete(*, endpoint_id) -> bool:
+    """Remove an endpoint; its queued deliveries die (nothing can sign them any more)."""
+    with transaction.atomic():
+        deleted, _ = WebhookEndpoint.objects.filter(id=endpoint_id).delete()
+    return bool(deleted)
+
+
+# -- queuing: the hooks ---------------------------------------------------------------------------
+def _endpoints_for(event: str) -> list[WebhookEndpoint]:
+    return [e for e in WebhookEndpoint.objects.filter(is_active=True) if event in e.events]
+
+
+def _webhooks(event: str, data_by_requirement: list[tuple[Requirement | None, dict]], now) -> list[Delivery]:
+    deliveries = []
+    for endpoint in _endpoints_for(event):
+        for requirement, data in data_by_requirement:
+            delivery = Delivery(
+                channel=Delivery.Channel.WEBHOOK,
+                event=event,
+                endpoint=endpoint,
+                target=endpoint.url,
+                requirement=requirement,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            delivery.payload = {"id": str(delivery.id), "event": event, "created_at": now, "data": data}
+            deliveries.append(delivery)
+    return deliveries
+
+
+def _queue(deliveries: list[Delivery]) -> None:
+    """Write the deliveries (in the caller's transaction) and have them sent after its commit."""
+    if not deliveries:
+        return
+    for delivery in deliveries:  # as the receiver will read it: JSON, dates as ISO text
+        delivery.payload = json.loads(json.dumps(delivery.payload, cls=DjangoJSONEncoder))
+    Delivery.objects.bulk_create(deliveries)
+    ids = [str(d.id) for d in deliveries]
+    transaction.on_commit(lambda: publish(ids))
+
+
+def requirements_created(*, run_id, requirement_ids) -> None:
+    """A ``workflows.hooks.requirements_created`` hook: webhooks, and mails to who may decide."""
+    now = timezone.now()
+    requirements = list(Requirement.objects.filter(id__in=requirement_ids).order_by("seq"))
+    deliveries = _webhooks("requirement.created", [(r, requirement_json(r)) for r in requirements], now)
+    for requirement in requirements:
+        for user in selectors.recipients_for(requirement):
+            deliveries.append(
+                Delivery(
+                    channel=Delivery.Channel.EMAIL,
+                    event="requirement.created",
+                    recipient=user,
+                    target=user.email,
+                    requirement=requirement,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+    _queue(deliveries)
+
+
+def requirement_resolved(*, requirement, user, resolution, shown) -> None:
+    """A ``workflows.services.resolution_hooks`` hook."""
+    now = timezone.now()
+    _queue(_webhooks("requirement.resolved", [(requirement, requirement_json(requirement))], now))
+
+
+def requirement_expired(*, run_id, requirement_id) -> None:
+    """A ``workflows.hooks.requirement_expired`` hook."""
+    now = timezone.now()
+    endpoints = _endpoints_for("requirement.expired")
+    if not endpoints:
+        return
+    requirement = Requirement.objects.get(id=requirement_id)
+    _queue(_webhooks("requirement.expired", [(requirement, requirement_json(requirement))], now))
+
+
+def run_ended(*, run_id, status) -> None:
+    """A ``workflows.hooks.run_ended`` hook."""
+    event = RUN_EVENTS.get(status)
+    if event is None or not _endpoints_for(event):
+        return
+    run = WorkflowRun.objects.select_related("created_by").get(id=run_id)
+    # An ended run has no pending requirements: nobody's visibility is at stake in its JSON.
+    _queue(_webhooks(event, [(None, run_json(run, AnonymousUser()))], timezone.now()))
+
+
+def run_end_wanted() -> bool:
+    """A ``workflows.hooks.run_end_wanted`` hook: some endpoint listens to the end of runs."""
+    return any(set(e.events) & set(RUN_EVENTS.values()) for e in WebhookEndpoint.objects.filter(is_active=True))
+
+
+# -- sending --------------------------------------------------------------------------------------
+def publish(ids: list[str]) -> None:
+    """After commit: have a Celery worker send these now (services mode). In embedded mode the
+    in-process sweeper sends them at its next pass. Never fails the caller: the sweep sends
+    whatever was not sent."""
+    if settings.HITL_EMBEDDED:
+        return
+    try:
+        from celery import current_app
+
+        current_app.send_task(
+            "notifications.tasks.send_deliveries",
+            args=[ids],
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2},
+        )
+    except Exception:
+        log.warning("could not publish %d deliveries; the sweeper sends them", len(ids), exc_info=True)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt: doubling from HITL_DELIVERY_RETRY_SECONDS."""
+    base = float(_setting("HITL_DELIVERY_RETRY_SECONDS", 10))
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _claim(*, ids, now: datetime, limit: int) -> list[Delivery]:
+    """Take due deliveries: each counts an attempt and is hidden for a lease (a sender that dies
+    leaves it to be sent again once the lease is over). Several senders never take the same row."""
+    timeout = float(_setting("HITL_WEBHOOK_TIMEOUT", 5))
+    with transaction.atomic():
+        qs = Delivery.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            status=Delivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        if ids is not None:
+            qs = qs.filter(id__in=ids)
+        claimed = list(qs.select_related("endpoint").order_by("next_attempt_at")[:limit])
+        if claimed:
+            Delivery.objects.filter(id__in=[d.id for d in claimed]).update(
+                attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=4 * timeout + 60)
+            )
+    for delivery in claimed:
+        delivery.attempts += 1
+    return claimed
+
+
+def _post(delivery: Delivery) -> tuple[int | None, str]:
+    """One webhook attempt (in a sending thread: no database here). ``(status code, error)``."""
+    endpoint = delivery.endpoint
+    if endpoint is None:
+        return None, "The endpoint was deleted."
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    request = urllib.request.Request(
+        delivery.target,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "HITL-Approvals-Webhooks/1",
+            "X-HITL-Event": delivery.event,
+            "X-HITL-Delivery": str(delivery.id),
+            "X-HITL-Signature": signing.signature(endpoint.secret, int(time.time()), body),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=float(_setting("HITL_WEBHOOK_TIMEOUT", 5))) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code} {exc.reason}"
+    except Exception as exc:  # refused, timed out, DNS, TLS...: all retried the same way
+        return None, f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _send_mails(deliveries: list[Delivery]) -> list[tuple[Delivery, int | None, str, bool]]:
+    """Mails of one pass, through one connection. ``(delivery, code, error, skipped)``."""
+    outcomes = []
+    messages = []
+    for delivery in deliveries:
+        message = emails.requirement_mail(delivery)
+        if message is None:
+            outcomes.append((delivery, None, "Nothing to say any more (decided, or the user is gone).", True))
+        else:
+            messages.append((delivery, message))
+    if messages:
+        try:
+            connection = mailers.default
+            connection.open()
+        except Exception as exc:
+            return outcomes + [(d, None, f"{type(exc).__name__}: {exc}", False) for d, _ in messages]
+        try:
+            for delivery, message in messages:
+                try:
+                    connection.send_messages([message])
+                    outcomes.append((delivery, None, "", False))
+                except Exception as exc:
+                    outcomes.append((delivery, None, f"{type(exc).__name__}: {exc}"[:2000], False))
+        finally:
+            try:
+                connection.close()
+            except Exception:
+                log.warning("closing the mail connection failed", exc_info=True)
+    return outcomes
+
+
+def deliveries_send(*, ids=None, now: datetime | None = None, limit: int = 500) -> int:
+    """Send due deliveries (all, or among ``ids``), at most ``limit``; returns how many were
+    delivered. A failed attempt is tried again later, waiting twice as long each time, and dies
+    after HITL_DELIVERY_MAX_ATTEMPTS. One endpoint's failures or slowness touch no other one."""
+    now = now or timezone.now()
+    claimed = _claim(ids=ids, now=now, limit=limit)
+    if not claimed:
+        return 0
+    webhooks = [d for d in claimed if d.channel == Delivery.Channel.WEBHOOK]
+    outcomes = []
+    if webhooks:
+        with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(webhooks))) as pool:
+            outcomes += [(d, *result, False) for d, result in zip(webhooks, pool.map(_post, webhooks), strict=True)]
+    outcomes += _send_mails([d for d in claimed if d.channel == Delivery.Channel.EMAIL])
+    return _record(outcomes, now=now)
+
+
+def _record(outcomes, *, now: datetime) -> int:
+    max_attempts = int(_setting("HITL_DELIVERY_MAX_ATTEMPTS", 10))
+    delivered = 0
+    for delivery, code, error, skipped in outcomes:
+        ok = not error and (code is None or 200 <= code < 300)
+        if skipped:
+            values = {"status": Delivery.Status.SKIPPED, "last_error": error}
+        elif ok:
+            values = {"status": Delivery.Status.DELIVERED, "delivered_at": timezone.now(), "last_error": ""}
+            delivered += 1
+        elif delivery.endpoint_id is None and delivery.channel == Delivery.Channel.WEBHOOK:
+            values = {"status": Delivery.Status.DEAD, "last_error": error}
+        elif delivery.attempts >= max_attempts:
+            values = {"status": Delivery.Status.DEAD, "last_error": error}
+            log.warning("delivery %s is dead after %d attempts: %s", delivery.id, delivery.attempts, error)
+        else:
+            values = {"next_attempt_at": now + retry_delay(delivery.attempts), "last_error": error}
+        Delivery.objects.filter(id=delivery.id).update(response_code=code, **values)
+    return delivered
+
+
+def delivery_retry(*, delivery_id, now: datetime | None = None) -> bool:
+    """Send a dead (or waiting) delivery again at the next pass, with a fresh count of attempts."""
+    now = now or timezone.now()
+    updated = Delivery.objects.filter(
+        id=delivery_id, status__in=[Delivery.Status.DEAD, Delivery.Status.PENDING]
+    ).update(status=Delivery.Status.PENDING, attempts=0, next_attempt_at=now)
+    if updated:
+        transaction.on_commit(lambda: publish([str(delivery_id)]))
+    return bool(updated)
+
+
+def sweep(*, now: datetime | None = None) -> dict:
+    """A ``workflows.hooks.sweep`` hook: send what is due (new deliveries in embedded mode, retries)."""
+    return {"delivered": deliveries_send(now=now)}

@@ -1,0 +1,31 @@
+"""Extension points other apps plug into, so that ``workflows`` never imports them.
+
+Each list holds callables that run *inside* the transaction that causes the change (they write
+rows that must commit with it, or not at all), called with keyword arguments only. The
+``notifications`` app registers its hooks here from its ``AppConfig.ready``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+# (run_id=, requirement_ids=): pending requirements were written for a run.
+requirements_created: list[Callable[..., None]] = []
+# (run_id=, requirement_id=): a requirement passed its deadline and the timeout decided it.
+requirement_expired: list[Callable[..., None]] = []
+# (run_id=, status=): a run ended as COMPLETED, ERROR or CANCELLED.
+run_ended: list[Callable[..., None]] = []
+# () -> bool: whether some ``run_ended`` hook has work to do. The end of a run takes the
+# one-statement path on PostgreSQL only while none has (the hooks write rows of their own).
+run_end_wanted: list[Callable[[], bool]] = []
+# (now=) -> dict: extra work of each sweep (Celery beat, the in-process sweeper, manage.py sweep).
+sweep: list[Callable[..., dict]] = []
+
+
+def call(hooks: list[Callable[..., None]], **kwargs) -> None:
+    for hook in hooks:
+        hook(**kwargs)
+
+
+def wanted(hooks: list[Callable[[], bool]]) -> bool:
+    return any(hook() for hook in hooks)
