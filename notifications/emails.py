@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from workflows.models import Requirement
 
+from . import links
 from .models import Delivery
 
 
@@ -31,6 +32,9 @@ def requirement_mail(delivery: Delivery) -> EmailMultiAlternatives | None:
         "deadline": requirement.timeout_at,
         "link": absolute_url(reverse("approvals:decide", args=[requirement.id])),
     }
+    action = links.action_url(user=user, requirement=requirement)  # bound to this person and version
+    if action is not None:
+        context["action_link"], context["action_label"] = absolute_url(action), links.LINK_ACTIONS[requirement.kind][1]
     subject = f"[{requirement.workflow_name}] {context['kind']} waits for you: {requirement.step_name}"
     message = EmailMultiAlternatives(
         subject=subject[:200],

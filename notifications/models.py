@@ -101,10 +101,14 @@ class Preference(models.Model):
 
 
 class UsedActionToken(models.Model):
-    """A decide-from-the-message link that was used: each works once."""
+    """A decide-from-the-message link that was used (each works once): written in the transaction
+    of the decision it made, so it also records that the decision came through a link."""
 
     digest = models.CharField(max_length=64, primary_key=True, help_text="SHA-256 of the token.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    requirement = models.ForeignKey(Requirement, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=20)
     used_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):
-        return f"token {self.digest[:12]}… used at {self.used_at}"
+        return f"{self.action} by {self.user} through a link at {self.used_at}"

@@ -21,16 +21,18 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.mail import mailers
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from workflows import hooks
+from workflows import services as workflow_services
 from workflows.api import requirement_json, run_json
-from workflows.engine.errors import ValidationError
+from workflows.engine.errors import ExpiredError, ValidationError
 from workflows.models import Requirement, WorkflowRun
 
 from . import emails, selectors, signing
-from .models import EVENTS, Delivery, WebhookEndpoint
+from .models import EVENTS, Delivery, UsedActionToken, WebhookEndpoint
 
 log = logging.getLogger("notifications")
 
@@ -168,6 +170,39 @@ def run_ended(*, run_id, status) -> None:
 def run_end_wanted() -> bool:
     """A ``workflows.hooks.run_end_wanted`` hook: some endpoint listens to the end of runs."""
     return any(set(e.events) & set(RUN_EVENTS.values()) for e in WebhookEndpoint.objects.filter(is_active=True))
+
+
+# -- decide-from-the-message links ----------------------------------------------------------------
+def requirement_resolve_by_link(*, requirement_id, token: str, user, now: datetime | None = None) -> Requirement:
+    """Decide through a link (see ``notifications.links``): checked, then resolved through
+    ``workflows.services.requirement_resolve`` (the one exactly-once path, audited), with the
+    token recorded as used and the audit row noting the link, all in the decision's transaction.
+    Raises ``links.LinkRefused``, or what ``requirement_resolve`` raises (nothing is applied then,
+    except an expiry, which is kept)."""
+    from . import links
+
+    expired = None
+    with transaction.atomic():
+        link = links.check(token, user=user, requirement_id=requirement_id)
+        try:
+            with transaction.atomic():
+                UsedActionToken.objects.create(
+                    digest=links.token_digest(token), user=user, requirement=link.requirement, action=link.action
+                )
+        except IntegrityError:  # used by a concurrent request meanwhile
+            raise links.LinkRefused("used", 410, link.requirement) from None
+        via = hooks.decision_via.set("link")  # the audit row says how the decision came
+        try:
+            requirement = workflow_services.requirement_resolve(
+                requirement_id=link.requirement.id, user=user, action=link.action, version=link.version, now=now
+            )
+        except ExpiredError as exc:  # the expiry committed with the inner transaction is kept
+            expired = exc
+        finally:
+            hooks.decision_via.reset(via)
+    if expired is not None:
+        raise expired
+    return requirement
 
 
 # -- sending --------------------------------------------------------------------------------------

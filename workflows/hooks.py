@@ -8,6 +8,7 @@ rows that must commit with it, or not at all), called with keyword arguments onl
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 
 # (run_id=, requirement_ids=): pending requirements were written for a run.
 requirements_created: list[Callable[..., None]] = []
@@ -20,6 +21,10 @@ run_ended: list[Callable[..., None]] = []
 run_end_wanted: list[Callable[[], bool]] = []
 # (now=) -> dict: extra work of each sweep (Celery beat, the in-process sweeper, manage.py sweep).
 sweep: list[Callable[..., dict]] = []
+
+# How a decision made in this context came, when not through the inbox or the API (e.g. "link":
+# a decide-from-the-message link). The audit row of the decision notes it.
+decision_via: ContextVar[str | None] = ContextVar("decision_via", default=None)
 
 
 def call(hooks: list[Callable[..., None]], **kwargs) -> None:
