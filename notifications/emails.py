@@ -18,12 +18,11 @@ def absolute_url(path: str) -> str:
     return settings.HITL_BASE_URL.rstrip("/") + path
 
 
-def requirement_mail(delivery: Delivery) -> EmailMultiAlternatives | None:
-    """The mail of a delivery about a requirement; None when there is nothing to say any more (it
-    was decided meanwhile, or the person is gone or opted out)."""
-    requirement = Requirement.objects.select_related("run").filter(id=delivery.requirement_id, status="PENDING").first()
+def requirement_mail(delivery: Delivery, requirement: Requirement | None) -> EmailMultiAlternatives | None:
+    """The mail of a delivery about ``requirement``; None when there is nothing to say any more
+    (gone, or no longer pending: decided meanwhile) or nobody to say it to."""
     user = delivery.recipient
-    if requirement is None or user is None or not user.is_active or not user.email:
+    if requirement is None or not requirement.is_pending or user is None or not user.is_active or not user.email:
         return None
     context = {
         "user": user,

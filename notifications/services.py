@@ -240,7 +240,7 @@ def _claim(*, ids, now: datetime, limit: int) -> list[Delivery]:
         )
         if ids is not None:
             qs = qs.filter(id__in=ids)
-        claimed = list(qs.select_related("endpoint").order_by("next_attempt_at")[:limit])
+        claimed = list(qs.select_related("endpoint", "recipient").order_by("next_attempt_at")[:limit])
         if claimed:
             Delivery.objects.filter(id__in=[d.id for d in claimed]).update(
                 attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=4 * timeout + 60)
@@ -281,8 +281,12 @@ def _send_mails(deliveries: list[Delivery]) -> list[tuple[Delivery, int | None, 
     """Mails of one pass, through one connection. ``(delivery, code, error, skipped)``."""
     outcomes = []
     messages = []
+    pending = Requirement.objects.filter(
+        id__in={d.requirement_id for d in deliveries}, status=Requirement.Status.PENDING
+    ).select_related("run")
+    requirements = {r.id: r for r in pending}
     for delivery in deliveries:
-        message = emails.requirement_mail(delivery)
+        message = emails.requirement_mail(delivery, requirements.get(delivery.requirement_id))
         if message is None:
             outcomes.append((delivery, None, "Nothing to say any more (decided, or the user is gone).", True))
         else:
@@ -326,23 +330,24 @@ def deliveries_send(*, ids=None, now: datetime | None = None, limit: int = 500) 
 
 
 def _record(outcomes, *, now: datetime) -> int:
+    """Store each attempt's outcome (one transaction for the pass); returns how many were delivered."""
     max_attempts = int(_setting("HITL_DELIVERY_MAX_ATTEMPTS", 10))
     delivered = 0
-    for delivery, code, error, skipped in outcomes:
-        ok = not error and (code is None or 200 <= code < 300)
-        if skipped:
-            values = {"status": Delivery.Status.SKIPPED, "last_error": error}
-        elif ok:
-            values = {"status": Delivery.Status.DELIVERED, "delivered_at": timezone.now(), "last_error": ""}
-            delivered += 1
-        elif delivery.endpoint_id is None and delivery.channel == Delivery.Channel.WEBHOOK:
-            values = {"status": Delivery.Status.DEAD, "last_error": error}
-        elif delivery.attempts >= max_attempts:
-            values = {"status": Delivery.Status.DEAD, "last_error": error}
-            log.warning("delivery %s is dead after %d attempts: %s", delivery.id, delivery.attempts, error)
-        else:
-            values = {"next_attempt_at": now + retry_delay(delivery.attempts), "last_error": error}
-        Delivery.objects.filter(id=delivery.id).update(response_code=code, **values)
+    with transaction.atomic():
+        for delivery, code, error, skipped in outcomes:
+            if skipped:
+                values = {"status": Delivery.Status.SKIPPED, "last_error": error}
+            elif not error and (code is None or 200 <= code < 300):
+                values = {"status": Delivery.Status.DELIVERED, "delivered_at": timezone.now(), "last_error": ""}
+                delivered += 1
+            elif delivery.channel == Delivery.Channel.WEBHOOK and delivery.endpoint_id is None:
+                values = {"status": Delivery.Status.DEAD, "last_error": error}  # nothing can sign it
+            elif delivery.attempts >= max_attempts:
+                values = {"status": Delivery.Status.DEAD, "last_error": error}
+                log.warning("delivery %s is dead after %d attempts: %s", delivery.id, delivery.attempts, error)
+            else:
+                values = {"next_attempt_at": now + retry_delay(delivery.attempts), "last_error": error}
+            Delivery.objects.filter(id=delivery.id).update(response_code=code, **values)
     return delivered
 
 
