@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from . import services
-from .models import EVENTS, Delivery, Preference, WebhookEndpoint
+from .models import EVENTS, Delivery, GroupPreference, Preference, WebhookEndpoint
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -64,5 +64,12 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(Preference)
 class PreferenceAdmin(admin.ModelAdmin):
-    list_display = ("user", "email")
+    list_display = ("user", "email", "chat", "browser", "quiet_from", "quiet_to", "digest")
     raw_id_fields = ("user",)
+
+
+@admin.register(GroupPreference)
+class GroupPreferenceAdmin(admin.ModelAdmin):
+    """A group's default channels (for members without preferences) and its chat webhook."""
+
+    list_display = ("group", "email", "chat", "browser", "chat_webhook_url")

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from workflows.models import Requirement
 
@@ -44,3 +45,27 @@ def requirement_mail(delivery: Delivery, requirement: Requirement | None) -> Ema
     )
     message.attach_alternative(render_to_string("notifications/requirement_mail.html", context), "text/html")
     return message
+
+
+def chat_payload(requirement: Requirement | None) -> dict | None:
+    """A Slack-compatible incoming-webhook message (``text`` for notifications, ``blocks`` for
+    the message) about ``requirement``; None when it is no longer pending."""
+    if requirement is None or not requirement.is_pending:
+        return None
+    link = absolute_url(reverse("approvals:decide", args=[requirement.id]))
+    kind = requirement.get_kind_display()
+    deadline = f"{timezone.localtime(requirement.timeout_at):%Y-%m-%d %H:%M %Z}" if requirement.timeout_at else "none"
+    summary = f"*{kind}* waits in *{requirement.workflow_name}*, step *{requirement.step_name}*"
+    if requirement.message:
+        summary += f"\n{requirement.message}"
+    return {
+        "text": f"{kind} waits in {requirement.workflow_name}, step {requirement.step_name}: {link}",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Deadline: {deadline}"}]},
+            {
+                "type": "actions",
+                "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": link}],
+            },
+        ],
+    }

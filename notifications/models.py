@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import models
 from django.utils import timezone
 
@@ -49,6 +50,7 @@ class Delivery(models.Model):
     class Channel(models.TextChoices):
         WEBHOOK = "webhook"
         EMAIL = "email"
+        CHAT = "chat"
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -89,15 +91,36 @@ class Delivery(models.Model):
 
 
 class Preference(models.Model):
-    """How a person wants to hear of work. No row: the defaults."""
+    """How a person wants to hear of work. Without a row, their groups' defaults apply (any group
+    that turns a channel on turns it on), and without those: mail and browser on, chat off."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
     )
     email = models.BooleanField(default=True, help_text="Mail me when something waits for me.")
+    chat = models.BooleanField(default=False, help_text="Post to my chat webhook.")
+    browser = models.BooleanField(default=True, help_text="Desktop notifications from an open inbox tab.")
+    chat_webhook_url = models.URLField(max_length=2000, blank=True, help_text="A Slack-compatible incoming webhook.")
+    quiet_from = models.TimeField(null=True, blank=True, help_text="No mail or chat from this time...")
+    quiet_to = models.TimeField(null=True, blank=True, help_text="...to this time (the site's time zone).")
+    digest = models.BooleanField(default=False, help_text="A daily mail of what waits and what is overdue.")
 
     def __str__(self):
         return f"preferences of {self.user}"
+
+
+class GroupPreference(models.Model):
+    """A group's default channels for members without preferences of their own, and its chat
+    webhook: requirements assigned to the group are posted there."""
+
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="notification_preference")
+    email = models.BooleanField(default=True)
+    chat = models.BooleanField(default=False)
+    browser = models.BooleanField(default=True)
+    chat_webhook_url = models.URLField(max_length=2000, blank=True, help_text="A Slack-compatible incoming webhook.")
+
+    def __str__(self):
+        return f"defaults of {self.group}"
 
 
 class UsedActionToken(models.Model):

@@ -32,7 +32,7 @@ from workflows.engine.errors import ExpiredError, ValidationError
 from workflows.models import Requirement, WorkflowRun
 
 from . import emails, selectors, signing
-from .models import EVENTS, Delivery, UsedActionToken, WebhookEndpoint
+from .models import EVENTS, Delivery, Preference, UsedActionToken, WebhookEndpoint
 
 log = logging.getLogger("notifications")
 
@@ -121,24 +121,41 @@ def _queue(deliveries: list[Delivery]) -> None:
 
 
 def requirements_created(*, run_id, requirement_ids) -> None:
-    """A ``workflows.hooks.requirements_created`` hook: webhooks, and mails to who may decide."""
+    """A ``workflows.hooks.requirements_created`` hook: webhooks, and a mail and a chat message
+    to each person who may decide (as they chose; after their quiet hours), and the chat of each
+    group the requirement is assigned to."""
     now = timezone.now()
     requirements = list(Requirement.objects.filter(id__in=requirement_ids).order_by("seq"))
     deliveries = _webhooks("requirement.created", [(r, requirement_json(r)) for r in requirements], now)
     for requirement in requirements:
-        for user in selectors.recipients_for(requirement):
-            deliveries.append(
-                Delivery(
-                    channel=Delivery.Channel.EMAIL,
-                    event="requirement.created",
-                    recipient=user,
-                    target=user.email,
-                    requirement=requirement,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
+        deliveries += _messages(requirement, "requirement.created", selectors.deciders_with_channels(requirement), now)
+        for url in selectors.group_chats_for(requirement):
+            deliveries.append(_message(Delivery.Channel.CHAT, "requirement.created", requirement, None, url, now))
     _queue(deliveries)
+
+
+def _message(channel, event: str, requirement, user, target: str, due) -> Delivery:
+    return Delivery(
+        channel=channel,
+        event=event,
+        recipient=user,
+        target=target,
+        requirement=requirement,
+        next_attempt_at=due,
+        created_at=timezone.now(),
+    )
+
+
+def _messages(requirement, event: str, people, now) -> list[Delivery]:
+    """Mail and chat deliveries to ``people`` (``(user, channels)``) about ``requirement``."""
+    deliveries = []
+    for user, channels in people:
+        due = selectors.quiet_until(channels, now)
+        if channels.email and user.email:
+            deliveries.append(_message(Delivery.Channel.EMAIL, event, requirement, user, user.email, due))
+        if channels.chat and channels.chat_webhook_url:
+            deliveries.append(_message(Delivery.Channel.CHAT, event, requirement, user, channels.chat_webhook_url, due))
+    return deliveries
 
 
 def requirement_resolved(*, requirement, user, resolution, shown) -> None:
@@ -170,6 +187,13 @@ def run_ended(*, run_id, status) -> None:
 def run_end_wanted() -> bool:
     """A ``workflows.hooks.run_end_wanted`` hook: some endpoint listens to the end of runs."""
     return any(set(e.events) & set(RUN_EVENTS.values()) for e in WebhookEndpoint.objects.filter(is_active=True))
+
+
+# -- preferences ----------------------------------------------------------------------------------
+def preference_update(*, user, values: dict) -> Preference:
+    """Store ``user``'s channels, chat webhook, quiet hours and digest choice."""
+    pref, _ = Preference.objects.update_or_create(user=user, defaults=values)
+    return pref
 
 
 # -- decide-from-the-message links ----------------------------------------------------------------
@@ -251,23 +275,16 @@ def _claim(*, ids, now: datetime, limit: int) -> list[Delivery]:
 
 
 def _post(delivery: Delivery) -> tuple[int | None, str]:
-    """One webhook attempt (in a sending thread: no database here). ``(status code, error)``."""
-    endpoint = delivery.endpoint
-    if endpoint is None:
-        return None, "The endpoint was deleted."
+    """One webhook or chat attempt (in a sending thread: no database here). ``(status code, error)``."""
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-    request = urllib.request.Request(
-        delivery.target,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "HITL-Approvals-Webhooks/1",
-            "X-HITL-Event": delivery.event,
-            "X-HITL-Delivery": str(delivery.id),
-            "X-HITL-Signature": signing.signature(endpoint.secret, int(time.time()), body),
-        },
-    )
+    headers = {"Content-Type": "application/json", "User-Agent": "HITL-Approvals-Webhooks/1"}
+    if delivery.channel == Delivery.Channel.WEBHOOK:  # a chat webhook takes the message as it is
+        if delivery.endpoint is None:
+            return None, "The endpoint was deleted."
+        headers["X-HITL-Event"] = delivery.event
+        headers["X-HITL-Delivery"] = str(delivery.id)
+        headers["X-HITL-Signature"] = signing.signature(delivery.endpoint.secret, int(time.time()), body)
+    request = urllib.request.Request(delivery.target, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=float(_setting("HITL_WEBHOOK_TIMEOUT", 5))) as response:
             return response.status, ""
@@ -277,14 +294,18 @@ def _post(delivery: Delivery) -> tuple[int | None, str]:
         return None, f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def _send_mails(deliveries: list[Delivery]) -> list[tuple[Delivery, int | None, str, bool]]:
+def _pending_requirements(deliveries: list[Delivery]) -> dict:
+    """The still pending requirements these deliveries speak of, by id (one query)."""
+    ids = {d.requirement_id for d in deliveries if d.requirement_id}
+    if not ids:
+        return {}
+    return {r.id: r for r in Requirement.objects.filter(id__in=ids, status=Requirement.Status.PENDING)}
+
+
+def _send_mails(deliveries: list[Delivery], requirements: dict) -> list[tuple[Delivery, int | None, str, bool]]:
     """Mails of one pass, through one connection. ``(delivery, code, error, skipped)``."""
     outcomes = []
     messages = []
-    pending = Requirement.objects.filter(
-        id__in={d.requirement_id for d in deliveries}, status=Requirement.Status.PENDING
-    ).select_related("run")
-    requirements = {r.id: r for r in pending}
     for delivery in deliveries:
         message = emails.requirement_mail(delivery, requirements.get(delivery.requirement_id))
         if message is None:
@@ -320,12 +341,18 @@ def deliveries_send(*, ids=None, now: datetime | None = None, limit: int = 500) 
     claimed = _claim(ids=ids, now=now, limit=limit)
     if not claimed:
         return 0
-    webhooks = [d for d in claimed if d.channel == Delivery.Channel.WEBHOOK]
     outcomes = []
+    chats = [d for d in claimed if d.channel == Delivery.Channel.CHAT]
+    requirements = _pending_requirements([d for d in claimed if d.channel != Delivery.Channel.WEBHOOK])
+    for chat in chats:  # rendered here (the database), posted with the webhooks (no database)
+        chat.payload = emails.chat_payload(requirements.get(chat.requirement_id))
+        if chat.payload is None:
+            outcomes.append((chat, None, "Nothing to say any more (decided meanwhile).", True))
+    webhooks = [d for d in claimed if d.channel == Delivery.Channel.WEBHOOK or (d in chats and d.payload)]
     if webhooks:
         with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(webhooks))) as pool:
             outcomes += [(d, *result, False) for d, result in zip(webhooks, pool.map(_post, webhooks), strict=True)]
-    outcomes += _send_mails([d for d in claimed if d.channel == Delivery.Channel.EMAIL])
+    outcomes += _send_mails([d for d in claimed if d.channel == Delivery.Channel.EMAIL], requirements)
     return _record(outcomes, now=now)
 
 

@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/v1/webhooks", api.webhooks, name="api-webhooks"),
     path("api/v1/webhooks/<str:webhook_id>", api.webhook_detail, name="api-webhook"),
     path("inbox/<uuid:requirement_id>/act/<str:token>/", views.act, name="act"),
+    path("settings/notifications/", views.preferences, name="preferences"),
 ]

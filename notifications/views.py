@@ -1,8 +1,10 @@
-"""Pages of the notifications app: the confirm page of a decide-from-the-message link."""
+"""Pages of the notifications app: the confirm page of a decide-from-the-message link, and the
+preferences page."""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -10,7 +12,9 @@ from django.views.decorators.http import require_http_methods
 from workflows.engine.errors import ConflictError, DecisionError, ExpiredError
 from workflows.models import Requirement
 
-from . import links, services
+from . import links, selectors, services
+from .forms import PreferenceForm
+from .models import Preference
 
 
 @require_http_methods(["GET", "POST"])
@@ -40,3 +44,27 @@ def act(request, requirement_id, token: str):
 
 def _refused(request, reason: str, status: int, requirement):
     return render(request, "notifications/act_refused.html", {"reason": reason, "req": requirement}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request):
+    """``/settings/notifications/``: how the user hears of work."""
+    current = Preference.objects.filter(user=request.user).first()
+    if request.method == "GET":
+        initial = None if current else _channels_initial(request.user)
+        return render(
+            request, "notifications/preferences.html", {"form": PreferenceForm(instance=current, initial=initial)}
+        )
+    form = PreferenceForm(request.POST, instance=current)
+    if not form.is_valid():
+        return render(request, "notifications/preferences.html", {"form": form}, status=400)
+    fields = PreferenceForm.Meta.fields
+    services.preference_update(user=request.user, values={name: form.cleaned_data[name] for name in fields})
+    messages.success(request, "Notification preferences saved.")
+    return redirect("notifications:preferences")
+
+
+def _channels_initial(user) -> dict:
+    channels = selectors.channels_of(user)  # the group defaults they have until they choose
+    return {"email": channels.email, "chat": channels.chat, "browser": channels.browser}
