@@ -240,6 +240,8 @@ HITL_DELIVERY_RETRY_SECONDS = float(os.environ.get("HITL_DELIVERY_RETRY_SECONDS"
 HITL_DELIVERY_MAX_ATTEMPTS = int(os.environ.get("HITL_DELIVERY_MAX_ATTEMPTS") or 10)
 # Seconds a webhook endpoint has to answer.
 HITL_WEBHOOK_TIMEOUT = float(os.environ.get("HITL_WEBHOOK_TIMEOUT") or 5)
+# The daily digest (for those who ask for it) goes out with the first sweep from this hour on.
+HITL_DIGEST_HOUR = int(os.environ.get("HITL_DIGEST_HOUR") or 8)
 # Decide-from-the-message links (confirmations, output approvals) work this long. Default 2 days.
 HITL_ACTION_LINK_SECONDS = int(os.environ.get("HITL_ACTION_LINK_SECONDS") or 2 * 24 * 3600)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -12,6 +14,9 @@ from workflows.models import Requirement
 
 from . import links
 from .models import Delivery
+
+# What a mail says first, by why it is sent (a new requirement says nothing first).
+LEADS = {"requirement.reminder": "Reminder: ", "requirement.escalated": "Escalated to you: "}
 
 
 def absolute_url(path: str) -> str:
@@ -35,7 +40,8 @@ def requirement_mail(delivery: Delivery, requirement: Requirement | None) -> Ema
     action = links.action_url(user=user, requirement=requirement)  # bound to this person and version
     if action is not None:
         context["action_link"], context["action_label"] = absolute_url(action), links.LINK_ACTIONS[requirement.kind][1]
-    subject = f"[{requirement.workflow_name}] {context['kind']} waits for you: {requirement.step_name}"
+    context["lead"] = LEADS.get(delivery.event, "")
+    subject = f"[{requirement.workflow_name}] {context['lead']}{context['kind']} waits for you: {requirement.step_name}"
     message = EmailMultiAlternatives(
         subject=subject[:200],
         body=render_to_string("notifications/requirement_mail.txt", context),
@@ -69,3 +75,44 @@ def chat_payload(requirement: Requirement | None) -> dict | None:
             },
         ],
     }
+
+
+DIGEST_ITEMS = 50
+OVERDUE_AFTER = timedelta(days=1)
+
+
+def digest_mail(delivery: Delivery, *, now) -> EmailMultiAlternatives | None:
+    """The daily digest: what waits for the person, and what has waited more than a day."""
+    from workflows.selectors import requirements_pending_for
+
+    user = delivery.recipient
+    if user is None or not user.is_active or not user.email:
+        return None
+    pending = requirements_pending_for(user).order_by("created_at")
+    waiting = list(pending[:DIGEST_ITEMS])
+    if not waiting:
+        return None  # nothing waits: no mail
+    items = [
+        {
+            "req": r,
+            "link": absolute_url(reverse("approvals:decide", args=[r.id])),
+            "overdue": r.created_at < now - OVERDUE_AFTER,
+        }
+        for r in waiting
+    ]
+    context = {
+        "user": user,
+        "items": items,
+        "count": pending.count(),
+        "overdue": sum(1 for i in items if i["overdue"]),
+        "inbox": absolute_url(reverse("approvals:inbox")),
+    }
+    message = EmailMultiAlternatives(
+        subject=f"{context['count']} waiting for you ({context['overdue']} for more than a day)",
+        body=render_to_string("notifications/digest_mail.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+        headers={"X-HITL-Delivery": str(delivery.id)},
+    )
+    message.attach_alternative(render_to_string("notifications/digest_mail.html", context), "text/html")
+    return message

@@ -104,6 +104,7 @@ class Preference(models.Model):
     quiet_from = models.TimeField(null=True, blank=True, help_text="No mail or chat from this time...")
     quiet_to = models.TimeField(null=True, blank=True, help_text="...to this time (the site's time zone).")
     digest = models.BooleanField(default=False, help_text="A daily mail of what waits and what is overdue.")
+    digest_sent_on = models.DateField(null=True, blank=True, editable=False)
 
     def __str__(self):
         return f"preferences of {self.user}"
@@ -135,3 +136,23 @@ class UsedActionToken(models.Model):
 
     def __str__(self):
         return f"{self.action} by {self.user} through a link at {self.used_at}"
+
+
+class FollowUp(models.Model):
+    """What is still to come for a pending requirement whose step asks for reminders or
+    escalation: the time of the next reminder and of the next escalation step. Rows, so that a
+    restart forgets nothing; the sweeper takes them with a lock, so each fires once."""
+
+    requirement = models.OneToOneField(Requirement, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
+    reminded_before_deadline = models.BooleanField(default=False)
+    reminders_sent = models.PositiveIntegerField(default=0)
+    escalations_done = models.PositiveIntegerField(default=0)
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True, help_text="The earlier of the two: what the sweeper looks at.")
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"], name="follow_up_due")]
+
+    def __str__(self):
+        return f"follow-up of {self.requirement_id} (next at {self.due_at})"

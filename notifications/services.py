@@ -18,21 +18,23 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.mail import mailers
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
-from workflows import hooks
+from workflows import hooks, registry
 from workflows import services as workflow_services
 from workflows.api import requirement_json, run_json
 from workflows.engine.errors import ExpiredError, ValidationError
 from workflows.models import Requirement, WorkflowRun
+from workflows.store import lock_run
 
 from . import emails, selectors, signing
-from .models import EVENTS, Delivery, Preference, UsedActionToken, WebhookEndpoint
+from .models import EVENTS, Delivery, FollowUp, Preference, UsedActionToken, WebhookEndpoint
 
 log = logging.getLogger("notifications")
 
@@ -132,6 +134,119 @@ def requirements_created(*, run_id, requirement_ids) -> None:
         for url in selectors.group_chats_for(requirement):
             deliveries.append(_message(Delivery.Channel.CHAT, "requirement.created", requirement, None, url, now))
     _queue(deliveries)
+    follow_ups = [f for f in (_follow_up(r) for r in requirements) if f is not None]
+    if follow_ups:
+        FollowUp.objects.bulk_create(follow_ups)
+
+
+# -- reminders and escalation ---------------------------------------------------------------------
+def _review_of(requirement: Requirement):
+    """The ``HumanReview`` of the requirement's step in the running definition (None if gone)."""
+    try:
+        node = registry.get(requirement.workflow_name).index.get(requirement.path)
+    except registry.WorkflowNotFound:
+        return None
+    return getattr(node, "human_review", None)
+
+
+def _follow_up(requirement: Requirement) -> FollowUp | None:
+    review = _review_of(requirement)
+    if review is None or not (review.remind_before or review.remind_every or review.escalate):
+        return None
+    follow_up = FollowUp(requirement=requirement)
+    _schedule(follow_up, requirement, review, after=requirement.created_at)
+    return follow_up
+
+
+def _schedule(follow_up: FollowUp, requirement: Requirement, review, *, after: datetime) -> None:
+    """The next reminder and escalation strictly after ``after`` (a missed tick is not caught up:
+    one reminder covers it)."""
+    created = requirement.created_at
+    candidates = []
+    if review.remind_before and requirement.timeout_at and not follow_up.reminded_before_deadline:
+        before = requirement.timeout_at - timedelta(seconds=review.remind_before)
+        candidates.append(max(before, created))
+    if review.remind_every:
+        every = timedelta(seconds=review.remind_every)
+        ticks = int((after - created) / every) + 1
+        candidates.append(created + ticks * every)
+    if requirement.timeout_at:  # nothing to remind of once the timeout decides
+        candidates = [c for c in candidates if c < requirement.timeout_at]
+    follow_up.next_reminder_at = min(candidates) if candidates else None
+    steps = review.escalate[follow_up.escalations_done :]
+    follow_up.next_escalation_at = created + timedelta(seconds=steps[0][0]) if steps else None
+    times = [t for t in (follow_up.next_reminder_at, follow_up.next_escalation_at) if t is not None]
+    follow_up.due_at = min(times) if times else None
+
+
+def follow_ups_due(*, now: datetime | None = None, limit: int = 200) -> dict:
+    """Send due reminders and apply due escalation steps (the sweeper's pass). Each fires once:
+    the follow-up row is taken under the run's lock and moved on in the same transaction."""
+    now = now or timezone.now()
+    due = FollowUp.objects.filter(due_at__lte=now).order_by("due_at").values_list("requirement_id", flat=True)[:limit]
+    reminded = escalated = 0
+    for requirement_id in list(due):
+        with transaction.atomic():
+            requirement = Requirement.objects.filter(id=requirement_id).first()
+            if requirement is None or lock_run(requirement.run_id, skip_locked=True) is None:
+                continue  # gone, or its run is busy: the next sweep
+            follow_up = (
+                FollowUp.objects.select_for_update().filter(requirement_id=requirement_id, due_at__lte=now).first()
+            )
+            requirement.refresh_from_db()
+            if follow_up is None:
+                continue
+            review = _review_of(requirement)
+            if not requirement.is_pending or review is None:
+                follow_up.delete()  # decided, expired or cancelled: nothing more to say
+                continue
+            escalate_due = follow_up.next_escalation_at is not None and follow_up.next_escalation_at <= now
+            remind_due = follow_up.next_reminder_at is not None and follow_up.next_reminder_at <= now
+            for after, target in review.escalate[follow_up.escalations_done :]:
+                if requirement.created_at + timedelta(seconds=after) > now or not escalate_due:
+                    break
+                follow_up.escalations_done += 1  # once, whatever happens to its notices
+                escalated += _escalate(requirement, target, now)
+            if remind_due:
+                before = review.remind_before and requirement.timeout_at
+                if before and now >= requirement.timeout_at - timedelta(seconds=review.remind_before):
+                    follow_up.reminded_before_deadline = True
+                follow_up.reminders_sent += 1
+                _queue(_messages(requirement, "requirement.reminder", _undecided(requirement), now))
+                reminded += 1
+            _schedule(follow_up, requirement, review, after=now)
+            if follow_up.due_at is None:
+                follow_up.delete()
+            else:
+                follow_up.save()
+    return {"reminded": reminded, "escalated": escalated}
+
+
+def _undecided(requirement: Requirement):
+    """The people to remind: who may decide it (nobody has acted on a pending requirement yet)."""
+    return selectors.deciders_with_channels(requirement)
+
+
+def _escalate(requirement: Requirement, target: str, now: datetime) -> int:
+    kind, _, name = target.partition(":")
+    added = workflow_services.requirement_add_assignees(
+        requirement_id=requirement.id,
+        usernames=[name] if kind == "user" else [],
+        group_names=[name] if kind == "group" else [],
+        reason="escalation",
+    )
+    if not added:
+        return 0
+    requirement.refresh_from_db()
+    User = get_user_model()
+    people = (
+        User.objects.filter(is_active=True)
+        .filter(Q(username=name) if kind == "user" else Q(groups__name=name))
+        .select_related("notification_preference")
+        .prefetch_related("groups__notification_preference")
+    )
+    _queue(_messages(requirement, "requirement.escalated", [(u, selectors.channels_of(u)) for u in people], now))
+    return 1
 
 
 def _message(channel, event: str, requirement, user, target: str, due) -> Delivery:
@@ -307,7 +422,10 @@ def _send_mails(deliveries: list[Delivery], requirements: dict) -> list[tuple[De
     outcomes = []
     messages = []
     for delivery in deliveries:
-        message = emails.requirement_mail(delivery, requirements.get(delivery.requirement_id))
+        if delivery.event == "digest":
+            message = emails.digest_mail(delivery, now=delivery.created_at)
+        else:
+            message = emails.requirement_mail(delivery, requirements.get(delivery.requirement_id))
         if message is None:
             outcomes.append((delivery, None, "Nothing to say any more (decided, or the user is gone).", True))
         else:
@@ -389,6 +507,33 @@ def delivery_retry(*, delivery_id, now: datetime | None = None) -> bool:
     return bool(updated)
 
 
+# -- the daily digest -----------------------------------------------------------------------------
+def digests_queue(*, now: datetime | None = None) -> int:
+    """Queue today's digest mail for each person who asked for one; returns how many. At most one
+    a day each, whoever runs it (a compare-and-set on the day it was last queued)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    count = 0
+    for pref in Preference.objects.filter(digest=True).exclude(digest_sent_on=today).select_related("user"):
+        user = pref.user
+        with transaction.atomic():
+            if not Preference.objects.filter(pk=pref.pk).exclude(digest_sent_on=today).update(digest_sent_on=today):
+                continue  # someone else queued it
+            if user.is_active and user.email:
+                _queue([_message(Delivery.Channel.EMAIL, "digest", None, user, user.email, now)])
+                count += 1
+    return count
+
+
+def _digest_due(now: datetime) -> bool:
+    return timezone.localtime(now).hour >= int(_setting("HITL_DIGEST_HOUR", 8))
+
+
 def sweep(*, now: datetime | None = None) -> dict:
     """A ``workflows.hooks.sweep`` hook: send what is due (new deliveries in embedded mode, retries)."""
-    return {"delivered": deliveries_send(now=now)}
+    now = now or timezone.now()
+    done = follow_ups_due(now=now)
+    if _digest_due(now):  # from HITL_DIGEST_HOUR on, once a day per person
+        done["digests"] = digests_queue(now=now)
+    done["delivered"] = deliveries_send(now=now)
+    return done
