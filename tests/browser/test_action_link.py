@@ -31,7 +31,8 @@ class Mailbox:
 
 
 @pytest.fixture
-def smtp(settings):
+def smtp(asgi_live_server, settings):
+    """Started after the test server forked (a fork copies no threads, and warns of them)."""
     from aiosmtpd.controller import Controller
 
     mailbox = Mailbox()
