@@ -72,6 +72,8 @@ class Delivery(models.Model):
     requirement = models.ForeignKey(
         Requirement, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
     )
+    # The run of a run.* event: its JSON is read when first sent (an ended run no longer changes).
+    run_id = models.UUIDField(null=True, blank=True)
     payload = models.JSONField(default=dict, blank=True, help_text="A webhook's body as sent.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)

@@ -294,9 +294,12 @@ def run_ended(*, run_id, status) -> None:
     event = RUN_EVENTS.get(status)
     if event is None or not _endpoints_for(event):
         return
-    run = WorkflowRun.objects.select_related("created_by").get(id=run_id)
-    # An ended run has no pending requirements: nobody's visibility is at stake in its JSON.
-    _queue(_webhooks(event, [(None, run_json(run, AnonymousUser()))], timezone.now()))
+    # The run's JSON is added when the delivery is first sent: an ended run no longer changes, and
+    # the end of a run (a worker's hot path) then only inserts rows here.
+    deliveries = _webhooks(event, [(None, None)], timezone.now())
+    for delivery in deliveries:
+        delivery.run_id = run_id
+    _queue(deliveries)
 
 
 def run_end_wanted() -> bool:
@@ -345,12 +348,22 @@ def requirement_resolve_by_link(*, requirement_id, token: str, user, now: dateti
 
 
 # -- sending --------------------------------------------------------------------------------------
+PUBLISH_GAP = 0.2  # seconds: at most one send task published per process in that time
+_last_publish = 0.0
+
+
 def publish(ids: list[str]) -> None:
     """After commit: have a Celery worker send these now (services mode). In embedded mode the
     in-process sweeper sends them at its next pass. Never fails the caller: the sweep sends
     whatever was not sent."""
+    global _last_publish
     if settings.HITL_EMBEDDED:
         return
+    # One task drains every due delivery, so a burst needs one, not one per transaction: what a
+    # skipped publish leaves is taken by a task published just before, or by the next sweep.
+    if time.monotonic() - _last_publish < PUBLISH_GAP:
+        return
+    _last_publish = time.monotonic()
     try:
         from celery import current_app
 
@@ -467,11 +480,33 @@ def deliveries_send(*, ids=None, now: datetime | None = None, limit: int = 500) 
         if chat.payload is None:
             outcomes.append((chat, None, "Nothing to say any more (decided meanwhile).", True))
     webhooks = [d for d in claimed if d.channel == Delivery.Channel.WEBHOOK or (d in chats and d.payload)]
-    if webhooks:
+    for delivery in _with_run_data([d for d in webhooks if d.run_id and d.payload.get("data") is None]):
+        outcomes.append((delivery, None, "The run was deleted before its event was sent.", True))
+        webhooks.remove(delivery)
+    if len(webhooks) == 1:
+        outcomes.append((webhooks[0], *_post(webhooks[0]), False))
+    elif webhooks:
         with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(webhooks))) as pool:
             outcomes += [(d, *result, False) for d, result in zip(webhooks, pool.map(_post, webhooks), strict=True)]
     outcomes += _send_mails([d for d in claimed if d.channel == Delivery.Channel.EMAIL], requirements)
     return _record(outcomes, now=now)
+
+
+def _with_run_data(deliveries: list[Delivery]) -> list[Delivery]:
+    """Fill in the run's JSON of run.* deliveries sent for the first time, stored so that every
+    retry sends the same body; returns those whose run is gone."""
+    runs = WorkflowRun.objects.select_related("created_by").in_bulk({d.run_id for d in deliveries})
+    gone = []
+    for delivery in deliveries:
+        run = runs.get(delivery.run_id)
+        if run is None:
+            gone.append(delivery)
+            continue
+        # An ended run has no pending requirements: nobody's visibility is at stake in its JSON.
+        data = json.loads(json.dumps(run_json(run, AnonymousUser()), cls=DjangoJSONEncoder))
+        delivery.payload = {**delivery.payload, "data": data}
+        Delivery.objects.filter(id=delivery.id).update(payload=delivery.payload)
+    return gone
 
 
 def _record(outcomes, *, now: datetime) -> int:

@@ -197,7 +197,24 @@ def test_a_failed_run_is_announced(receiver, published, temp_workflow):
     out = registry.get("test_notify_fails").run("x")
     assert WorkflowRun.objects.get(id=out.run_id).status == "ERROR"
     (delivery,) = Delivery.objects.all()
-    assert delivery.event == "run.failed" and delivery.payload["data"]["status"] == "ERROR"
+    assert (delivery.event, str(delivery.run_id)) == ("run.failed", out.run_id)
+    receiver.answers = [500]
+    services.deliveries_send()
+    delivery.refresh_from_db()  # the run's JSON, read when first sent, is kept for the retries
+    assert delivery.payload["data"]["status"] == "ERROR" and delivery.payload["data"]["error"]
+    services.deliveries_send(now=delivery.next_attempt_at)
+    first, second = receiver.requests
+    assert first.body == second.body and first.json["data"]["id"] == out.run_id
+
+
+def test_a_run_deleted_before_its_event_left_is_skipped(receiver, published, reviewer, sent_runs):
+    services.webhook_create(url=receiver.url, events=["run.cancelled"])
+    req = paused_export()
+    workflow_services.run_cancel(run_id=req.run_id)
+    WorkflowRun.objects.filter(id=req.run_id).delete()
+    assert services.deliveries_send() == 0
+    assert receiver.requests == []
+    assert Delivery.objects.get(event="run.cancelled").status == "skipped"
 
 
 def test_deliveries_are_published_after_commit_only(receiver, published, django_capture_on_commit_callbacks):
@@ -215,3 +232,21 @@ def test_the_sweep_sends_due_deliveries(receiver, published):
     paused_export()
     assert workflow_services.sweep()["delivered"] == 1
     assert len(receiver.requests) == 1
+
+
+def test_services_mode_publishes_one_send_task_for_a_burst(monkeypatch, settings):
+    from celery import current_app
+
+    sent = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, **kwargs: sent.append((name, kwargs["args"])))
+    settings.HITL_EMBEDDED = False
+    monkeypatch.setattr(services, "_last_publish", 0.0)
+    services.publish(["a"])
+    services.publish(["b"])  # within the gap: the task published for "a" sends every due delivery
+    assert sent == [("notifications.tasks.send_deliveries", [["a"]])]
+    monkeypatch.setattr(services, "_last_publish", 0.0)  # the gap passed
+    services.publish(["c"])
+    assert len(sent) == 2
+    settings.HITL_EMBEDDED = True
+    services.publish(["d"])  # embedded mode: the in-process sweeper sends them
+    assert len(sent) == 2
