@@ -17,7 +17,7 @@ class NotificationsConfig(AppConfig):
             (hooks.requirements_created, services.requirements_created),
             (hooks.requirement_expired, services.requirement_expired),
             (hooks.run_ended, services.run_ended),
-            (hooks.run_end_wanted, services.run_end_wanted),
+            (hooks.run_end_rows, services.run_end_rows),
             (hooks.sweep, services.sweep),
             (workflow_services.resolution_hooks, services.requirement_resolved),
         ):

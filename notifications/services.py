@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from workflows import hooks, registry
+from workflows import hooks, registry, rows
 from workflows import services as workflow_services
 from workflows.api import requirement_json, run_json
 from workflows.engine.errors import ExpiredError, ValidationError
@@ -89,19 +89,24 @@ def webhook_delete(*, endpoint_id) -> bool:
 
 
 # -- queuing: the hooks ---------------------------------------------------------------------------
-def _endpoints_for(event: str) -> list[WebhookEndpoint]:
-    return [e for e in WebhookEndpoint.objects.filter(is_active=True) if event in e.events]
+def _endpoints_for(event: str) -> list[tuple]:
+    """``(id, url)`` of the active endpoints listening to ``event``. A statement of the hot path
+    (prepared on PostgreSQL): the end of every run asks it while a webhook listens to runs."""
+    active = rows.select(WebhookEndpoint, ("id", "url", "events"), is_active=True)
+    return [(endpoint_id, url) for endpoint_id, url, events in active if event in events]
 
 
-def _webhooks(event: str, data_by_requirement: list[tuple[Requirement | None, dict]], now) -> list[Delivery]:
+def _webhooks(
+    event: str, data_by_requirement: list[tuple[Requirement | None, dict]], now, endpoints=None
+) -> list[Delivery]:
     deliveries = []
-    for endpoint in _endpoints_for(event):
+    for endpoint_id, url in _endpoints_for(event) if endpoints is None else endpoints:
         for requirement, data in data_by_requirement:
             delivery = Delivery(
                 channel=Delivery.Channel.WEBHOOK,
                 event=event,
-                endpoint=endpoint,
-                target=endpoint.url,
+                endpoint_id=endpoint_id,
+                target=url,
                 requirement=requirement,
                 next_attempt_at=now,
                 created_at=now,
@@ -115,11 +120,36 @@ def _queue(deliveries: list[Delivery]) -> None:
     """Write the deliveries (in the caller's transaction) and have them sent after its commit."""
     if not deliveries:
         return
-    for delivery in deliveries:  # as the receiver will read it: JSON, dates as ISO text
-        delivery.payload = json.loads(json.dumps(delivery.payload, cls=DjangoJSONEncoder))
-    Delivery.objects.bulk_create(deliveries)
+    rows.insert(Delivery, _DELIVERY_FIELDS, _delivery_rows(deliveries))
     ids = [str(d.id) for d in deliveries]
     transaction.on_commit(lambda: publish(ids))
+
+
+_DELIVERY_FIELDS = (
+    "id",
+    "channel",
+    "event",
+    "endpoint",
+    "recipient",
+    "target",
+    "requirement",
+    "run_id",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "response_code",
+    "created_at",
+    "delivered_at",
+)
+_DELIVERY_ATTRS = tuple(Delivery._meta.get_field(name).attname for name in _DELIVERY_FIELDS)
+
+
+def _delivery_rows(deliveries: list[Delivery]) -> list[tuple]:
+    for delivery in deliveries:  # as the receiver will read it: JSON, dates as ISO text
+        delivery.payload = json.loads(json.dumps(delivery.payload, cls=DjangoJSONEncoder))
+    return [tuple(getattr(d, attname) for attname in _DELIVERY_ATTRS) for d in deliveries]
 
 
 def requirements_created(*, run_id, requirement_ids) -> None:
@@ -286,25 +316,36 @@ def requirement_expired(*, run_id, requirement_id) -> None:
     if not endpoints:
         return
     requirement = Requirement.objects.get(id=requirement_id)
-    _queue(_webhooks("requirement.expired", [(requirement, requirement_json(requirement))], now))
+    _queue(_webhooks("requirement.expired", [(requirement, requirement_json(requirement))], now, endpoints))
 
 
 def run_ended(*, run_id, status) -> None:
-    """A ``workflows.hooks.run_ended`` hook."""
+    """A ``workflows.hooks.run_ended`` hook (a run's end written by the general path)."""
+    _queue(_run_deliveries(run_id, status))
+
+
+def run_end_rows(*, run_id, status) -> list:
+    """A ``workflows.hooks.run_end_rows`` hook: the same deliveries, as rows of the statement that
+    writes the run's end on PostgreSQL (one round trip, atomic with it). That statement commits
+    right after this returns: the send task is published a second later."""
+    deliveries = _run_deliveries(run_id, status)
+    if not deliveries:
+        return []
+    publish([str(d.id) for d in deliveries], countdown=1)
+    return [(Delivery, _DELIVERY_FIELDS, _delivery_rows(deliveries))]
+
+
+def _run_deliveries(run_id, status) -> list[Delivery]:
     event = RUN_EVENTS.get(status)
-    if event is None or not _endpoints_for(event):
-        return
+    endpoints = _endpoints_for(event) if event else []
+    if not endpoints:
+        return []
     # The run's JSON is added when the delivery is first sent: an ended run no longer changes, and
     # the end of a run (a worker's hot path) then only inserts rows here.
-    deliveries = _webhooks(event, [(None, None)], timezone.now())
+    deliveries = _webhooks(event, [(None, None)], timezone.now(), endpoints)
     for delivery in deliveries:
         delivery.run_id = run_id
-    _queue(deliveries)
-
-
-def run_end_wanted() -> bool:
-    """A ``workflows.hooks.run_end_wanted`` hook: some endpoint listens to the end of runs."""
-    return any(set(e.events) & set(RUN_EVENTS.values()) for e in WebhookEndpoint.objects.filter(is_active=True))
+    return deliveries
 
 
 # -- preferences ----------------------------------------------------------------------------------
@@ -352,7 +393,7 @@ PUBLISH_GAP = 0.2  # seconds: at most one send task published per process in tha
 _last_publish = 0.0
 
 
-def publish(ids: list[str]) -> None:
+def publish(ids: list[str], *, countdown: float | None = None) -> None:
     """After commit: have a Celery worker send these now (services mode). In embedded mode the
     in-process sweeper sends them at its next pass. Never fails the caller: the sweep sends
     whatever was not sent."""
@@ -370,6 +411,7 @@ def publish(ids: list[str]) -> None:
         current_app.send_task(
             "notifications.tasks.send_deliveries",
             args=[ids],
+            countdown=countdown,
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2},
         )
     except Exception:
@@ -404,7 +446,8 @@ def _claim(*, ids, now: datetime, limit: int) -> list[Delivery]:
 
 def _post(delivery: Delivery) -> tuple[int | None, str]:
     """One webhook or chat attempt (in a sending thread: no database here). ``(status code, error)``."""
-    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    # Keys sorted: the same bytes on every attempt, however the database kept the JSON.
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "HITL-Approvals-Webhooks/1"}
     if delivery.channel == Delivery.Channel.WEBHOOK:  # a chat webhook takes the message as it is
         if delivery.endpoint is None:

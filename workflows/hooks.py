@@ -16,9 +16,9 @@ requirements_created: list[Callable[..., None]] = []
 requirement_expired: list[Callable[..., None]] = []
 # (run_id=, status=): a run ended as COMPLETED, ERROR or CANCELLED.
 run_ended: list[Callable[..., None]] = []
-# () -> bool: whether some ``run_ended`` hook has work to do. The end of a run takes the
-# one-statement path on PostgreSQL only while none has (the hooks write rows of their own).
-run_end_wanted: list[Callable[[], bool]] = []
+# (run_id=, status=) -> [(model, field names, rows)]: on PostgreSQL's one-statement end of a run
+# (instead of ``run_ended``), rows to insert in that same statement.
+run_end_rows: list[Callable[..., list]] = []
 # (now=) -> dict: extra work of each sweep (Celery beat, the in-process sweeper, manage.py sweep).
 sweep: list[Callable[..., dict]] = []
 
@@ -32,5 +32,5 @@ def call(hooks: list[Callable[..., None]], **kwargs) -> None:
         hook(**kwargs)
 
 
-def wanted(hooks: list[Callable[[], bool]]) -> bool:
-    return any(hook() for hook in hooks)
+def rows(hooks: list[Callable[..., list]], **kwargs) -> list:
+    return [insert for hook in hooks for insert in hook(**kwargs)]

@@ -424,9 +424,10 @@ def _fits_one_statement(state: RunState) -> bool:
     )
 
 
-def _write_in_one_statement(state: RunState, values: dict) -> str:
+def _write_in_one_statement(state: RunState, values: dict, extra=()) -> str:
     """The run row (updated with ``values``; with none, only locked), fenced by this execution's
-    version, and the execution's new events and step runs, in one statement: one round trip,
+    version, and the execution's new events and step runs (and ``extra``: ``(model, names, rows)``),
+    in one statement: one round trip,
     atomic without a transaction block. Returns the row's ``cancel_requested_by``; raises
     ``LeaseLost`` (nothing written) when the run is no longer this execution's."""
     run_id = state.run_id
@@ -437,6 +438,7 @@ def _write_in_one_statement(state: RunState, values: dict) -> str:
         inserts=[
             (RunEvent, _EVENT_FIELDS, [_event_values(run_id, e) for e in state.new_events]),
             (StepRun, _STEP_RUN_FIELDS, [_step_run_values(run_id, s) for s in state.new_step_runs]),
+            *extra,
         ],
         id=run_id,
         version=state.version,
@@ -748,9 +750,10 @@ class DjangoStore:
 
     def _finish(self, state: RunState) -> None:
         now = timezone.now()
-        # The common end of a continuation; the general path when a hook records the run's end.
-        if state.status in TERMINAL and _fits_one_statement(state) and not hooks.wanted(hooks.run_end_wanted):
-            _write_in_one_statement(state, _end_values(state, now))
+        if state.status in TERMINAL and _fits_one_statement(state):  # the common end of a continuation
+            # hook: rows other apps write with the run's end, in the same statement
+            extra = hooks.rows(hooks.run_end_rows, run_id=state.run_id, status=state.status)
+            _write_in_one_statement(state, _end_values(state, now), extra)
             broadcast.requirements_changed(state.run_id, [r.id for r in state.requirements])
             state.version += 1
             return

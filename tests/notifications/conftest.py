@@ -110,7 +110,7 @@ def smtp_server(settings):
 def published(monkeypatch):
     """Delivery ids published after commit (to Celery in services mode), recorded instead."""
     sent: list[list[str]] = []
-    monkeypatch.setattr(services, "publish", sent.append)
+    monkeypatch.setattr(services, "publish", lambda ids, **options: sent.append(ids))
     return sent
 
 

@@ -1,5 +1,5 @@
-"""PostgreSQL: the end of a decided run is written in one statement, unless a webhook listens to
-the end of runs; then it takes the whole path, and the delivery is queued in its transaction."""
+"""PostgreSQL: the end of a decided run is written in one statement, with the deliveries of
+the webhooks that listen to the end of runs inside that same statement."""
 
 from __future__ import annotations
 
@@ -28,22 +28,40 @@ def decided_run(user) -> WorkflowRun:
     return WorkflowRun.objects.get(id=out.run_id)
 
 
-def test_a_run_end_with_a_listener_is_delivered(reviewer, published, sent_runs):
-    services.webhook_create(url="http://127.0.0.1:9/hook", events=["run.completed"])
+def test_a_run_end_with_a_listener_writes_its_delivery_in_the_same_statement(reviewer, published, sent_runs, receiver):
+    services.webhook_create(url=receiver.url, events=["run.completed"])
     run = decided_run(reviewer)
     with CaptureQueriesContext(connection) as queries:
         assert workflow_services.run_advance(run_id=run.id) == "COMPLETED"
-    assert not any("jsonb_populate_recordset" in q["sql"] and "UPDATE" in q["sql"] for q in queries[-3:])
+    finish = queries.captured_queries[-1]["sql"]
+    assert "UPDATE" in finish and "notifications_delivery" in finish and "jsonb_populate_recordset" in finish
     (delivery,) = Delivery.objects.filter(event="run.completed")
     assert delivery.run_id == run.id and delivery.status == "pending"
-    assert published[-1] == [str(delivery.id)]  # published once the end committed
+    assert published[-1] == [str(delivery.id)]
+    assert services.deliveries_send() == 1
+    (got,) = receiver.requests
+    assert got.json["data"]["id"] == str(run.id) and got.json["data"]["status"] == "COMPLETED"
 
 
-def test_without_a_listener_the_end_is_one_statement(reviewer, published, sent_runs):
+def test_a_run_end_that_lost_its_lease_writes_no_delivery(reviewer, published, sent_runs):
+    from workflows.store import DjangoStore, LeaseLost
+
+    services.webhook_create(url="http://127.0.0.1:9/hook", events=["run.completed"])
+    run = decided_run(reviewer)
+    store = DjangoStore()
+    state = store.claim(str(run.id), now=run.updated_at)
+    WorkflowRun.objects.filter(id=run.id).update(version=state.version + 5)  # handed to another worker
+    state.status = "COMPLETED"
+    with pytest.raises(LeaseLost):
+        store.finish(state)
+    assert not Delivery.objects.filter(event="run.completed").exists()
+
+
+def test_without_a_listener_nothing_is_added(reviewer, published, sent_runs):
     services.webhook_create(url="http://127.0.0.1:9/hook", events=["requirement.created"])
     run = decided_run(reviewer)
     with CaptureQueriesContext(connection) as queries:
         assert workflow_services.run_advance(run_id=run.id) == "COMPLETED"
     finish = queries.captured_queries[-1]["sql"]
-    assert "UPDATE" in finish and "jsonb_populate_recordset" in finish
+    assert "UPDATE" in finish and "notifications_delivery" not in finish
     assert not Delivery.objects.filter(event="run.completed").exists()
