@@ -7,6 +7,7 @@ import hashlib
 import json
 from typing import Any
 
+from workflows import hooks
 from workflows.engine.persistence import SYSTEM_ACTOR
 from workflows.models import Requirement
 
@@ -53,6 +54,8 @@ def decision_record(
     "system" (a timeout, or a Python-API decision made without naming a user)."""
     action = resolution.get("action", "")
     data = {key: value for key, value in resolution.items() if key != "action"}
+    if via := hooks.decision_via.get():  # e.g. decided through a link in a message
+        data["via"] = via
     diff = output_diff(shown.get("output"), resolution.get("output")) if action == "edit" else ""
     authenticated = user is not None and user.is_authenticated
     return Decision.objects.create(

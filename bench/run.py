@@ -89,7 +89,7 @@ def engine_rows(quick: bool) -> list[dict]:
 
 def other_rows(quick: bool) -> list[dict]:
     rows = []
-    for module in ("throughput", "inbox", "analytics"):
+    for module in ("throughput", "inbox", "analytics", "notify"):
         if not (HERE / f"{module}.py").exists():
             continue
         try:

@@ -14,8 +14,12 @@ and migrated if missing) and a Redis database of its own, then measures in one r
 3. worker memory over many runs (a 3-step workflow): RSS after the first tenth vs. at the end;
    target <= 10 % growth.
 
-    .venv/bin/python bench/throughput.py [--quick]       # prints a table
-    main(quick=False) -> list[dict]                      # rows for bench/run.py
+    .venv/bin/python bench/throughput.py [--quick] [--notify]   # prints a table
+    main(quick=False) -> list[dict]                               # rows for bench/run.py
+
+``--notify``: a webhook endpoint (a loopback receiver in the driver) listens to every event, so
+each run queues and sends its deliveries (requirement created and resolved, run completed)
+through the same workers: the decided-run throughput with notifications switched on.
 
 Needs PostgreSQL and Redis (as `make test-services`): BENCH_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/hitl_bench) and BENCH_REDIS_URL (default
@@ -221,7 +225,30 @@ def _runs_at_once(gated, user, count: int) -> tuple[float, float]:
     return decisions_per_s, count / (ended - began)
 
 
-def drive(quick: bool) -> dict:
+def _webhook_receiver() -> str:
+    """A loopback HTTP endpoint that answers 204 to every POST (in a thread of the driver)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the sender connects 16 at once (the default backlog is 5)
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/hook"
+
+
+def drive(quick: bool, notify: bool = False) -> dict:
     """Measure (in this process, set up for the bench database). Returns the raw numbers."""
     _ensure_database()
     import django
@@ -243,7 +270,12 @@ def drive(quick: bool) -> dict:
     n_runs = 200 if quick else 1000
     n_memory = 2000 if quick else 10000
     rounds = 1 if quick else 5
-    results: dict = {"noop_n": n_noop, "runs_n": n_runs, "memory_n": n_memory}
+    results: dict = {"noop_n": n_noop, "runs_n": n_runs, "memory_n": n_memory, "notify": notify}
+    if notify:
+        from notifications import services as notifications
+        from notifications.models import EVENTS
+
+        notifications.webhook_create(url=_webhook_receiver(), events=list(EVENTS))
 
     workers = Workers(2, Path(tempfile.mkdtemp(prefix="hitl-bench-")))
     try:
@@ -328,7 +360,8 @@ def rows(results: dict) -> list[dict]:
             ok=None,
         ),
         dict(
-            name=f"{n:,} decided runs completed (2 workers) / no-op, {rounds}",
+            name=f"{n:,} decided runs completed (2 workers{', webhooks on' if results.get('notify') else ''})"
+            f" / no-op, {rounds}",
             value=f"{runs:.0f} runs/s",
             unit="runs/s",
             ratio=ratio,
@@ -346,9 +379,10 @@ def rows(results: dict) -> list[dict]:
     ]
 
 
-def main(quick: bool = False) -> list[dict]:
+def main(quick: bool = False, notify: bool = False) -> list[dict]:
     """Run the benchmark in a process of its own (its own Django, database and workers)."""
     args = [sys.executable, str(Path(__file__).resolve()), "--json"] + (["--quick"] if quick else [])
+    args += ["--notify"] if notify else []
     out = subprocess.run(args, cwd=ROOT, env=_env(), capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"bench/throughput.py failed: {out.stderr[-2000:]}")
@@ -365,8 +399,8 @@ def _print(table: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    quick = "--quick" in sys.argv
+    quick, notify = "--quick" in sys.argv, "--notify" in sys.argv
     if "--json" in sys.argv:
-        print(json.dumps(drive(quick)))
+        print(json.dumps(drive(quick, notify)))
     else:
-        _print(main(quick))
+        _print(main(quick, notify))

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "axes",
     "workflows",
     "approvals",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -296,6 +297,39 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Notifications ----------------------------------------------------------
+
+# Links in mails and chat messages are absolute: the address people reach the site at.
+HITL_BASE_URL = os.environ.get("HITL_BASE_URL") or "http://127.0.0.1:8000"
+# Mail: SMTP when EMAIL_HOST is set (services mode), else printed on the console (`make run`).
+_email_host = os.environ.get("EMAIL_HOST", "")
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": _email_host,
+            "port": int(os.environ.get("EMAIL_PORT") or 25),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": os.environ.get("EMAIL_USE_TLS", "0") not in ("", "0"),
+            "timeout": 10,
+        },
+    }
+    if _email_host
+    else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "HITL Approvals <hitl@localhost>"
+# Deliveries (mails, webhooks): the first retry waits this long, each next one twice as long
+# (up to an hour); after this many attempts a delivery is dead (the admin can send it again).
+HITL_DELIVERY_RETRY_SECONDS = float(os.environ.get("HITL_DELIVERY_RETRY_SECONDS") or 10)
+HITL_DELIVERY_MAX_ATTEMPTS = int(os.environ.get("HITL_DELIVERY_MAX_ATTEMPTS") or 10)
+# Seconds a webhook endpoint has to answer.
+HITL_WEBHOOK_TIMEOUT = float(os.environ.get("HITL_WEBHOOK_TIMEOUT") or 5)
+# The daily digest (for those who ask for it) goes out with the first sweep from this hour on.
+HITL_DIGEST_HOUR = int(os.environ.get("HITL_DIGEST_HOUR") or 8)
+# Decide-from-the-message links (confirmations, output approvals) work this long. Default 2 days.
+HITL_ACTION_LINK_SECONDS = int(os.environ.get("HITL_ACTION_LINK_SECONDS") or 2 * 24 * 3600)
+
 # --- Logging ----------------------------------------------------------------
 
 # Request errors go to the console even with DEBUG off (tests run with DEBUG
@@ -309,5 +343,6 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "workflows": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "approvals": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "notifications": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -9,6 +9,7 @@ urlpatterns = [
     # Each app owns its full paths (/inbox/, /runs/, /workflows/, /api/v1/).
     # Before the workflows app, whose /api/v1/ answers unknown paths with a JSON 404.
     path("api/v1/", include("approvals.api_urls")),
+    path("", include("notifications.urls")),  # before workflows': its /api/v1/ ends in a catch-all
     path("", include("workflows.urls")),
     path("", include("approvals.urls")),
 ]

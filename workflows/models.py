@@ -72,6 +72,7 @@ class WorkflowRun(models.Model):
         permissions = [
             ("start_run", "Can start workflow runs"),
             ("cancel_run", "Can cancel workflow runs"),
+            ("manage_webhooks", "Can manage outbound webhooks"),
         ]
 
     def __str__(self):

@@ -9,6 +9,15 @@ from __future__ import annotations
 from .engine.requirements import ACTIONS, KINDS
 from .models import Requirement, WorkflowRun
 
+# The events a webhook endpoint may subscribe to (the notifications app sends them).
+WEBHOOK_EVENTS = [
+    "requirement.created",
+    "requirement.resolved",
+    "requirement.expired",
+    "run.completed",
+    "run.failed",
+    "run.cancelled",
+]
 ALL_ACTIONS = list(dict.fromkeys(a for actions in ACTIONS.values() for a in actions))
 
 
@@ -350,6 +359,55 @@ def openapi_schema() -> dict:
                     ),
                 },
             },
+            "/webhooks": {
+                "get": {
+                    "operationId": "listWebhooks",
+                    "summary": "Registered webhook endpoints (without their secrets)",
+                    "description": "Needs `workflows.manage_webhooks`.",
+                    "responses": _responses("401", "403", **{"200": _json_body(_ref("WebhookList"), "The endpoints.")}),
+                },
+                "post": {
+                    "operationId": "createWebhook",
+                    "summary": "Register a webhook endpoint",
+                    "description": (
+                        "Needs `workflows.manage_webhooks`. Each event is sent as a JSON POST `{id, event, "
+                        "created_at, data}` (`data`: the requirement or run as this API shows it) with the "
+                        "headers `X-HITL-Event`, `X-HITL-Delivery` (the same on every retry) and "
+                        '`X-HITL-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`. '
+                        "A non-2xx answer or a timeout is retried with growing waits."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("WebhookCreate")}},
+                    },
+                    "responses": _responses(
+                        "400",
+                        "401",
+                        "403",
+                        "413",
+                        **{
+                            "201": _json_body(
+                                _ref("WebhookCreated"), "The endpoint, with its secret: shown this once only."
+                            )
+                        },
+                    ),
+                },
+            },
+            "/webhooks/{webhook_id}": {
+                "parameters": [_id_param("webhook_id", "webhook endpoint")],
+                "get": {
+                    "operationId": "getWebhook",
+                    "summary": "A webhook endpoint (without its secret)",
+                    "responses": _responses(
+                        "401", "403", "404", **{"200": _json_body(_ref("Webhook"), "The endpoint.")}
+                    ),
+                },
+                "delete": {
+                    "operationId": "deleteWebhook",
+                    "summary": "Remove a webhook endpoint; its queued deliveries are not sent",
+                    "responses": _responses("401", "403", "404", **{"204": {"description": "Removed."}}),
+                },
+            },
         },
         "components": {
             "securitySchemes": {
@@ -571,6 +629,37 @@ def openapi_schema() -> dict:
                         "data": {"type": ["object", "null"]},
                         "version": {"type": ["integer", "null"]},
                     },
+                },
+                "WebhookCreate": {
+                    "type": "object",
+                    "required": ["url", "events"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "url": {"type": "string", "format": "uri"},
+                        "events": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": WEBHOOK_EVENTS}},
+                    },
+                },
+                "Webhook": {
+                    "type": "object",
+                    "required": ["id", "url", "events"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "url": {"type": "string", "format": "uri"},
+                        "events": {"type": "array", "items": {"type": "string", "enum": WEBHOOK_EVENTS}},
+                        "is_active": {"type": "boolean"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "WebhookCreated": {
+                    "allOf": [
+                        _ref("Webhook"),
+                        {"type": "object", "required": ["secret"], "properties": {"secret": {"type": "string"}}},
+                    ]
+                },
+                "WebhookList": {
+                    "type": "object",
+                    "required": ["results"],
+                    "properties": {"results": {"type": "array", "items": _ref("Webhook")}},
                 },
                 "Error": {
                     "type": "object",

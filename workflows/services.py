@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from workflows import broadcast, dispatch, registry
+from workflows import broadcast, dispatch, hooks, registry
 from workflows.engine import persistence
 from workflows.engine.errors import (
     ConflictError,
@@ -266,6 +266,38 @@ def _after_change(run: WorkflowRun, requirement_ids, now: datetime) -> None:
     dispatch.advance_on_commit(run.id)
 
 
+def requirement_add_assignees(*, requirement_id, usernames=(), group_names=(), reason: str = "") -> list[str]:
+    """Add assignees to a pending requirement (escalation); returns the ``user:``/``group:`` names
+    added. The requirement stays open to whoever could decide it already. A ``RequirementAssigned``
+    event records it in the run's history. Unknown names are skipped (and not returned)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    with transaction.atomic():
+        run_id = Requirement.objects.values_list("run_id", flat=True).get(id=requirement_id)
+        lock_run(run_id)  # the lock order of every writer: the run, then the requirement
+        row = Requirement.objects.select_for_update().get(id=requirement_id)
+        if not row.is_pending:
+            return []
+        users = (
+            get_user_model().objects.filter(username__in=usernames, is_active=True).exclude(assigned_requirements=row)
+        )
+        groups = Group.objects.filter(name__in=group_names).exclude(assigned_requirements=row)
+        added = [f"user:{u.get_username()}" for u in users] + [f"group:{g.name}" for g in groups]
+        if not added:
+            return []
+        row.assignees.add(*users)
+        row.groups.add(*groups)
+        append_event(
+            run_id,
+            "RequirementAssigned",
+            {"requirement_id": str(row.id), "added": added, "reason": reason},
+            step_name=row.step_name,
+        )
+        broadcast.requirements_changed(run_id, [row.id])
+    return added
+
+
 # -- the sweeper ----------------------------------------------------------------------------------
 def requirements_expire_due(*, now: datetime | None = None, limit: int = 500) -> int:
     """Apply ``on_timeout`` to due requirements and continue their runs. Several sweepers may run
@@ -422,7 +454,10 @@ def runs_retry_definition_errors(*, limit: int = 200) -> int:
 
 def sweep(*, now: datetime | None = None) -> dict:
     """One round of the sweeper (the in-process one, the Celery beat task, ``manage.py sweep``)."""
-    return {
+    done = {
         "expired": requirements_expire_due(now=now),
         "recovered": runs_recover(now=now) + runs_retry_unavailable(now=now) + runs_retry_definition_errors(),
     }
+    for hook in hooks.sweep:  # hook: other apps' periodic work (deliveries, reminders)
+        done.update(hook(now=now))
+    return done

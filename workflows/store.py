@@ -38,11 +38,11 @@ from workflows.engine import events as ev
 from workflows.engine import persistence
 from workflows.engine.errors import ConflictError, RunNotFoundError, RunStateError
 from workflows.engine.interpreter import RunCancelled
-from workflows.engine.requirements import CANCELLED, PENDING
+from workflows.engine.requirements import CANCELLED, EXPIRED, PENDING
 from workflows.engine.requirements import Requirement as EngineRequirement
 from workflows.engine.state import RunState
 
-from . import rows
+from . import hooks, rows
 from .models import Requirement, RunEvent, StepRun, WorkflowRun
 
 log = logging.getLogger("workflows")
@@ -298,6 +298,8 @@ def save_requirement(req: EngineRequirement, *, user_id=None) -> None:
     )
     if not updated:
         raise ConflictError("This requirement changed since it was read; nothing was applied.")
+    if req.status == EXPIRED:  # hook: a timeout decided it (sweeper, claim, or a late decision)
+        hooks.call(hooks.requirement_expired, run_id=req.run_id, requirement_id=req.id)
 
 
 def _user_id(username: str | None):
@@ -448,9 +450,10 @@ def _fits_one_statement(state: RunState) -> bool:
     )
 
 
-def _write_in_one_statement(state: RunState, values: dict) -> str:
+def _write_in_one_statement(state: RunState, values: dict, extra=()) -> str:
     """The run row (updated with ``values``; with none, only locked), fenced by this execution's
-    version, and the execution's new events and step runs, in one statement: one round trip,
+    version, and the execution's new events and step runs (and ``extra``: ``(model, names, rows)``),
+    in one statement: one round trip,
     atomic without a transaction block. Returns the row's ``cancel_requested_by``; raises
     ``LeaseLost`` (nothing written) when the run is no longer this execution's."""
     run_id = state.run_id
@@ -461,6 +464,7 @@ def _write_in_one_statement(state: RunState, values: dict) -> str:
         inserts=[
             (RunEvent, _EVENT_FIELDS, [_event_values(run_id, e) for e in state.new_events]),
             (StepRun, _STEP_RUN_FIELDS, [_step_run_values(run_id, s) for s in state.new_step_runs]),
+            *extra,
         ],
         id=run_id,
         version=state.version,
@@ -746,6 +750,7 @@ class DjangoStore:
             ]
         )
         append_event(row.id, ev.WORKFLOW_CANCELLED, {"reason": row.content, "by": who}, now=now)
+        hooks.call(hooks.run_ended, run_id=row.id, status=row.status)  # hook: the run ended
         broadcast.requirements_changed(row.id, [r.id for r in pending])
 
     def expire_due(self, run_id, now: datetime) -> list[EngineRequirement]:
@@ -783,7 +788,9 @@ class DjangoStore:
     def _finish(self, state: RunState) -> None:
         now = timezone.now()
         if state.status in TERMINAL and _fits_one_statement(state):  # the common end of a continuation
-            _write_in_one_statement(state, _end_values(state, now))
+            # hook: rows other apps write with the run's end, in the same statement
+            extra = hooks.rows(hooks.run_end_rows, run_id=state.run_id, status=state.status)
+            _write_in_one_statement(state, _end_values(state, now), extra)
             broadcast.requirements_changed(state.run_id, [r.id for r in state.requirements])
             state.version += 1
             return
@@ -801,6 +808,7 @@ class DjangoStore:
                 _cancel_state(state, who=cancelled_by, now=now)
                 self._write_end(state, now, at_version=state.version + 1)
             self._flush(state)
+            _run_ended(state)
             if state.status == WorkflowRun.Status.PAUSED:
                 # A decision or timeout that landed while the run executed: this execution read the
                 # requirement as pending, and the decider saw the run RUNNING and sent nothing. The
@@ -832,6 +840,9 @@ class DjangoStore:
         run_id = state.run_id
         if state.new_requirements:
             self._insert_requirements(run_id, state)
+            created = [r.id for r in state.new_requirements if r.status == PENDING]
+            if created:  # hook: people are asked something
+                hooks.call(hooks.requirements_created, run_id=run_id, requirement_ids=created)
         if state.dirty_requirements:
             by_id = {r.id: r for r in state.requirements}
             for req_id in state.dirty_requirements:
@@ -945,6 +956,11 @@ def _end_values(state: RunState, now: datetime) -> dict:
         "updated_at": now,
         "finished_at": now if state.status in TERMINAL else None,
     }
+
+
+def _run_ended(state: RunState) -> None:
+    if state.status in TERMINAL:  # hook: the run ended (in the transaction that wrote its end)
+        hooks.call(hooks.run_ended, run_id=state.run_id, status=state.status)
 
 
 def _cancel_state(state: RunState, *, who: str, now: datetime) -> None:

@@ -21,6 +21,13 @@ def api_paths() -> set[str]:
         if route.startswith("^") or route == "openapi.json":
             continue  # the catch-all 404 and the schema itself
         paths.add("/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route))
+    from notifications.urls import urlpatterns as notification_patterns  # /api/v1/webhooks
+
+    for pattern in notification_patterns:
+        if not str(pattern.pattern).startswith("api/v1/"):
+            continue
+        route = str(pattern.pattern).removeprefix("api/v1/")
+        paths.add("/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route))
     return paths
 
 

@@ -151,14 +151,30 @@ def validate_user_input(schema: Sequence[UserInputField], values: dict, *, parti
     return cleaned
 
 
-def _seconds(value) -> float | None:
+def _seconds(value, option: str = "timeout") -> float | None:
     if value is None:
         return None
     if isinstance(value, timedelta):
-        return value.total_seconds()
+        value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise DefinitionError(f"HumanReview timeout must be a positive number of seconds: {value!r}")
+        raise DefinitionError(f"HumanReview {option} must be a positive number of seconds: {value!r}")
     return float(value)
+
+
+def _escalation(steps) -> tuple[tuple[float, str], ...]:
+    """``[(after, "group:legal" | "user:bob"), ...]`` checked, in the order they fire."""
+    out = []
+    for item in steps or ():
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise DefinitionError(
+                f"HumanReview escalate items are (after seconds, 'group:<name>' or 'user:<name>'): {item!r}"
+            )
+        after, target = item
+        kind, _, who = target.partition(":") if isinstance(target, str) else ("", "", "")
+        if kind not in ("group", "user") or not who.strip():
+            raise DefinitionError(f"HumanReview escalate target must be 'group:<name>' or 'user:<name>': {target!r}")
+        out.append((_seconds(after, "escalate delay"), f"{kind}:{who.strip()}"))
+    return tuple(sorted(out, key=lambda pair: pair[0]))
 
 
 @dataclass(frozen=True)
@@ -182,6 +198,13 @@ class HumanReview:
     on_timeout: OnTimeout = OnTimeout.cancel
     assignees: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
+    # Reminders and escalation (the notifications app acts on them): remind the people who may
+    # decide ``remind_before`` seconds before the deadline (``timeout``) and every ``remind_every``
+    # seconds while it waits; ``escalate``: ``(after seconds, "group:<name>" or "user:<name>")``
+    # pairs, each adding assignees once when the requirement has waited that long.
+    remind_before: float | None = None
+    remind_every: float | None = None
+    escalate: tuple[tuple[float, str], ...] = ()
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -196,6 +219,11 @@ class HumanReview:
                     allowed = ", ".join(e.value for e in enum_cls)
                     raise DefinitionError(f"HumanReview {name} must be one of {allowed}: {value!r}") from None
         set_(self, "timeout", _seconds(self.timeout))
+        set_(self, "remind_before", _seconds(self.remind_before, "remind_before"))
+        set_(self, "remind_every", _seconds(self.remind_every, "remind_every"))
+        set_(self, "escalate", _escalation(self.escalate))
+        if self.remind_before is not None and self.timeout is None:
+            raise DefinitionError("HumanReview remind_before needs a timeout (the deadline to remind before)")
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise DefinitionError(f"HumanReview max_retries must be an int >= 0: {self.max_retries!r}")
         set_(self, "assignees", tuple(self.assignees or ()))
@@ -222,8 +250,11 @@ class HumanReview:
             elif isinstance(value, enum.Enum):
                 value = value.value
             elif isinstance(value, tuple):
-                value = list(value)
+                value = [list(v) if isinstance(v, tuple) else v for v in value]
             data[f.name] = value
+        for name in ("remind_before", "remind_every", "escalate"):  # unset: fingerprints as before them
+            if not data[name]:
+                del data[name]
         return data
 
 
@@ -547,6 +578,9 @@ def validate_review(node, name: str) -> None:
         gates = True  # tool calls of the agent may pause and use the timeout
     if review.timeout is not None and not gates:
         raise DefinitionError(f"{kind} '{name}': timeout is set but nothing on it waits for a person")
+    for option in ("remind_before", "remind_every", "escalate"):
+        if getattr(review, option) and not gates:
+            raise DefinitionError(f"{kind} '{name}': {option} is set but nothing on it waits for a person")
     if (
         kind == "Step"
         and review.requires_user_input

@@ -1,0 +1,617 @@
+"""Writes of the notifications app: webhook endpoints, queuing deliveries, sending them.
+
+Deliveries are rows written by hooks (``workflows.hooks``, ``workflows.services.resolution_hooks``)
+inside the transaction of the change they announce: they commit with it or not at all, and
+nothing is sent before the commit. They are sent afterwards, by a Celery task published on commit
+(services mode) and by every sweep (both modes: Celery beat, or the in-process sweeper thread),
+which also sends the retries that fell due. A decision or a run never waits for a delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.core.mail import mailers
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from workflows import hooks, registry, rows
+from workflows import services as workflow_services
+from workflows.api import requirement_json, run_json
+from workflows.engine.errors import ExpiredError, ValidationError
+from workflows.models import Requirement, WorkflowRun
+from workflows.store import lock_run
+
+from . import emails, selectors, signing
+from .models import EVENTS, Delivery, FollowUp, Preference, UsedActionToken, WebhookEndpoint
+
+log = logging.getLogger("notifications")
+
+RUN_EVENTS = {
+    WorkflowRun.Status.COMPLETED: "run.completed",
+    WorkflowRun.Status.ERROR: "run.failed",
+    WorkflowRun.Status.CANCELLED: "run.cancelled",
+}
+SEND_THREADS = 16  # webhooks of one pass go out side by side: a slow endpoint holds one thread
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+# -- webhook endpoints ----------------------------------------------------------------------------
+def webhook_create(*, url, events, user=None) -> WebhookEndpoint:
+    """Register an endpoint; its ``secret`` is generated here (callers show it once)."""
+    from django.core.exceptions import ValidationError as DjangoValidationError
+    from django.core.validators import URLValidator
+
+    errors = {}
+    if not isinstance(url, str) or not url:
+        errors["url"] = "An http(s) URL is required."
+    else:
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except DjangoValidationError:
+            errors["url"] = "An http(s) URL is required."
+        if len(url) > 2000:
+            errors["url"] = "At most 2000 characters."
+    if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
+        errors["events"] = f"A non-empty list of event names: {', '.join(EVENTS)}."
+    elif unknown := [e for e in events if e not in EVENTS]:
+        errors["events"] = f"Unknown event {unknown[0]!r}; one of {', '.join(EVENTS)}."
+    if errors:
+        raise ValidationError(errors)
+    authenticated = user is not None and user.is_authenticated
+    return WebhookEndpoint.objects.create(
+        url=url,
+        events=list(dict.fromkeys(events)),
+        secret=signing.new_secret(),
+        created_by=user if authenticated else None,
+    )
+
+
+def webhook_delete(*, endpoint_id) -> bool:
+    """Remove an endpoint; its queued deliveries die (nothing can sign them any more)."""
+    with transaction.atomic():
+        deleted, _ = WebhookEndpoint.objects.filter(id=endpoint_id).delete()
+    return bool(deleted)
+
+
+# -- queuing: the hooks ---------------------------------------------------------------------------
+def _endpoints_for(event: str) -> list[tuple]:
+    """``(id, url)`` of the active endpoints listening to ``event``. A statement of the hot path
+    (prepared on PostgreSQL): the end of every run asks it while a webhook listens to runs."""
+    active = rows.select(WebhookEndpoint, ("id", "url", "events"), is_active=True)
+    return [(endpoint_id, url) for endpoint_id, url, events in active if event in events]
+
+
+def _webhooks(
+    event: str, data_by_requirement: list[tuple[Requirement | None, dict]], now, endpoints=None
+) -> list[Delivery]:
+    deliveries = []
+    for endpoint_id, url in _endpoints_for(event) if endpoints is None else endpoints:
+        for requirement, data in data_by_requirement:
+            delivery = Delivery(
+                channel=Delivery.Channel.WEBHOOK,
+                event=event,
+                endpoint_id=endpoint_id,
+                target=url,
+                requirement=requirement,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            delivery.payload = {"id": str(delivery.id), "event": event, "created_at": now, "data": data}
+            deliveries.append(delivery)
+    return deliveries
+
+
+def _queue(deliveries: list[Delivery]) -> None:
+    """Write the deliveries (in the caller's transaction) and have them sent after its commit."""
+    if not deliveries:
+        return
+    rows.insert(Delivery, _DELIVERY_FIELDS, _delivery_rows(deliveries))
+    ids = [str(d.id) for d in deliveries]
+    transaction.on_commit(lambda: publish(ids))
+
+
+_DELIVERY_FIELDS = (
+    "id",
+    "channel",
+    "event",
+    "endpoint",
+    "recipient",
+    "target",
+    "requirement",
+    "run_id",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "response_code",
+    "created_at",
+    "delivered_at",
+)
+_DELIVERY_ATTRS = tuple(Delivery._meta.get_field(name).attname for name in _DELIVERY_FIELDS)
+
+
+def _delivery_rows(deliveries: list[Delivery]) -> list[tuple]:
+    for delivery in deliveries:  # as the receiver will read it: JSON, dates as ISO text
+        delivery.payload = json.loads(json.dumps(delivery.payload, cls=DjangoJSONEncoder))
+    return [tuple(getattr(d, attname) for attname in _DELIVERY_ATTRS) for d in deliveries]
+
+
+def requirements_created(*, run_id, requirement_ids) -> None:
+    """A ``workflows.hooks.requirements_created`` hook: webhooks, and a mail and a chat message
+    to each person who may decide (as they chose; after their quiet hours), and the chat of each
+    group the requirement is assigned to."""
+    now = timezone.now()
+    requirements = list(Requirement.objects.filter(id__in=requirement_ids).order_by("seq"))
+    deliveries = _webhooks("requirement.created", [(r, requirement_json(r)) for r in requirements], now)
+    for requirement in requirements:
+        deliveries += _messages(requirement, "requirement.created", selectors.deciders_with_channels(requirement), now)
+        for url in selectors.group_chats_for(requirement):
+            deliveries.append(_message(Delivery.Channel.CHAT, "requirement.created", requirement, None, url, now))
+    _queue(deliveries)
+    follow_ups = [f for f in (_follow_up(r) for r in requirements) if f is not None]
+    if follow_ups:
+        FollowUp.objects.bulk_create(follow_ups)
+
+
+# -- reminders and escalation ---------------------------------------------------------------------
+def _review_of(requirement: Requirement):
+    """The ``HumanReview`` of the requirement's step in the running definition (None if gone)."""
+    try:
+        node = registry.get(requirement.workflow_name).index.get(requirement.path)
+    except registry.WorkflowNotFound:
+        return None
+    return getattr(node, "human_review", None)
+
+
+def _follow_up(requirement: Requirement) -> FollowUp | None:
+    review = _review_of(requirement)
+    if review is None or not (review.remind_before or review.remind_every or review.escalate):
+        return None
+    follow_up = FollowUp(requirement=requirement)
+    _schedule(follow_up, requirement, review, after=requirement.created_at)
+    return follow_up
+
+
+def _schedule(follow_up: FollowUp, requirement: Requirement, review, *, after: datetime) -> None:
+    """The next reminder and escalation strictly after ``after`` (a missed tick is not caught up:
+    one reminder covers it)."""
+    created = requirement.created_at
+    candidates = []
+    if review.remind_before and requirement.timeout_at and not follow_up.reminded_before_deadline:
+        before = requirement.timeout_at - timedelta(seconds=review.remind_before)
+        candidates.append(max(before, created))
+    if review.remind_every:
+        every = timedelta(seconds=review.remind_every)
+        ticks = int((after - created) / every) + 1
+        candidates.append(created + ticks * every)
+    if requirement.timeout_at:  # nothing to remind of once the timeout decides
+        candidates = [c for c in candidates if c < requirement.timeout_at]
+    follow_up.next_reminder_at = min(candidates) if candidates else None
+    steps = review.escalate[follow_up.escalations_done :]
+    follow_up.next_escalation_at = created + timedelta(seconds=steps[0][0]) if steps else None
+    times = [t for t in (follow_up.next_reminder_at, follow_up.next_escalation_at) if t is not None]
+    follow_up.due_at = min(times) if times else None
+
+
+def follow_ups_due(*, now: datetime | None = None, limit: int = 200) -> dict:
+    """Send due reminders and apply due escalation steps (the sweeper's pass). Each fires once:
+    the follow-up row is taken under the run's lock and moved on in the same transaction."""
+    now = now or timezone.now()
+    due = FollowUp.objects.filter(due_at__lte=now).order_by("due_at").values_list("requirement_id", flat=True)[:limit]
+    reminded = escalated = 0
+    for requirement_id in list(due):
+        with transaction.atomic():
+            requirement = Requirement.objects.filter(id=requirement_id).first()
+            if requirement is None or lock_run(requirement.run_id, skip_locked=True) is None:
+                continue  # gone, or its run is busy: the next sweep
+            follow_up = (
+                FollowUp.objects.select_for_update().filter(requirement_id=requirement_id, due_at__lte=now).first()
+            )
+            requirement.refresh_from_db()
+            if follow_up is None:
+                continue
+            review = _review_of(requirement)
+            if not requirement.is_pending or review is None:
+                follow_up.delete()  # decided, expired or cancelled: nothing more to say
+                continue
+            escalate_due = follow_up.next_escalation_at is not None and follow_up.next_escalation_at <= now
+            remind_due = follow_up.next_reminder_at is not None and follow_up.next_reminder_at <= now
+            for after, target in review.escalate[follow_up.escalations_done :]:
+                if requirement.created_at + timedelta(seconds=after) > now or not escalate_due:
+                    break
+                follow_up.escalations_done += 1  # once, whatever happens to its notices
+                escalated += _escalate(requirement, target, now)
+            if remind_due:
+                before = review.remind_before and requirement.timeout_at
+                if before and now >= requirement.timeout_at - timedelta(seconds=review.remind_before):
+                    follow_up.reminded_before_deadline = True
+                follow_up.reminders_sent += 1
+                _queue(_messages(requirement, "requirement.reminder", _undecided(requirement), now))
+                reminded += 1
+            _schedule(follow_up, requirement, review, after=now)
+            if follow_up.due_at is None:
+                follow_up.delete()
+            else:
+                follow_up.save()
+    return {"reminded": reminded, "escalated": escalated}
+
+
+def _undecided(requirement: Requirement):
+    """The people to remind: who may decide it (nobody has acted on a pending requirement yet)."""
+    return selectors.deciders_with_channels(requirement)
+
+
+def _escalate(requirement: Requirement, target: str, now: datetime) -> int:
+    kind, _, name = target.partition(":")
+    added = workflow_services.requirement_add_assignees(
+        requirement_id=requirement.id,
+        usernames=[name] if kind == "user" else [],
+        group_names=[name] if kind == "group" else [],
+        reason="escalation",
+    )
+    if not added:
+        return 0
+    requirement.refresh_from_db()
+    User = get_user_model()
+    people = (
+        User.objects.filter(is_active=True)
+        .filter(Q(username=name) if kind == "user" else Q(groups__name=name))
+        .select_related("notification_preference")
+        .prefetch_related("groups__notification_preference")
+    )
+    _queue(_messages(requirement, "requirement.escalated", [(u, selectors.channels_of(u)) for u in people], now))
+    return 1
+
+
+def _message(channel, event: str, requirement, user, target: str, due) -> Delivery:
+    return Delivery(
+        channel=channel,
+        event=event,
+        recipient=user,
+        target=target,
+        requirement=requirement,
+        next_attempt_at=due,
+        created_at=timezone.now(),
+    )
+
+
+def _messages(requirement, event: str, people, now) -> list[Delivery]:
+    """Mail and chat deliveries to ``people`` (``(user, channels)``) about ``requirement``."""
+    deliveries = []
+    for user, channels in people:
+        due = selectors.quiet_until(channels, now)
+        if channels.email and user.email:
+            deliveries.append(_message(Delivery.Channel.EMAIL, event, requirement, user, user.email, due))
+        if channels.chat and channels.chat_webhook_url:
+            deliveries.append(_message(Delivery.Channel.CHAT, event, requirement, user, channels.chat_webhook_url, due))
+    return deliveries
+
+
+def requirement_resolved(*, requirement, user, resolution, shown) -> None:
+    """A ``workflows.services.resolution_hooks`` hook."""
+    now = timezone.now()
+    _queue(_webhooks("requirement.resolved", [(requirement, requirement_json(requirement))], now))
+
+
+def requirement_expired(*, run_id, requirement_id) -> None:
+    """A ``workflows.hooks.requirement_expired`` hook."""
+    now = timezone.now()
+    endpoints = _endpoints_for("requirement.expired")
+    if not endpoints:
+        return
+    requirement = Requirement.objects.get(id=requirement_id)
+    _queue(_webhooks("requirement.expired", [(requirement, requirement_json(requirement))], now, endpoints))
+
+
+def run_ended(*, run_id, status) -> None:
+    """A ``workflows.hooks.run_ended`` hook (a run's end written by the general path)."""
+    _queue(_run_deliveries(run_id, status))
+
+
+def run_end_rows(*, run_id, status) -> list:
+    """A ``workflows.hooks.run_end_rows`` hook: the same deliveries, as rows of the statement that
+    writes the run's end on PostgreSQL (one round trip, atomic with it). That statement commits
+    right after this returns: the send task is published a second later."""
+    deliveries = _run_deliveries(run_id, status)
+    if not deliveries:
+        return []
+    publish([str(d.id) for d in deliveries], countdown=1)
+    return [(Delivery, _DELIVERY_FIELDS, _delivery_rows(deliveries))]
+
+
+def _run_deliveries(run_id, status) -> list[Delivery]:
+    event = RUN_EVENTS.get(status)
+    endpoints = _endpoints_for(event) if event else []
+    if not endpoints:
+        return []
+    # The run's JSON is added when the delivery is first sent: an ended run no longer changes, and
+    # the end of a run (a worker's hot path) then only inserts rows here.
+    deliveries = _webhooks(event, [(None, None)], timezone.now(), endpoints)
+    for delivery in deliveries:
+        delivery.run_id = run_id
+    return deliveries
+
+
+# -- preferences ----------------------------------------------------------------------------------
+def preference_update(*, user, values: dict) -> Preference:
+    """Store ``user``'s channels, chat webhook, quiet hours and digest choice."""
+    pref, _ = Preference.objects.update_or_create(user=user, defaults=values)
+    return pref
+
+
+# -- decide-from-the-message links ----------------------------------------------------------------
+def requirement_resolve_by_link(*, requirement_id, token: str, user, now: datetime | None = None) -> Requirement:
+    """Decide through a link (see ``notifications.links``): checked, then resolved through
+    ``workflows.services.requirement_resolve`` (the one exactly-once path, audited), with the
+    token recorded as used and the audit row noting the link, all in the decision's transaction.
+    Raises ``links.LinkRefused``, or what ``requirement_resolve`` raises (nothing is applied then,
+    except an expiry, which is kept)."""
+    from . import links
+
+    expired = None
+    with transaction.atomic():
+        link = links.check(token, user=user, requirement_id=requirement_id)
+        try:
+            with transaction.atomic():
+                UsedActionToken.objects.create(
+                    digest=links.token_digest(token), user=user, requirement=link.requirement, action=link.action
+                )
+        except IntegrityError:  # used by a concurrent request meanwhile
+            raise links.LinkRefused("used", 410, link.requirement) from None
+        via = hooks.decision_via.set("link")  # the audit row says how the decision came
+        try:
+            requirement = workflow_services.requirement_resolve(
+                requirement_id=link.requirement.id, user=user, action=link.action, version=link.version, now=now
+            )
+        except ExpiredError as exc:  # the expiry committed with the inner transaction is kept
+            expired = exc
+        finally:
+            hooks.decision_via.reset(via)
+    if expired is not None:
+        raise expired
+    return requirement
+
+
+# -- sending --------------------------------------------------------------------------------------
+PUBLISH_GAP = 0.2  # seconds: at most one send task published per process in that time
+_last_publish = 0.0
+
+
+def publish(ids: list[str], *, countdown: float | None = None) -> None:
+    """After commit: have a Celery worker send these now (services mode). In embedded mode the
+    in-process sweeper sends them at its next pass. Never fails the caller: the sweep sends
+    whatever was not sent."""
+    global _last_publish
+    if settings.HITL_EMBEDDED:
+        return
+    # One task drains every due delivery, so a burst needs one, not one per transaction: what a
+    # skipped publish leaves is taken by a task published just before, or by the next sweep.
+    if time.monotonic() - _last_publish < PUBLISH_GAP:
+        return
+    _last_publish = time.monotonic()
+    try:
+        from celery import current_app
+
+        current_app.send_task(
+            "notifications.tasks.send_deliveries",
+            args=[ids],
+            countdown=countdown,
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2},
+        )
+    except Exception:
+        log.warning("could not publish %d deliveries; the sweeper sends them", len(ids), exc_info=True)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt: doubling from HITL_DELIVERY_RETRY_SECONDS."""
+    base = float(_setting("HITL_DELIVERY_RETRY_SECONDS", 10))
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _claim(*, ids, now: datetime, limit: int) -> list[Delivery]:
+    """Take due deliveries: each counts an attempt and is hidden for a lease (a sender that dies
+    leaves it to be sent again once the lease is over). Several senders never take the same row."""
+    timeout = float(_setting("HITL_WEBHOOK_TIMEOUT", 5))
+    with transaction.atomic():
+        qs = Delivery.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            status=Delivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        if ids is not None:
+            qs = qs.filter(id__in=ids)
+        claimed = list(qs.select_related("endpoint", "recipient").order_by("next_attempt_at")[:limit])
+        if claimed:
+            Delivery.objects.filter(id__in=[d.id for d in claimed]).update(
+                attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=4 * timeout + 60)
+            )
+    for delivery in claimed:
+        delivery.attempts += 1
+    return claimed
+
+
+def _post(delivery: Delivery) -> tuple[int | None, str]:
+    """One webhook or chat attempt (in a sending thread: no database here). ``(status code, error)``."""
+    # Keys sorted: the same bytes on every attempt, however the database kept the JSON.
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "HITL-Approvals-Webhooks/1"}
+    if delivery.channel == Delivery.Channel.WEBHOOK:  # a chat webhook takes the message as it is
+        if delivery.endpoint is None:
+            return None, "The endpoint was deleted."
+        headers["X-HITL-Event"] = delivery.event
+        headers["X-HITL-Delivery"] = str(delivery.id)
+        headers["X-HITL-Signature"] = signing.signature(delivery.endpoint.secret, int(time.time()), body)
+    request = urllib.request.Request(delivery.target, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=float(_setting("HITL_WEBHOOK_TIMEOUT", 5))) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code} {exc.reason}"
+    except Exception as exc:  # refused, timed out, DNS, TLS...: all retried the same way
+        return None, f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _pending_requirements(deliveries: list[Delivery]) -> dict:
+    """The still pending requirements these deliveries speak of, by id (one query)."""
+    ids = {d.requirement_id for d in deliveries if d.requirement_id}
+    if not ids:
+        return {}
+    return {r.id: r for r in Requirement.objects.filter(id__in=ids, status=Requirement.Status.PENDING)}
+
+
+def _send_mails(deliveries: list[Delivery], requirements: dict) -> list[tuple[Delivery, int | None, str, bool]]:
+    """Mails of one pass, through one connection. ``(delivery, code, error, skipped)``."""
+    outcomes = []
+    messages = []
+    for delivery in deliveries:
+        if delivery.event == "digest":
+            message = emails.digest_mail(delivery, now=delivery.created_at)
+        else:
+            message = emails.requirement_mail(delivery, requirements.get(delivery.requirement_id))
+        if message is None:
+            outcomes.append((delivery, None, "Nothing to say any more (decided, or the user is gone).", True))
+        else:
+            messages.append((delivery, message))
+    if messages:
+        try:
+            connection = mailers.default
+            connection.open()
+        except Exception as exc:
+            return outcomes + [(d, None, f"{type(exc).__name__}: {exc}", False) for d, _ in messages]
+        try:
+            for delivery, message in messages:
+                try:
+                    connection.send_messages([message])
+                    outcomes.append((delivery, None, "", False))
+                except Exception as exc:
+                    outcomes.append((delivery, None, f"{type(exc).__name__}: {exc}"[:2000], False))
+        finally:
+            try:
+                connection.close()
+            except Exception:
+                log.warning("closing the mail connection failed", exc_info=True)
+    return outcomes
+
+
+def deliveries_send(*, ids=None, now: datetime | None = None, limit: int = 500) -> int:
+    """Send due deliveries (all, or among ``ids``), at most ``limit``; returns how many were
+    delivered. A failed attempt is tried again later, waiting twice as long each time, and dies
+    after HITL_DELIVERY_MAX_ATTEMPTS. One endpoint's failures or slowness touch no other one."""
+    now = now or timezone.now()
+    claimed = _claim(ids=ids, now=now, limit=limit)
+    if not claimed:
+        return 0
+    outcomes = []
+    chats = [d for d in claimed if d.channel == Delivery.Channel.CHAT]
+    requirements = _pending_requirements([d for d in claimed if d.channel != Delivery.Channel.WEBHOOK])
+    for chat in chats:  # rendered here (the database), posted with the webhooks (no database)
+        chat.payload = emails.chat_payload(requirements.get(chat.requirement_id))
+        if chat.payload is None:
+            outcomes.append((chat, None, "Nothing to say any more (decided meanwhile).", True))
+    webhooks = [d for d in claimed if d.channel == Delivery.Channel.WEBHOOK or (d in chats and d.payload)]
+    for delivery in _with_run_data([d for d in webhooks if d.run_id and d.payload.get("data") is None]):
+        outcomes.append((delivery, None, "The run was deleted before its event was sent.", True))
+        webhooks.remove(delivery)
+    if len(webhooks) == 1:
+        outcomes.append((webhooks[0], *_post(webhooks[0]), False))
+    elif webhooks:
+        with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(webhooks))) as pool:
+            outcomes += [(d, *result, False) for d, result in zip(webhooks, pool.map(_post, webhooks), strict=True)]
+    outcomes += _send_mails([d for d in claimed if d.channel == Delivery.Channel.EMAIL], requirements)
+    return _record(outcomes, now=now)
+
+
+def _with_run_data(deliveries: list[Delivery]) -> list[Delivery]:
+    """Fill in the run's JSON of run.* deliveries sent for the first time, stored so that every
+    retry sends the same body; returns those whose run is gone."""
+    runs = WorkflowRun.objects.select_related("created_by").in_bulk({d.run_id for d in deliveries})
+    gone = []
+    for delivery in deliveries:
+        run = runs.get(delivery.run_id)
+        if run is None:
+            gone.append(delivery)
+            continue
+        # An ended run has no pending requirements: nobody's visibility is at stake in its JSON.
+        data = json.loads(json.dumps(run_json(run, AnonymousUser()), cls=DjangoJSONEncoder))
+        delivery.payload = {**delivery.payload, "data": data}
+        Delivery.objects.filter(id=delivery.id).update(payload=delivery.payload)
+    return gone
+
+
+def _record(outcomes, *, now: datetime) -> int:
+    """Store each attempt's outcome (one transaction for the pass); returns how many were delivered."""
+    max_attempts = int(_setting("HITL_DELIVERY_MAX_ATTEMPTS", 10))
+    delivered = 0
+    with transaction.atomic():
+        for delivery, code, error, skipped in outcomes:
+            if skipped:
+                values = {"status": Delivery.Status.SKIPPED, "last_error": error}
+            elif not error and (code is None or 200 <= code < 300):
+                values = {"status": Delivery.Status.DELIVERED, "delivered_at": timezone.now(), "last_error": ""}
+                delivered += 1
+            elif delivery.channel == Delivery.Channel.WEBHOOK and delivery.endpoint_id is None:
+                values = {"status": Delivery.Status.DEAD, "last_error": error}  # nothing can sign it
+            elif delivery.attempts >= max_attempts:
+                values = {"status": Delivery.Status.DEAD, "last_error": error}
+                log.warning("delivery %s is dead after %d attempts: %s", delivery.id, delivery.attempts, error)
+            else:
+                values = {"next_attempt_at": now + retry_delay(delivery.attempts), "last_error": error}
+            Delivery.objects.filter(id=delivery.id).update(response_code=code, **values)
+    return delivered
+
+
+def delivery_retry(*, delivery_id, now: datetime | None = None) -> bool:
+    """Send a dead (or waiting) delivery again at the next pass, with a fresh count of attempts."""
+    now = now or timezone.now()
+    updated = Delivery.objects.filter(
+        id=delivery_id, status__in=[Delivery.Status.DEAD, Delivery.Status.PENDING]
+    ).update(status=Delivery.Status.PENDING, attempts=0, next_attempt_at=now)
+    if updated:
+        transaction.on_commit(lambda: publish([str(delivery_id)]))
+    return bool(updated)
+
+
+# -- the daily digest -----------------------------------------------------------------------------
+def digests_queue(*, now: datetime | None = None) -> int:
+    """Queue today's digest mail for each person who asked for one; returns how many. At most one
+    a day each, whoever runs it (a compare-and-set on the day it was last queued)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    count = 0
+    for pref in Preference.objects.filter(digest=True).exclude(digest_sent_on=today).select_related("user"):
+        user = pref.user
+        with transaction.atomic():
+            if not Preference.objects.filter(pk=pref.pk).exclude(digest_sent_on=today).update(digest_sent_on=today):
+                continue  # someone else queued it
+            if user.is_active and user.email:
+                _queue([_message(Delivery.Channel.EMAIL, "digest", None, user, user.email, now)])
+                count += 1
+    return count
+
+
+def _digest_due(now: datetime) -> bool:
+    return timezone.localtime(now).hour >= int(_setting("HITL_DIGEST_HOUR", 8))
+
+
+def sweep(*, now: datetime | None = None) -> dict:
+    """A ``workflows.hooks.sweep`` hook: send what is due (new deliveries in embedded mode, retries)."""
+    now = now or timezone.now()
+    done = follow_ups_due(now=now)
+    if _digest_due(now):  # from HITL_DIGEST_HOUR on, once a day per person
+        done["digests"] = digests_queue(now=now)
+    done["delivered"] = deliveries_send(now=now)
+    return done

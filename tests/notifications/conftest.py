@@ -1,0 +1,157 @@
+"""Real receivers for the notifications tests: an HTTP server on 127.0.0.1 that records webhook
+POSTs and answers as told (status codes, slowness), and an SMTP server (aiosmtpd) that keeps the
+mails it receives. Plus users, and the publishing of deliveries recorded instead of sent."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+
+from notifications import services
+from workflows import dispatch
+
+
+@dataclass
+class Received:
+    path: str
+    headers: object  # the request's headers (case-insensitive)
+    body: bytes
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """What the endpoint got; ``answers`` are popped per request (status, or ("sleep", s))."""
+
+    url: str
+    requests: list[Received] = field(default_factory=list)
+    answers: list = field(default_factory=list)
+    default: int = 200
+
+
+@pytest.fixture
+def receiver():
+    state = Receiver(url="")
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with lock:
+                state.requests.append(Received(self.path, self.headers, body))
+                answer = state.answers.pop(0) if state.answers else state.default
+            if isinstance(answer, tuple):  # ("sleep", seconds): slower than the sender waits
+                time.sleep(answer[1])
+                answer = 200
+            self.send_response(answer)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the sender connects 16 at once (the default backlog is 5)
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+class Mailbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on 127.0.0.1; Django's SMTP backend is pointed at it."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    with socket.socket() as probe:  # a free port (the controller's own check cannot use port 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
+        }
+    }
+    settings.HITL_BASE_URL = "https://hitl.example.com"
+    yield mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Delivery ids published after commit (to Celery in services mode), recorded instead."""
+    sent: list[list[str]] = []
+    monkeypatch.setattr(services, "publish", lambda ids, **options: sent.append(ids))
+    return sent
+
+
+@pytest.fixture
+def sent_runs():
+    sent: list[str] = []
+    dispatch.set_backend(sent.append)
+    yield sent
+    dispatch.set_backend(None)
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username: str, *perms: str, email: str = "", groups: tuple[str, ...] = ()):
+        user = django_user_model.objects.create_user(username=username, email=email)
+        for codename in perms:
+            user.user_permissions.add(Permission.objects.get(content_type__app_label="workflows", codename=codename))
+        for name in groups:
+            user.groups.add(Group.objects.get_or_create(name=name)[0])
+        return django_user_model.objects.get(pk=user.pk)
+
+    return make
+
+
+@pytest.fixture
+def reviewer(make_user):
+    return make_user("rita", "resolve_requirement", email="rita@example.com")
+
+
+@pytest.fixture
+def temp_workflow():
+    """Register workflows for one test only."""
+    from workflows import registry
+
+    registry.discover()
+    added = []
+
+    def register(workflow):
+        added.append(workflow.name)
+        return registry.register(workflow)
+
+    yield register
+    for name in added:
+        registry._registry.pop(name, None)

@@ -1,0 +1,252 @@
+"""Outbound webhooks: queued with the change that caused them, sent afterwards, signed, retried
+with growing waits after a 500 or a timeout, dead after the last attempt, one endpoint's
+failures never holding up another's."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from notifications import services, signing
+from notifications.models import Delivery
+from workflows import registry
+from workflows import services as workflow_services
+from workflows.api import requirement_json
+from workflows.models import Requirement, WorkflowRun
+
+pytestmark = pytest.mark.django_db
+
+
+def paused_export() -> Requirement:
+    out = registry.get("data_export").run("crm")
+    return Requirement.objects.get(run_id=out.run_id, status="PENDING")
+
+
+def test_a_created_requirement_is_posted_signed_with_its_delivery_id(receiver, published):
+    endpoint = services.webhook_create(url=receiver.url, events=["requirement.created"])
+    req = paused_export()
+    delivery = Delivery.objects.get(channel="webhook")
+    assert (delivery.event, delivery.status, delivery.requirement_id) == ("requirement.created", "pending", req.id)
+    assert receiver.requests == []  # nothing leaves inside the transaction that made it
+
+    assert services.deliveries_send() == 1
+    (got,) = receiver.requests
+    assert got.headers["X-HITL-Event"] == "requirement.created"
+    assert got.headers["X-HITL-Delivery"] == str(delivery.id) == got.json["id"]
+    assert got.headers["Content-Type"] == "application/json"
+    assert signing.verify(endpoint.secret, got.headers["X-HITL-Signature"], got.body, now=int(time.time()))
+    assert not signing.verify("whsec_other", got.headers["X-HITL-Signature"], got.body, now=int(time.time()))
+    assert not signing.verify(endpoint.secret, got.headers["X-HITL-Signature"], got.body + b" ", now=int(time.time()))
+    body = got.json
+    assert set(body) == {"id", "event", "created_at", "data"}
+    assert body["event"] == "requirement.created"
+    assert body["data"]["id"] == str(req.id) and body["data"]["status"] == "PENDING"
+    assert body["data"]["kind"] == requirement_json(req)["kind"] == "confirmation"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.response_code) == ("delivered", 1, 200)
+    assert services.deliveries_send() == 0  # delivered once
+
+
+def test_the_signature_header_is_hmac_sha256_over_timestamp_dot_body(receiver, published):
+    endpoint = services.webhook_create(url=receiver.url, events=["requirement.created"])
+    paused_export()
+    services.deliveries_send()
+    (got,) = receiver.requests
+    t, v1 = (part.split("=", 1)[1] for part in got.headers["X-HITL-Signature"].split(","))
+    import hashlib
+    import hmac
+
+    assert abs(int(t) - time.time()) < 60
+    assert v1 == hmac.new(endpoint.secret.encode(), f"{t}.".encode() + got.body, hashlib.sha256).hexdigest()
+
+
+def test_a_rolled_back_change_queues_nothing(receiver, published):
+    services.webhook_create(url=receiver.url, events=["requirement.created"])
+    with pytest.raises(RuntimeError), transaction.atomic():
+        paused_export()
+        assert Delivery.objects.count() == 1
+        raise RuntimeError("rolled back")
+    assert Delivery.objects.count() == 0 and Requirement.objects.count() == 0
+
+
+def test_a_500_is_retried_within_30_seconds_with_the_same_delivery_id(receiver, published):
+    services.webhook_create(url=receiver.url, events=["requirement.created"])
+    paused_export()
+    receiver.answers = [500]
+    now = timezone.now()
+    assert services.deliveries_send(now=now) == 0
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.response_code) == ("pending", 1, 500)
+    assert "500" in delivery.last_error
+    assert now < delivery.next_attempt_at <= now + timedelta(seconds=30)
+    assert services.deliveries_send(now=now + timedelta(seconds=1)) == 0  # not due yet: nothing sent
+    assert len(receiver.requests) == 1
+
+    assert services.deliveries_send(now=delivery.next_attempt_at) == 1
+    first, second = receiver.requests
+    assert first.headers["X-HITL-Delivery"] == second.headers["X-HITL-Delivery"] == str(delivery.id)
+    assert first.body == second.body
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.response_code, delivery.last_error) == (
+        "delivered",
+        2,
+        200,
+        "",
+    )
+
+
+def test_a_timeout_is_retried_and_waits_double_each_time(receiver, published, settings):
+    settings.HITL_WEBHOOK_TIMEOUT = 0.3
+    services.webhook_create(url=receiver.url, events=["requirement.created"])
+    paused_export()
+    receiver.answers = [("sleep", 1.0), 503]
+    now = timezone.now()
+    services.deliveries_send(now=now)
+    delivery = Delivery.objects.get()
+    assert delivery.status == "pending" and "timed out" in delivery.last_error.lower()
+    assert delivery.response_code is None
+    first_wait = delivery.next_attempt_at - now
+    services.deliveries_send(now=delivery.next_attempt_at)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.response_code) == ("pending", 2, 503)
+    assert services.retry_delay(2) == 2 * services.retry_delay(1) == 2 * first_wait
+    services.deliveries_send(now=delivery.next_attempt_at)
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered" and len(receiver.requests) == 3
+
+
+def test_after_the_last_attempt_a_delivery_is_dead_and_can_be_sent_again(receiver, published, settings):
+    settings.HITL_DELIVERY_MAX_ATTEMPTS = 3
+    services.webhook_create(url=receiver.url, events=["requirement.created"])
+    paused_export()
+    receiver.default = 500
+    now = timezone.now()
+    for _ in range(5):  # bounded: more rounds than attempts
+        services.deliveries_send(now=now)
+        now += timedelta(hours=2)
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("dead", 3)
+    assert len(receiver.requests) == 3
+
+    receiver.default = 200
+    assert services.delivery_retry(delivery_id=delivery.id)
+    assert services.deliveries_send() == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)
+
+
+def test_a_failing_endpoint_does_not_hold_up_another(receiver, published, settings):
+    settings.HITL_WEBHOOK_TIMEOUT = 0.5
+    services.webhook_create(url=receiver.url + "/good", events=["requirement.created"])
+    # Nobody listens on port 9 (discard): the connection is refused.
+    services.webhook_create(url="http://127.0.0.1:9/refused", events=["requirement.created"])
+    paused_export()
+    assert services.deliveries_send() == 1
+    good = Delivery.objects.get(target=receiver.url + "/good")
+    bad = Delivery.objects.get(target="http://127.0.0.1:9/refused")
+    assert good.status == "delivered"
+    assert bad.status == "pending" and bad.last_error
+
+
+def test_only_subscribed_events_are_sent(receiver, published):
+    services.webhook_create(url=receiver.url, events=["run.completed"])
+    paused_export()
+    assert Delivery.objects.filter(channel="webhook").count() == 0
+
+
+def test_resolved_completed_expired_and_cancelled_are_announced(receiver, published, reviewer, sent_runs):
+    services.webhook_create(
+        url=receiver.url,
+        events=["requirement.resolved", "requirement.expired", "run.completed", "run.cancelled"],
+    )
+    req = paused_export()
+    workflow_services.requirement_resolve(requirement_id=req.id, user=reviewer, action="confirm", version=req.version)
+    webhooks = Delivery.objects.filter(channel="webhook")
+    assert list(webhooks.values_list("event", flat=True)) == ["requirement.resolved"]
+    workflow_services.run_advance(run_id=req.run_id)
+    assert WorkflowRun.objects.get(id=req.run_id).status == "COMPLETED"
+    assert set(webhooks.values_list("event", flat=True)) == {"requirement.resolved", "run.completed"}
+
+    expiring = paused_export()
+    workflow_services.requirements_expire_due(now=expiring.timeout_at + timedelta(seconds=1))
+    cancelled = paused_export()
+    workflow_services.run_cancel(run_id=cancelled.run_id)
+
+    services.deliveries_send()  # the mails to rita go to Django's test outbox
+    by_event = {r.json["event"]: r.json["data"] for r in receiver.requests}
+    assert set(by_event) == {"requirement.resolved", "run.completed", "requirement.expired", "run.cancelled"}
+    assert by_event["requirement.resolved"]["resolution"]["action"] == "confirm"
+    assert by_event["run.completed"]["id"] == str(req.run_id) and by_event["run.completed"]["status"] == "COMPLETED"
+    assert by_event["requirement.expired"]["id"] == str(expiring.id)
+    assert by_event["requirement.expired"]["status"] == "EXPIRED"
+    assert by_event["run.cancelled"]["status"] == "CANCELLED"
+
+
+def test_a_failed_run_is_announced(receiver, published, temp_workflow):
+    from workflows.engine import Step, Workflow
+
+    def boom(step_input):
+        raise RuntimeError("boom")
+
+    temp_workflow(Workflow(name="test_notify_fails", steps=[Step(name="boom", executor=boom)]))
+    services.webhook_create(url=receiver.url, events=["run.failed"])
+    out = registry.get("test_notify_fails").run("x")
+    assert WorkflowRun.objects.get(id=out.run_id).status == "ERROR"
+    (delivery,) = Delivery.objects.all()
+    assert (delivery.event, str(delivery.run_id)) == ("run.failed", out.run_id)
+    receiver.answers = [500]
+    services.deliveries_send()
+    delivery.refresh_from_db()  # the run's JSON, read when first sent, is kept for the retries
+    assert delivery.payload["data"]["status"] == "ERROR" and delivery.payload["data"]["error"]
+    services.deliveries_send(now=delivery.next_attempt_at)
+    first, second = receiver.requests
+    assert first.body == second.body and first.json["data"]["id"] == out.run_id
+
+
+def test_a_run_deleted_before_its_event_left_is_skipped(receiver, published, reviewer, sent_runs):
+    services.webhook_create(url=receiver.url, events=["run.cancelled"])
+    req = paused_export()
+    workflow_services.run_cancel(run_id=req.run_id)
+    WorkflowRun.objects.filter(id=req.run_id).delete()
+    assert services.deliveries_send() == 0
+    assert receiver.requests == []
+    assert Delivery.objects.get(event="run.cancelled").status == "skipped"
+
+
+def test_deliveries_are_published_after_commit_only(receiver, published, django_capture_on_commit_callbacks):
+    services.webhook_create(url=receiver.url, events=["requirement.created"])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        paused_export()
+    assert published == []
+    for callback in callbacks:
+        callback()
+    assert published == [[str(Delivery.objects.get().id)]]
+
+
+def test_the_sweep_sends_due_deliveries(receiver, published):
+    services.webhook_create(url=receiver.url, events=["requirement.created"])
+    paused_export()
+    assert workflow_services.sweep()["delivered"] == 1
+    assert len(receiver.requests) == 1
+
+
+def test_services_mode_publishes_one_send_task_for_a_burst(monkeypatch, settings):
+    from celery import current_app
+
+    sent = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, **kwargs: sent.append((name, kwargs["args"])))
+    settings.HITL_EMBEDDED = False
+    monkeypatch.setattr(services, "_last_publish", 0.0)
+    services.publish(["a"])
+    services.publish(["b"])  # within the gap: the task published for "a" sends every due delivery
+    assert sent == [("notifications.tasks.send_deliveries", [["a"]])]
+    monkeypatch.setattr(services, "_last_publish", 0.0)  # the gap passed
+    services.publish(["c"])
+    assert len(sent) == 2
+    settings.HITL_EMBEDDED = True
+    services.publish(["d"])  # embedded mode: the in-process sweeper sends them
+    assert len(sent) == 2
