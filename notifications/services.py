@@ -303,10 +303,19 @@ def _messages(requirement, event: str, people, now) -> list[Delivery]:
     return deliveries
 
 
-def requirement_resolved(*, requirement, user, resolution, shown) -> None:
-    """A ``workflows.services.resolution_hooks`` hook."""
+def requirement_resolved(*, requirement, user, resolution, shown, **context) -> None:
+    """A ``workflows.store.resolution_hooks`` hook: every resolution, whatever its path (page, API,
+    Python API, link). A timeout is told as ``requirement.expired`` instead (its own hook)."""
+    if requirement.status == Requirement.Status.EXPIRED:
+        return
+    endpoints = _endpoints_for("requirement.resolved")
+    if not endpoints:
+        return
+    if not isinstance(requirement, Requirement):  # the engine's object (a Python-API decision)
+        requirement = Requirement.objects.get(id=requirement.id)
     now = timezone.now()
-    _queue(_webhooks("requirement.resolved", [(requirement, requirement_json(requirement))], now))
+    data = [(requirement, requirement_json(requirement))]
+    _queue(_webhooks("requirement.resolved", data, now, endpoints=endpoints))
 
 
 def requirement_expired(*, run_id, requirement_id) -> None:

@@ -125,7 +125,7 @@ def sent_runs():
 @pytest.fixture
 def make_user(django_user_model):
     def make(username: str, *perms: str, email: str = "", groups: tuple[str, ...] = ()):
-        user = django_user_model.objects.create_user(username=username, email=email)
+        user = django_user_model.objects.create_user(username=username, email=email, password=f"{username}-password")
         for codename in perms:
             user.user_permissions.add(Permission.objects.get(content_type__app_label="workflows", codename=codename))
         for name in groups:
