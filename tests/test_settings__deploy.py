@@ -16,6 +16,9 @@ PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": "a-production-key-" + "x7Qm2Lp9Vz4Rt8Kw3Nb6Hy1Jd5Fg0Sc" * 2,
     "ALLOWED_HOSTS": "approvals.example.com",
+    # Production sends notification mail by SMTP: without it Django's check rightly reports that
+    # mail would only be printed.
+    "EMAIL_HOST": "smtp.example.com",
 }
 
 
