@@ -56,7 +56,7 @@ def start_run(browser: Browser, base: str) -> None:
 def test_asked_from_the_button_then_notified_in_the_background(asgi_live_server, browser, people):
     page = login(browser, asgi_live_server, "rita")
     expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
-    page.wait_for_function("window.__wsOpen >= 1")
+    page.wait_for_function("() => window.__wsOpen >= 1")
     assert page.evaluate("window.__asked") == 0  # never on load
     button = page.get_by_role("button", name="Enable desktop notifications")
     button.click()
@@ -66,7 +66,7 @@ def test_asked_from_the_button_then_notified_in_the_background(asgi_live_server,
     page.evaluate("window.__hidden = true")  # the reviewer switched to another tab
     start_run(browser, asgi_live_server)
     expect(page.locator("tr.inbox-row", has_text="export")).to_be_visible()
-    page.wait_for_function("window.__notified.length >= 1")
+    page.wait_for_function("() => window.__notified.length >= 1")
     (notice,) = page.evaluate("window.__notified")
     assert notice["title"] == "Waiting for you: export" and "data_export" in notice["body"]
 
@@ -74,7 +74,7 @@ def test_asked_from_the_button_then_notified_in_the_background(asgi_live_server,
 def test_a_visible_tab_is_not_notified_and_the_channel_can_be_off(asgi_live_server, browser, people):
     rita, _ = people
     page = login(browser, asgi_live_server, "rita")
-    page.wait_for_function("window.__wsOpen >= 1")
+    page.wait_for_function("() => window.__wsOpen >= 1")
     page.get_by_role("button", name="Enable desktop notifications").click()
     start_run(browser, asgi_live_server)
     expect(page.locator("tr.inbox-row", has_text="export")).to_be_visible()

@@ -38,7 +38,7 @@ def test_a_node_changes_state_live_when_the_run_advances(asgi_live_server, brows
     export_node = page.locator('svg [data-path="1"]')
     expect(export_node).to_have_attribute("data-state", "paused")
     expect(page.locator("#step-1")).to_contain_text("paused for a person")
-    page.wait_for_function("window.__wsOpen === true")
+    page.wait_for_function("() => window.__wsOpen === true")
     page.evaluate("window.__sameDocument = true")
     page.screenshot(path=screenshot_dir / "run_graph_paused.png", full_page=True)
 
