@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from .models import Requirement, WorkflowRun
+from .models import Delegation, Requirement, WorkflowRun
 
 RESOLVE_PERM = "workflows.resolve_requirement"
 
@@ -24,7 +25,13 @@ def requirements_visible_to(user) -> QuerySet[Requirement]:
         return qs
     # Membership subqueries on the link tables: no joins in the outer query, so it can walk the
     # (status, created_at) index in inbox order and stop after one page.
-    links = Requirement.assignees.through.objects.filter(user_id=user.id).values("requirement_id")
+    # A delegation in force hands the delegate what is assigned to the delegator by name (items
+    # assigned before it began too); the delegate holds the resolve permission (checked when made).
+    now = timezone.now()
+    delegators = Delegation.objects.filter(delegate_id=user.id, starts_at__lte=now, ends_at__gt=now).values("user_id")
+    links = Requirement.assignees.through.objects.filter(Q(user_id=user.id) | Q(user_id__in=delegators)).values(
+        "requirement_id"
+    )
     group_links = Requirement.groups.through.objects.filter(group__user=user).values("requirement_id")
     rule = Q(id__in=links) | Q(id__in=group_links)
     if user.has_perm(RESOLVE_PERM):
