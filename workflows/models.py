@@ -226,7 +226,9 @@ class Requirement(models.Model):
             # req_status_created backwards).
             models.Index(fields=["status", "due_sort", "created_at", "id"], name="req_status_due"),
             models.Index(fields=["status", "deadline_sort", "created_at", "id"], name="req_status_deadline"),
-            models.Index(fields=["status", "-priority_rank", "due_sort", "created_at", "id"], name="req_status_priority"),
+            models.Index(
+                fields=["status", "-priority_rank", "due_sort", "created_at", "id"], name="req_status_priority"
+            ),
             models.Index(fields=["claimed_by", "status"], name="req_claimed_status"),
         ]
         permissions = [
@@ -329,7 +331,7 @@ class AssignmentChange(models.Model):
 
 
 class Delegation(models.Model):
-    """"While I am away, my items go to bob": between ``starts_at`` and ``ends_at`` the delegate
+    """ "While I am away, my items go to bob": between ``starts_at`` and ``ends_at`` the delegate
     sees and decides what is assigned to ``user`` by name (new and existing items alike)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delegations")

@@ -245,8 +245,10 @@ def requirement_resolve(
             resolution = clean_decision(req, action, data)
             teams.refuse_if_claimed_by_other(row, user)
             teams.refuse_separation(row, run, _username(user))
-            if teams.is_quorum(row) and resolution.get("action") != "reject" and not _quorum_completes(
-                row, run, user, resolution, now
+            if (
+                teams.is_quorum(row)
+                and resolution.get("action") != "reject"
+                and not _quorum_completes(row, run, user, resolution, now)
             ):
                 return row  # still PENDING: more approvals are needed
             shown = dict(row.payload or {})
@@ -325,7 +327,9 @@ def _lock_pending(requirement_id, user) -> tuple[WorkflowRun, Requirement]:
 
 def _claim_write(row: Requirement, user, now) -> None:
     row.claimed_by, row.claimed_at = user, now if user is not None else None
-    rows.update(Requirement, {"claimed_by": user.pk if user is not None else None, "claimed_at": row.claimed_at}, id=row.id)
+    rows.update(
+        Requirement, {"claimed_by": user.pk if user is not None else None, "claimed_at": row.claimed_at}, id=row.id
+    )
 
 
 def requirement_claim(*, requirement_id, user, now: datetime | None = None) -> Requirement:
@@ -353,7 +357,9 @@ def requirement_release(*, requirement_id, user, now: datetime | None = None) ->
         if row.claimed_by_id is None:
             raise teams.TeamConflict("Nobody has claimed this requirement.", code="not_claimed")
         if row.claimed_by_id != user.pk and not user.has_perm(teams.OVERRIDE_PERM):
-            raise teams.TeamConflict(f"Claimed by {row.claimed_by.get_username()}: only they release it.", code="claimed")
+            raise teams.TeamConflict(
+                f"Claimed by {row.claimed_by.get_username()}: only they release it.", code="claimed"
+            )
         previous = row.claimed_by.get_username() if row.claimed_by else ""
         _claim_write(row, None, now)
         _record_change(row, user, AssignmentChange.Action.RELEASE, from_label=previous, now=now)
@@ -374,7 +380,13 @@ def requirement_take_over(*, requirement_id, user, reason: str, now: datetime | 
         previous = row.claimed_by.get_username() if row.claimed_by else ""
         _claim_write(row, user, now)
         _record_change(
-            row, user, AssignmentChange.Action.TAKE_OVER, from_label=previous, to_label=_username(user), note=reason, now=now
+            row,
+            user,
+            AssignmentChange.Action.TAKE_OVER,
+            from_label=previous,
+            to_label=_username(user),
+            note=reason,
+            now=now,
         )
         broadcast.requirements_changed(run.id, [row.id])
     return row
@@ -414,11 +426,15 @@ def requirement_reassign(
         row.groups.set([to_group] if to_group is not None else [])
         row.claimed_by, row.claimed_at = None, None
         rows.update(
-            Requirement, {"is_assigned": True, "claimed_by": None, "claimed_at": None, "unknown_assignment": {}}, id=row.id
+            Requirement,
+            {"is_assigned": True, "claimed_by": None, "claimed_at": None, "unknown_assignment": {}},
+            id=row.id,
         )
         row.is_assigned = True
         after = to_user.get_username() if to_user is not None else f"group {to_group.name}"
-        _record_change(row, user, AssignmentChange.Action.REASSIGN, from_label=before, to_label=after, note=note, now=now)
+        _record_change(
+            row, user, AssignmentChange.Action.REASSIGN, from_label=before, to_label=after, note=note, now=now
+        )
         broadcast.requirements_changed(run.id, [row.id])
     return row
 
@@ -457,8 +473,18 @@ def claims_expire_idle(*, now: datetime | None = None, limit: int = 500) -> int:
         with transaction.atomic():
             if lock_run(run_id, skip_locked=True) is None:
                 continue
-            row = Requirement.objects.select_for_update().select_related("claimed_by").filter(id=requirement_id).first()
-            if row is None or not row.is_pending or row.claimed_at is None or row.claimed_at >= now - timedelta(seconds=idle):
+            row = (
+                Requirement.objects.select_for_update(of=("self",))
+                .select_related("claimed_by")
+                .filter(id=requirement_id)
+                .first()
+            )
+            if (
+                row is None
+                or not row.is_pending
+                or row.claimed_at is None
+                or row.claimed_at >= now - timedelta(seconds=idle)
+            ):
                 continue
             previous = row.claimed_by.get_username() if row.claimed_by else ""
             _claim_write(row, None, now)

@@ -327,7 +327,8 @@ def _check_team_rules(req: EngineRequirement, run: WorkflowRun, user) -> None:
     teams.refuse_separation(row, run, req.resolved_by)
     if teams.is_quorum(row) and (req.resolution or {}).get("action") != "reject":
         raise teams.TeamConflict(
-            f"This needs {teams.approvals_needed(row)} approvals from distinct people: approve in the inbox or the API.",
+            f"This needs {teams.approvals_needed(row)} approvals from distinct people: "
+            "approve in the inbox or the API.",
             code="quorum",
         )
 

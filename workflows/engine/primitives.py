@@ -220,7 +220,9 @@ class HumanReview:
     def _check_team_options(self) -> None:
         set_ = object.__setattr__
         if not isinstance(self.separation_of_duties, bool):
-            raise DefinitionError(f"HumanReview separation_of_duties must be True or False: {self.separation_of_duties!r}")
+            raise DefinitionError(
+                f"HumanReview separation_of_duties must be True or False: {self.separation_of_duties!r}"
+            )
         n = self.approvals_required
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 20:
             raise DefinitionError(f"HumanReview approvals_required must be an int from 1 to 20: {n!r}")
@@ -240,7 +242,9 @@ class HumanReview:
             try:
                 set_(self, "due_in", _seconds(self.due_in))
             except DefinitionError:
-                raise DefinitionError(f"HumanReview due_in must be a positive number of seconds: {self.due_in!r}") from None
+                raise DefinitionError(
+                    f"HumanReview due_in must be a positive number of seconds: {self.due_in!r}"
+                ) from None
 
     @property
     def team_options(self) -> dict:
