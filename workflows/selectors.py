@@ -85,3 +85,25 @@ def user_may_start_runs(user) -> bool:
 def user_may_cancel_runs(user) -> bool:
     """Holders of ``workflows.cancel_run`` (on runs they can see), and superusers."""
     return _active(user) and user.has_perm("workflows.cancel_run")
+
+
+# The inbox's and the API's sort orders, each served by an index (see Requirement.Meta).
+SORTS = {
+    "due": ("due_sort", "created_at", "id"),  # what is due (or times out) soonest first
+    "priority": ("-priority_rank", "due_sort", "created_at", "id"),
+    "deadline": ("deadline_sort", "created_at", "id"),  # what times out soonest first
+    "age": ("created_at", "-id"),  # the oldest first
+}
+CLAIMED = ("me", "none", "any")
+
+
+def requirements_sorted(qs: QuerySet[Requirement], sort: str) -> QuerySet[Requirement]:
+    return qs.order_by(*SORTS[sort])
+
+
+def requirements_claimed(qs: QuerySet[Requirement], claimed: str, user) -> QuerySet[Requirement]:
+    if claimed == "me":
+        return qs.filter(claimed_by_id=user.id)
+    if claimed == "none":
+        return qs.filter(claimed_by__isnull=True)
+    return qs
