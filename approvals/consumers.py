@@ -152,6 +152,66 @@ class RunConsumer(_LiveConsumer):
         return render_to_string("workflows/run_detail.html#run-live", context)
 
 
+class RequirementConsumer(_LiveConsumer):
+    """A decision page: on each change of its run (a decision, a claim, a release, a reassignment,
+    an approval, a comment, a cancellation), the team part for this user, and the decision panel
+    when what it offers changed (decided, claimed by someone else, released): who did it and when
+    shows there, and the form goes while the user may not decide."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_SIGNED_OUT)
+            return
+        self.requirement_id = str(self.scope["url_route"]["kwargs"]["requirement_id"])
+        found = await database_sync_to_async(self._find)(user)
+        if found is None:
+            await self.close(code=4404)  # unknown, or not this user's to see: the same answer
+            return
+        run_id, self.shown = found
+        await self.join(run_group(run_id))
+
+    def _requirement(self, user):
+        return (
+            workflow_selectors.requirements_visible_to(user)
+            .select_related("run", "claimed_by")
+            .filter(id=self.requirement_id)
+            .first()
+        )
+
+    @staticmethod
+    def _panel_state(req) -> tuple:
+        return (req.status, req.claimed_by_id, req.version)
+
+    def _find(self, user):
+        req = self._requirement(user)
+        return None if req is None else (req.run_id, self._panel_state(req))
+
+    run_changed = _LiveConsumer.changed
+
+    def may_watch(self, user) -> bool:
+        return workflow_selectors.requirements_visible_to(user).filter(id=self.requirement_id).exists()
+
+    def render(self, user) -> str:
+        from approvals.forms import DecisionForm
+        from approvals.views import decision_context
+
+        req = self._requirement(user)
+        if req is None:  # no longer visible since may_watch(): the next change closes the socket
+            return ""
+        context = {
+            **decision_context(user=user, req=req, form=DecisionForm(req)),
+            "oob": True,
+            "csrf_token": _csrf_token(self.scope),
+        }
+        html = render_to_string("approvals/decide.html#team-live", context)
+        state = self._panel_state(req)
+        if state != self.shown:  # re-rendered only then: it would wipe what the user is typing
+            self.shown = state
+            html += render_to_string("approvals/decide.html#decision-panel", context)
+        return html
+
+
 def _csrf_token(scope) -> str:
     """A CSRF token for the page's own CSRF cookie, so that the forms of a re-rendered part (Cancel,
     Rerun) still post. Empty without a well-formed cookie (such a form then fails the check, as it

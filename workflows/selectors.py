@@ -89,9 +89,10 @@ def user_may_cancel_runs(user) -> bool:
 
 # The inbox's and the API's sort orders, each served by an index (see Requirement.Meta).
 SORTS = {
-    "due": ("due_sort", "created_at", "id"),  # what is due (or times out) soonest first
-    "priority": ("-priority_rank", "due_sort", "created_at", "id"),
-    "deadline": ("deadline_sort", "created_at", "id"),  # what times out soonest first
+    # What is due (or times out) soonest first; without dates, the newest first.
+    "due": ("due_sort", "-created_at", "id"),
+    "priority": ("-priority_rank", "due_sort", "-created_at", "id"),
+    "deadline": ("deadline_sort", "-created_at", "id"),  # what times out soonest first
     "age": ("created_at", "-id"),  # the oldest first
 }
 CLAIMED = ("me", "none", "any")
