@@ -178,3 +178,14 @@ def test_team_posts_need_a_login_and_post(flows, alice):
     req = pending("page_team_plain")
     assert Client().post(url(req, "claim")).status_code == 302  # to the login page
     assert client_of(alice).get(url(req, "claim")).status_code == 405
+
+
+def test_the_run_page_shows_claims_reassignments_and_approvals(flows, alice, bob, django_user_model):
+    req = pending("page_team_quorum")
+    services.requirement_claim(requirement_id=req.id, user=bob)
+    services.requirement_resolve(requirement_id=req.id, user=bob, action="confirm")
+    inspector = grant(django_user_model.objects.create_user("ivan"), "view_workflowrun", "view_requirement")
+    page = client_of(inspector).get(f"/runs/{req.run_id}/").content.decode()
+    section = page[page.index("Claims, approvals and reassignments") :]
+    assert "<strong>Claim</strong> of pay by bob" in section and "<strong>Approve</strong> of pay by bob" in section
+    assert "1 more needed" in section
