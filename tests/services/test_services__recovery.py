@@ -389,7 +389,11 @@ def test_a_changed_definition_without_the_paused_step_stops_with_a_clear_error_t
     req.refresh_from_db()
     assert req.status == "RESOLVED"  # the decision is kept
     sent = len(broker.sent)
-    assert services.sweep(now=later(3600)) == {"expired": 0, "recovered": 0}  # not sent again and again
+    assert services.sweep(now=later(3600)) == {
+        "expired": 0,
+        "claims_released": 0,
+        "recovered": 0,
+    }  # not sent again and again
     assert len(broker.sent) == sent
 
     redefine(flows.gated)  # the definition is restored (a deploy): the next sweep sends it again
