@@ -25,6 +25,11 @@ from approvals import selectors
 from workflows import selectors as workflow_selectors
 from workflows.broadcast import INBOX_GROUP, run_group
 
+
+def presence_group(requirement_id) -> str:
+    return f"presence.{requirement_id}"
+
+
 # Changes that land within this window are rendered once (a burst of timeouts, a parallel step).
 COALESCE_SECONDS = 0.05
 MAX_QUERY_STRING = 2_000
@@ -170,6 +175,55 @@ class RequirementConsumer(_LiveConsumer):
             return
         run_id, self.shown = found
         await self.join(run_group(run_id))
+        # Presence ("Also looking: bob"): consumers of one requirement greet each other in a group
+        # of their own (the run's group carries run changes only), with usernames, never more.
+        self.username, self.others = user.get_username(), {}
+        self.presence_group = presence_group(self.requirement_id)
+        await self.channel_layer.group_add(self.presence_group, self.channel_name)
+        await self.channel_layer.group_send(
+            self.presence_group, {"type": "presence.hello", "channel": self.channel_name, "user": self.username}
+        )
+
+    async def disconnect(self, code):
+        group = getattr(self, "presence_group", None)
+        if group is not None:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.channel_layer.group_send(group, {"type": "presence.bye", "channel": self.channel_name})
+        await super().disconnect(code)
+
+    async def presence_hello(self, event):
+        if event["channel"] == self.channel_name:
+            return
+        self.others[event["channel"]] = str(event["user"])[:150]
+        await self.channel_layer.send(
+            event["channel"], {"type": "presence.here", "channel": self.channel_name, "user": self.username}
+        )
+        await self._send_presence()
+
+    async def presence_here(self, event):
+        self.others[event["channel"]] = str(event["user"])[:150]
+        await self._send_presence()
+
+    async def presence_bye(self, event):
+        if self.others.pop(event["channel"], None) is not None:
+            await self._send_presence()
+
+    async def _send_presence(self):
+        close_code = await database_sync_to_async(self._check)()
+        if close_code:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.close(code=close_code)
+            return
+        looking = sorted(set(self.others.values()) - {self.username})
+        await self.send(text_data=render_to_string("approvals/decide.html#presence", {"looking": looking, "oob": True}))
+
+    def _check(self) -> int:
+        """The session still signs the user in, and they may still see the requirement (0), else
+        the close code: presence is only told to whoever may watch."""
+        user = selectors.user_still_signed_in(self.sign_in)
+        if user is None:
+            return CLOSE_SIGNED_OUT
+        return 0 if self.may_watch(user) else CLOSE_FORBIDDEN
 
     def _requirement(self, user):
         return (

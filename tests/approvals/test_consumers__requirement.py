@@ -100,3 +100,17 @@ async def test_a_user_who_loses_sight_of_it_is_closed():
     await changed(req)
     output = await communicator.receive_output(timeout=3)
     assert output["type"] == "websocket.close" and output["code"] == 4403
+
+
+async def test_presence_says_who_else_is_looking():
+    alice, bob, _, _, req = await setup()
+    first, connected, _ = await connect(alice, req.id)
+    assert connected
+    second, connected, _ = await connect(bob, req.id)
+    assert connected
+    assert "Also looking: bob" in await first.receive_from(timeout=3)
+    assert "Also looking: alice" in await second.receive_from(timeout=3)
+    await second.disconnect()
+    html = await first.receive_from(timeout=3)
+    assert '<p id="presence"' in html and "Also looking" not in html
+    await first.disconnect()

@@ -1,5 +1,5 @@
-"""Two reviewers in two browser contexts: a claim is seen live by the other (decision page and
-inbox, no reload), a quorum of two completes only after the second approval, and the run's
+"""Two reviewers in two browser contexts: who else is looking, a claim is seen live by the other
+(decision page and inbox, no reload), a quorum of two completes only after the second approval, and the run's
 starter is refused under four eyes."""
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def test_a_claim_is_seen_live_by_the_other_reviewer(asgi_live_server, browser, p
     expect(bob.get_by_role("button", name="Confirm")).to_be_visible()
 
     alice.goto(f"{asgi_live_server}/inbox/{req.id}/")
+    expect(bob.locator("#presence")).to_have_text("Also looking: alice")  # presence, live
+    expect(alice.locator("#presence")).to_have_text("Also looking: bob")
     alice.get_by_role("button", name="Claim").click()
     expect(alice.get_by_role("button", name="Release")).to_be_visible()
 
