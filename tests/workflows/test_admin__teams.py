@@ -42,13 +42,19 @@ def test_reassign_action_asks_then_goes_through_the_service(admin_client, paused
 
 
 def test_reassign_action_refuses_both_or_neither(admin_client, paused_run, make_user):
-    make_user("bob", "resolve_requirement")
+    bob = make_user("bob", "resolve_requirement")
     group = Group.objects.create(name="legal")
     req = Requirement.objects.get(run=paused_run, status="PENDING")
     url = reverse("admin:workflows_requirement_changelist")
     page = admin_client.post(
         url,
-        {"action": "reassign_requirements", "_selected_action": [req.id], "apply": "1", "group": group.pk, "user": 1},
+        {
+            "action": "reassign_requirements",
+            "_selected_action": [req.id],
+            "apply": "1",
+            "group": group.pk,
+            "user": bob.pk,
+        },
     )
     assert "one of them" in page.text and not AssignmentChange.objects.exists()
 
