@@ -288,6 +288,9 @@ def _quorum_completes(row: Requirement, run: WorkflowRun, user, resolution: dict
     needed = teams.approvals_needed(row, approvals)
     _record_change(row, user, AssignmentChange.Action.APPROVE, note=f"{needed} more needed" if needed else "", now=now)
     if needed:
+        if row.claimed_by_id == user.pk:  # the claimer's part is done: the others approve now
+            _claim_write(row, None, now)
+            _record_change(row, user, AssignmentChange.Action.RELEASE, from_label=username, note="approved", now=now)
         broadcast.requirements_changed(run.id, [row.id])
         return False
     return True

@@ -310,6 +310,17 @@ def test_quorum_of_two_stays_pending_after_the_first_approval(alice, bob, make_u
     ]
 
 
+def test_a_claimer_who_approves_a_quorum_lets_the_others_approve(alice, bob, make_user, decide):
+    carol = make_user("carol", "resolve_requirement")
+    req = _pending(quorum, alice)
+    services.requirement_claim(requirement_id=req.id, user=bob)
+    with pytest.raises(teams.TeamConflict):
+        decide(requirement_id=req.id, user=carol, action="confirm")
+    row = decide(requirement_id=req.id, user=bob, action="confirm")
+    assert row.is_pending and row.claimed_by is None
+    assert decide(requirement_id=req.id, user=carol, action="confirm").status == Requirement.Status.RESOLVED
+
+
 def test_any_reject_rejects_a_quorum(alice, bob, make_user, decide):
     carol = make_user("carol", "resolve_requirement")
     req = _pending(quorum, alice)
