@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from workflows import selectors as workflow_selectors
+from workflows import teams
 from workflows.models import Requirement, StepRun
 
 ASSIGNED_TO_ME = "me"
@@ -32,8 +33,13 @@ class InboxFilters:
         return bool(self.workflow or self.kind or self.assigned or self.q)
 
 
-def inbox_requirements(*, user, filters: InboxFilters | None = None) -> QuerySet[Requirement]:
-    """Pending requirements ``user`` may resolve, newest first, narrowed by ``filters``.
+SORT_LABELS = {"due": "Due soonest", "priority": "Priority", "deadline": "Deadline soonest", "age": "Oldest"}
+DEFAULT_SORT = "due"
+
+
+def inbox_requirements(*, user, filters: InboxFilters | None = None, sort: str = "") -> QuerySet[Requirement]:
+    """Pending requirements ``user`` may resolve, in ``sort`` order (newest first without one),
+    narrowed by ``filters``.
 
     One query whatever the inbox size: filters are subqueries on the requirement rows, and rows
     carry the workflow name, so nothing is joined or loaded per row.
@@ -57,6 +63,8 @@ def inbox_requirements(*, user, filters: InboxFilters | None = None) -> QuerySet
             if len(term) >= 4:  # a run id prefix, as shown in the inbox
                 match |= Q(run__id__istartswith=term)
         qs = qs.filter(match)
+    if sort in workflow_selectors.SORTS:
+        return workflow_selectors.requirements_sorted(qs, sort)
     return qs.order_by("-created_at", "id")
 
 
@@ -147,3 +155,47 @@ def user_still_signed_in(sign_in: SignIn | None):
     if not any(constant_time_compare(sign_in.session_hash, h) for h in hashes):
         return None
     return user
+
+
+@dataclass(frozen=True)
+class TeamView:
+    """What the decision page shows of the people around a requirement, for one user."""
+
+    claimed_by: str
+    mine: bool
+    claimed_by_other: bool
+    may_override: bool
+    may_reassign: bool
+    separated: str  # why separation of duties keeps this user from deciding, or ""
+    approvals: list
+    approvals_needed: int
+    assignment: str
+    comments: list
+    changes: list
+
+
+def team_view(*, user, requirement: Requirement) -> TeamView:
+    req = requirement
+    claimed_by = req.claimed_by.get_username() if req.claimed_by_id and req.claimed_by else ""
+    mine = bool(req.claimed_by_id) and req.claimed_by_id == user.pk
+    approvals = list(req.approvals.all())
+    separated = ""
+    if req.is_pending and req.separation_of_duties:
+        try:
+            teams.refuse_separation(req, req.run, user.get_username())
+        except teams.SeparationOfDutiesError as exc:
+            separated = str(exc)
+    holder = mine or (not req.claimed_by_id and req.assignees.filter(pk=user.pk).exists())
+    return TeamView(
+        claimed_by=claimed_by,
+        mine=mine,
+        claimed_by_other=bool(req.claimed_by_id) and not mine,
+        may_override=user.has_perm(teams.OVERRIDE_PERM),
+        may_reassign=req.is_pending and (holder or user.has_perm(teams.REASSIGN_PERM)),
+        separated=separated,
+        approvals=approvals,
+        approvals_needed=teams.approvals_needed(req, approvals) if teams.is_quorum(req) else 0,
+        assignment=teams.assignment_label(req),
+        comments=list(req.comments.order_by("created_at", "id")[:200]),
+        changes=list(req.assignment_changes.order_by("created_at", "id")[:200]),
+    )

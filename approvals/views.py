@@ -12,15 +12,20 @@ from functools import cached_property
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Group
 from django.core.paginator import Paginator
+from django.db.models.fields.json import KT
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from workflows import registry
+from workflows import registry, teams
+from workflows import selectors as workflow_selectors
 from workflows import services as workflow_services
 from workflows.engine.errors import ConflictError, DecisionError, ExpiredError, ValidationError
 from workflows.engine.requirements import ACTIONS
@@ -84,10 +89,38 @@ def inbox_context(*, user, params: QueryDict) -> dict:
         assigned=assigned if assigned in (selectors.ASSIGNED_TO_ME, selectors.ASSIGNED_TO_MY_GROUPS) else "",
         q=_filter_text(params.get("q", "")).strip(),
     )
-    requirements = selectors.inbox_requirements(user=user, filters=filters).only(
-        "id", "run_id", "workflow_name", "step_name", "kind", "created_at", "timeout_at"
+    sort = params.get("sort", "")
+    sort = sort if sort in selectors.SORT_LABELS else selectors.DEFAULT_SORT
+    requirements = (
+        selectors.inbox_requirements(user=user, filters=filters, sort=sort)
+        .select_related("claimed_by")
+        .prefetch_related("assignees", "groups", "approvals")
+        # What is asked: the message, else the tool's name (read from the payload by the
+        # database: a payload may be a large output).
+        .annotate(tool_name=KT("payload__tool"))
+        .only(
+            "id",
+            "run_id",
+            "workflow_name",
+            "step_name",
+            "kind",
+            "created_at",
+            "timeout_at",
+            "message",
+            "priority",
+            "due_at",
+            "status",
+            "approvals_required",
+            "approvals_per_group",
+            "claimed_by__username",
+        )
     )
     page_obj = CappedPaginator(requirements, INBOX_PAGE_SIZE).get_page(params.get("page"))
+    now = timezone.now()
+    for row in page_obj.object_list:  # evaluated once here; the template reuses the rows
+        row.approvals_needed = teams.approvals_needed(row) if teams.is_quorum(row) else 0
+        row.assignment = teams.assignment_label(row)
+        row.overdue = bool(row.due_at and row.due_at <= now)
     query = params.copy()
     query.pop("page", None)
     live = params.copy()
@@ -97,6 +130,8 @@ def inbox_context(*, user, params: QueryDict) -> dict:
         "filters": filters,
         "kinds": kinds,
         "workflow_names": _workflow_names(filters.workflow),
+        "sort": sort,
+        "sort_labels": selectors.SORT_LABELS,
         "query_without_page": f"{query.urlencode()}&" if query else "",
         "live_query": live.urlencode(),
     }
@@ -183,6 +218,25 @@ def _render_decision(
     edit_diff: str | None = None,
     preview_token: str = "",
 ) -> HttpResponse:
+    context = decision_context(
+        user=request.user, req=req, form=form, mode=mode, edit_diff=edit_diff, preview_token=preview_token
+    )
+    context["diff_only"] = template.endswith("#edit-diff")
+    if template == "approvals/decide.html":
+        context |= {
+            "previous_steps": _steps(req),
+            "history": selectors.decision_history(requirement=req),
+            "decisions": list(Decision.objects.filter(requirement=req)) if not req.is_pending else [],
+            "resolution_items": _resolution_items(req),
+        }
+    return render(request, template, context, status=status)
+
+
+def decision_context(
+    *, user, req: Requirement, form: DecisionForm, mode: str = "decide", edit_diff=None, preview_token: str = ""
+) -> dict:
+    """What the decision panel and the team part show ``user``: the page and the live consumer
+    (approvals.consumers) render the same, so a push equals a reload."""
     payload = req.payload or {}
     descriptions = payload.get("descriptions") or {}
     context = {
@@ -196,18 +250,11 @@ def _render_decision(
         "can_reject": req.is_pending and "reject" in ACTIONS.get(req.kind, ()),
         "edit_diff": edit_diff,
         "preview_token": preview_token,
-        "diff_only": template.endswith("#edit-diff"),
         "kinds_with_input": KINDS_WITH_INPUT,
         "workflow_unavailable": req.is_pending and not registry.is_registered(req.workflow_name),
     }
-    if template == "approvals/decide.html":
-        context |= {
-            "previous_steps": _steps(req),
-            "history": selectors.decision_history(requirement=req),
-            "decisions": list(Decision.objects.filter(requirement=req)) if not req.is_pending else [],
-            "resolution_items": _resolution_items(req),
-        }
-    return render(request, template, context, status=status)
+    context["team"] = selectors.team_view(user=user, requirement=req)
+    return context
 
 
 def _render_conflict(request: HtmxHttpRequest, req: Requirement, *, expired: bool) -> HttpResponse:
@@ -255,6 +302,12 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
         return _render_conflict(request, req, expired=True)
     except registry.WorkflowUnavailableError as exc:
         return render(request, "approvals/conflict.html", {"req": req, "unavailable": str(exc)}, status=409)
+    except teams.SeparationOfDutiesError as exc:
+        form.errors[NON_FIELD] = str(exc)
+        return _render_decision(request, req, form, status=403)
+    except teams.TeamConflict as exc:
+        form.errors[NON_FIELD] = str(exc)
+        return _render_decision(request, req, form, status=409)
     except ConflictError:
         return _render_conflict(request, req, expired=False)
     except ValidationError as exc:
@@ -265,9 +318,104 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
         form.errors[NON_FIELD] = str(exc)
         return _render_decision(request, req, form, status=400)
 
+    decided = Requirement.objects.only("status", "approvals_required", "approvals_per_group").get(id=req.id)
+    if decided.is_pending:  # an approval toward a quorum: it waits for the others
+        needed = teams.approvals_needed(decided)
+        messages.success(request, f"Your approval of “{req.step_name}” is recorded; {needed} more needed.")
+        return redirect(reverse("approvals:decide", args=[req.id]))
     messages.success(request, _success_message(req, form.action))
     following = selectors.next_pending_for(user=request.user, after=req)
     if following is None:
         messages.info(request, "Nothing else is waiting for you.")
         return redirect("approvals:inbox")
     return redirect(reverse("approvals:decide", args=[following.id]))
+
+
+# -- teams: claim, release, take over, reassign, comment (POST, then back to the decision page) ---
+def _team_post(request, requirement_id, change, done: str) -> HttpResponse:
+    """Run ``change(req)`` (a service); its refusal becomes a message on the decision page."""
+    try:
+        req = selectors.requirement_for_decision(user=request.user, requirement_id=requirement_id)
+    except Requirement.DoesNotExist:
+        raise Http404("No such requirement, or it is not assigned to you.") from None
+    try:
+        change(req)
+    except Requirement.DoesNotExist:
+        raise Http404("No such requirement, or it is not assigned to you.") from None
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.errors.values()))
+    except (PermissionError, ConflictError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    if not workflow_selectors.requirements_visible_to(request.user).filter(id=req.id).exists():
+        return redirect("approvals:inbox")  # reassigned away from this user
+    return redirect(reverse("approvals:decide", args=[req.id]))
+
+
+@login_required
+@require_POST
+def claim(request, requirement_id) -> HttpResponse:
+    reason = request.POST.get("reason")
+    if reason is not None:  # a take-over
+        return _team_post(
+            request,
+            requirement_id,
+            lambda req: workflow_services.requirement_take_over(
+                requirement_id=req.id, user=request.user, reason=reason
+            ),
+            "You took it over.",
+        )
+    return _team_post(
+        request,
+        requirement_id,
+        lambda req: workflow_services.requirement_claim(requirement_id=req.id, user=request.user),
+        "Claimed: colleagues see that you work on it.",
+    )
+
+
+@login_required
+@require_POST
+def release(request, requirement_id) -> HttpResponse:
+    return _team_post(
+        request,
+        requirement_id,
+        lambda req: workflow_services.requirement_release(requirement_id=req.id, user=request.user),
+        "Released: anyone may take it now.",
+    )
+
+
+@login_required
+@require_POST
+def reassign(request, requirement_id) -> HttpResponse:
+    """``to``: a username, or ``group:<name>``; ``note``."""
+    target = request.POST.get("to", "").strip()[:200]
+    note = request.POST.get("note", "")[:1000]
+
+    def change(req):
+        to_user = to_group = None
+        if target.startswith("group:"):
+            to_group = Group.objects.filter(name=target.removeprefix("group:")).first()
+            if to_group is None:
+                raise ValidationError({"to": f"No group named {target.removeprefix('group:')!r}."})
+        else:
+            to_user = get_user_model().objects.filter(username=target).first() if target else None
+            if to_user is None:
+                raise ValidationError({"to": f"No user named {target!r}." if target else "Say to whom."})
+        workflow_services.requirement_reassign(
+            requirement_id=req.id, user=request.user, to_user=to_user, to_group=to_group, note=note
+        )
+
+    return _team_post(request, requirement_id, change, f"Reassigned to {target}.")
+
+
+@login_required
+@require_POST
+def comment(request, requirement_id) -> HttpResponse:
+    text = request.POST.get("comment", "")
+    return _team_post(
+        request,
+        requirement_id,
+        lambda req: workflow_services.requirement_comment_add(requirement_id=req.id, user=request.user, text=text),
+        "Comment added.",
+    )

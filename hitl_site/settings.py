@@ -276,6 +276,9 @@ HITL_EMBEDDED_WORKERS = int(os.environ.get("HITL_EMBEDDED_WORKERS") or 2)
 # How many branches of a Parallel run at once (threads), unless the Parallel says
 # (max_concurrency=).
 HITL_PARALLEL_MAX_WORKERS = int(os.environ.get("HITL_PARALLEL_MAX_WORKERS") or 8)
+# A claim on a requirement nobody touched for this long is released by the sweeper
+# (the item goes back to everyone it is assigned to). 0: claims never expire.
+HITL_CLAIM_IDLE_SECONDS = float(os.environ.get("HITL_CLAIM_IDLE_SECONDS") or 0)
 
 # --- Request limits ---------------------------------------------------------
 

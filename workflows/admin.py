@@ -14,14 +14,17 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from . import services
-from .engine.errors import RunNotFoundError, RunStateError
-from .models import ApiToken, Requirement, RunEvent, StepRun, WorkflowRun
+from .engine.errors import ConflictError, RunNotFoundError, RunStateError, ValidationError
+from .models import ApiToken, AssignmentChange, Delegation, Requirement, RunEvent, StepRun, WorkflowRun
 from .templatetags.workflows_tags import pretty_json
 from .tokens import token_digest, token_new, user_may_hold_token
 
@@ -223,6 +226,18 @@ class StepRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     raw_id_fields = ("run",)
 
 
+class ReassignForm(forms.Form):
+    user = forms.ModelChoiceField(queryset=get_user_model().objects.filter(is_active=True), required=False)
+    group = forms.ModelChoiceField(queryset=Group.objects.all(), required=False)
+    note = forms.CharField(required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("user")) == bool(data.get("group")):
+            raise forms.ValidationError("Choose a user or a group (one of them).")
+        return data
+
+
 @admin.register(Requirement)
 class RequirementAdmin(RunIdSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
     Media = AdminAssets
@@ -243,6 +258,43 @@ class RequirementAdmin(RunIdSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
     filter_horizontal = ("assignees", "groups")
     readonly_fields = ("payload_json", "resolution_json")
     exclude = ("payload", "resolution")
+    actions = ("reassign_requirements",)
+
+    @admin.action(description="Reassign selected requirements", permissions=("reassign",))
+    def reassign_requirements(self, request, queryset):
+        """Through ``services.requirement_reassign`` (locks, audit, live pages): a form first."""
+        form = ReassignForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            done, refused = 0, []
+            for req in queryset.filter(status=Requirement.Status.PENDING):
+                try:
+                    services.requirement_reassign(
+                        requirement_id=req.id,
+                        user=request.user,
+                        to_user=form.cleaned_data["user"],
+                        to_group=form.cleaned_data["group"],
+                        note=form.cleaned_data["note"],
+                    )
+                    done += 1
+                except (Requirement.DoesNotExist, ConflictError, PermissionError, ValidationError) as exc:
+                    refused.append(f"{req.step_name}: {exc}")
+            self.message_user(request, f"Reassigned {done} requirement(s).", messages.SUCCESS)
+            for line in refused[:20]:
+                self.message_user(request, line, messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reassign requirements",
+            "form": form,
+            "requirements": queryset,
+            "opts": self.model._meta,
+            "action_name": "reassign_requirements",
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        }
+        return TemplateResponse(request, "admin/workflows/requirement/reassign.html", context)
+
+    def has_reassign_permission(self, request):
+        return request.user.has_perm("workflows.reassign_requirement")
 
     @admin.display(description="Run", ordering="run_id")
     def run_short_id(self, obj):
@@ -255,6 +307,45 @@ class RequirementAdmin(RunIdSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="Resolution")
     def resolution_json(self, obj):
         return json_block(obj.resolution)
+
+
+@admin.register(AssignmentChange)
+class AssignmentChangeAdmin(RunIdSearchMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """Who claimed, released, reassigned, took over or approved what: an audit trail, read-only."""
+
+    list_display = ("created_at", "action", "actor_name", "from_label", "to_label", "note", "requirement")
+    list_filter = ("action",)
+    search_fields = ("actor_name", "from_label", "to_label", "=run__id")
+    list_select_related = ("requirement",)
+    raw_id_fields = ("requirement", "run", "actor")
+
+
+@admin.register(Delegation)
+class DelegationAdmin(admin.ModelAdmin):
+    """ "While I am away, my items go to bob". Superusers manage everyone's; others their own."""
+
+    list_display = ("user", "delegate", "starts_at", "ends_at", "note")
+    list_select_related = ("user", "delegate")
+    raw_id_fields = ("user", "delegate")
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(user=request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if request.user.is_superuser else ("user",)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if request.user.is_superuser:
+            return form
+
+        class OwnDelegationForm(form):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, **kw)
+                self.instance.user = request.user  # before validation: the model's checks see it
+
+        return OwnDelegationForm
 
 
 @admin.register(RunEvent)

@@ -22,10 +22,12 @@ from datetime import datetime
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import RequestDataTooBig
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import HttpRequest, JsonResponse
 from django.http.request import RawPostDataException
 from django.middleware.csrf import CsrfViewMiddleware
@@ -33,7 +35,7 @@ from django.urls import reverse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
-from . import analytics, export, registry, selectors, services
+from . import analytics, export, registry, selectors, services, teams
 from .engine.errors import (
     ConflictError,
     DecisionError,
@@ -46,7 +48,7 @@ from .engine.jsonvalues import parse_json, text_problem
 from .engine.requirements import ACTIONS
 from .engine.workflow import WorkflowRunOutput
 from .forms import RunQueryForm
-from .models import Requirement, WorkflowRun
+from .models import Requirement, RequirementComment, WorkflowRun
 from .openapi import openapi_schema
 from .store import state_from_row
 from .tokens import token_user
@@ -207,8 +209,17 @@ def _visible_run(request, run_id: str) -> WorkflowRun:
     return run
 
 
+def with_team(qs):
+    """What ``requirement_json`` reads of each row, in a fixed number of queries for any list."""
+    return (
+        qs.select_related("claimed_by")
+        .prefetch_related("assignees", "groups", "approvals")
+        .annotate(comments_total=Count("comments"))
+    )
+
+
 def _inspectable_requirement(request, requirement_id: str) -> Requirement:
-    req = selectors.requirements_inspectable_by(request.user).filter(id=_uuid(requirement_id)).first()
+    req = with_team(selectors.requirements_inspectable_by(request.user)).filter(id=_uuid(requirement_id)).first()
     if req is None:
         raise ApiError(404, "No such requirement.", code="not_found")
     return req
@@ -236,7 +247,20 @@ def requirement_json(req: Requirement) -> dict:
         "resolution": req.resolution,
         "resolved_by": req.resolved_by_name or None,
         "resolved_at": req.resolved_at,
+        # Teams: who holds it, who may decide it, how urgent, how many approvals still needed.
+        "claimed_by": req.claimed_by.get_username() if req.claimed_by else None,
+        "assignees": [u.get_username() for u in req.assignees.all()],
+        "groups": [g.name for g in req.groups.all()],
+        "priority": req.priority,
+        "due_at": req.due_at,
+        "approvals": [{"user": a.username, "at": a.created_at} for a in req.approvals.all()],
+        "approvals_needed": teams.approvals_needed(req, list(req.approvals.all())),
+        "comments_count": req.comments_total if hasattr(req, "comments_total") else req.comments.count(),
     }
+
+
+def comment_json(comment: RequirementComment) -> dict:
+    return {"id": comment.id, "user": comment.author_name, "text": comment.text, "at": comment.created_at}
 
 
 def run_json(run: WorkflowRun, user) -> dict:
@@ -246,7 +270,7 @@ def run_json(run: WorkflowRun, user) -> dict:
         workflow = None  # a run of a definition that is gone: no step results to name
     output = WorkflowRunOutput(state_from_row(run), workflow)
     active = (
-        selectors.requirements_inspectable_by(user)
+        with_team(selectors.requirements_inspectable_by(user))
         .filter(run=run, status=Requirement.Status.PENDING)
         .order_by("created_at", "key")
     )
@@ -470,11 +494,18 @@ def _int_param(request, name: str, default: int, maximum: int | None = None) -> 
 
 @api_view("GET")
 def requirements(request):
-    """``GET /api/v1/requirements?status=PENDING`` -> the requirements the caller may resolve."""
+    """``GET /api/v1/requirements?status=PENDING&sort=due&claimed=any`` -> the requirements the
+    caller may resolve (newest first without ``sort``)."""
     status = request.GET.get("status", Requirement.Status.PENDING)
     if status not in Requirement.Status.values:
         raise ApiError(400, errors={"status": f"One of {', '.join(Requirement.Status.values)}."})
+    sort, claimed = request.GET.get("sort", ""), request.GET.get("claimed", "any")
+    if sort and sort not in selectors.SORTS:
+        raise ApiError(400, errors={"sort": f"One of {', '.join(selectors.SORTS)}."})
+    if claimed not in selectors.CLAIMED:
+        raise ApiError(400, errors={"claimed": f"One of {', '.join(selectors.CLAIMED)}."})
     qs = selectors.requirements_visible_to(request.user).filter(status=status)
+    qs = selectors.requirements_claimed(qs, claimed, request.user)
     if request.GET.get("run"):
         try:
             qs = qs.filter(run_id=uuid.UUID(request.GET["run"]))
@@ -488,7 +519,8 @@ def requirements(request):
     limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
     offset = _int_param(request, "offset", 0, MAX_OFFSET)
     count = qs.count()
-    rows = qs.order_by("-created_at", "id")[offset : offset + limit]
+    ordered = selectors.requirements_sorted(qs, sort) if sort else qs.order_by("-created_at", "id")
+    rows = with_team(ordered)[offset : offset + limit]
     following = None
     if offset + limit < count:
         params = request.GET.copy()
@@ -505,9 +537,7 @@ def requirement_detail(request, requirement_id: str):
 @api_view("POST")
 def requirement_resolve(request, requirement_id: str):
     """``POST /api/v1/requirements/<id>/resolve`` ``{action, data, version}``."""
-    req = _inspectable_requirement(request, requirement_id)
-    if not selectors.user_may_resolve(request.user, req):
-        raise ApiError(403, "This requirement is not assigned to you.", code="forbidden")
+    req = _resolvable(request, requirement_id)
     body = _body(request)
     errors = _unknown_fields(body, ("action", "data", "version"))
     action, data, version = body.get("action"), body.get("data"), body.get("version")
@@ -533,11 +563,127 @@ def requirement_resolve(request, requirement_id: str):
         raise ApiError(409, str(exc), code="expired") from None
     except registry.WorkflowUnavailableError as exc:
         raise ApiError(409, str(exc), code="workflow_unavailable") from None
+    except teams.SeparationOfDutiesError as exc:
+        raise ApiError(403, str(exc), code=exc.code) from None
+    except teams.TeamConflict as exc:
+        raise ApiError(409, str(exc), code=exc.code) from None
     except ConflictError as exc:
-        current = Requirement.objects.filter(id=req.id).values_list("status", flat=True).first()
-        code = "stale_version" if current == Requirement.Status.PENDING else f"already_{str(current).lower()}"
-        raise ApiError(409, str(exc), code=code) from None
-    return _json(requirement_json(req))
+        raise _conflict(req, exc) from None
+    return _json(requirement_json(with_team(Requirement.objects).get(id=req.id)))
+
+
+def _conflict(req: Requirement, exc: ConflictError) -> ApiError:
+    current = Requirement.objects.filter(id=req.id).values_list("status", flat=True).first()
+    code = "stale_version" if current == Requirement.Status.PENDING else f"already_{str(current).lower()}"
+    return ApiError(409, str(exc), code=code)
+
+
+def _resolvable(request, requirement_id: str) -> Requirement:
+    """The requirement, when the caller may resolve it: 404 unseen, 403 seen but not theirs."""
+    req = _inspectable_requirement(request, requirement_id)
+    if not selectors.user_may_resolve(request.user, req):
+        raise ApiError(403, "This requirement is not assigned to you.", code="forbidden")
+    return req
+
+
+def _team_change(req: Requirement, change: Callable) -> dict:
+    """Run a claim/release/reassign service, its refusals as the API's errors."""
+    try:
+        change()
+    except Requirement.DoesNotExist:
+        raise ApiError(404, "No such requirement.", code="not_found") from None
+    except ValidationError as exc:
+        raise ApiError(400, errors=exc.errors) from None
+    except PermissionError as exc:
+        raise ApiError(403, str(exc), code="forbidden") from None
+    except teams.TeamConflict as exc:
+        raise ApiError(409, str(exc), code=exc.code) from None
+    except ConflictError as exc:
+        raise _conflict(req, exc) from None
+    return requirement_json(with_team(Requirement.objects).get(id=req.id))
+
+
+@api_view("POST")
+def requirement_claim(request, requirement_id: str):
+    """``POST /api/v1/requirements/<id>/claim`` ``{reason}``: a reason takes over someone's claim."""
+    req = _resolvable(request, requirement_id)
+    body = _body(request)
+    errors = _unknown_fields(body, ("reason",))
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        errors["reason"] = "Expected text."
+    if errors:
+        raise ApiError(400, errors=errors)
+    if reason is not None:
+        return _json(
+            _team_change(
+                req, lambda: services.requirement_take_over(requirement_id=req.id, user=request.user, reason=reason)
+            )
+        )
+    return _json(_team_change(req, lambda: services.requirement_claim(requirement_id=req.id, user=request.user)))
+
+
+@api_view("POST")
+def requirement_release(request, requirement_id: str):
+    req = _resolvable(request, requirement_id)
+    errors = _unknown_fields(_body(request), ())
+    if errors:
+        raise ApiError(400, errors=errors)
+    return _json(_team_change(req, lambda: services.requirement_release(requirement_id=req.id, user=request.user)))
+
+
+@api_view("POST")
+def requirement_reassign(request, requirement_id: str):
+    """``POST /api/v1/requirements/<id>/reassign`` ``{user | group, note}``."""
+    req = _resolvable(request, requirement_id)
+    body = _body(request)
+    errors = _unknown_fields(body, ("user", "group", "note"))
+    username, group_name, note = body.get("user"), body.get("group"), body.get("note", "")
+    to_user = to_group = None
+    if (username is None) == (group_name is None):
+        errors["user"] = "Give a user or a group (one of them)."
+    elif username is not None:
+        to_user = get_user_model().objects.filter(username=username).first() if isinstance(username, str) else None
+        if to_user is None:
+            errors["user"] = "No such user."
+    else:
+        to_group = Group.objects.filter(name=group_name).first() if isinstance(group_name, str) else None
+        if to_group is None:
+            errors["group"] = "No such group."
+    if not isinstance(note, str):
+        errors["note"] = "Expected text."
+    if errors:
+        raise ApiError(400, errors=errors)
+    return _json(
+        _team_change(
+            req,
+            lambda: services.requirement_reassign(
+                requirement_id=req.id, user=request.user, to_user=to_user, to_group=to_group, note=note
+            ),
+        )
+    )
+
+
+@api_view("GET", "POST")
+def requirement_comments(request, requirement_id: str):
+    """``GET`` the comments (oldest first); ``POST`` ``{text}`` adds one (201)."""
+    req = _inspectable_requirement(request, requirement_id)
+    if request.method == "POST":
+        body = _body(request)
+        errors = _unknown_fields(body, ("text",))
+        if not isinstance(body.get("text"), str):
+            errors["text"] = "Expected text."
+        if errors:
+            raise ApiError(400, errors=errors)
+        try:
+            comment = services.requirement_comment_add(requirement_id=req.id, user=request.user, text=body["text"])
+        except ValidationError as exc:
+            raise ApiError(400, errors=exc.errors) from None
+        except Requirement.DoesNotExist:
+            raise ApiError(404, "No such requirement.", code="not_found") from None
+        return _json(comment_json(comment), status=201)
+    comments = RequirementComment.objects.filter(requirement=req).order_by("created_at", "id")[:500]
+    return _json({"results": [comment_json(c) for c in comments]})
 
 
 # -- analytics ------------------------------------------------------------------------------------

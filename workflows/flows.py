@@ -9,3 +9,4 @@ from workflows.definitions.containers import (  # noqa: F401
     research_router,
 )
 from workflows.definitions.steps_hitl import blog_post, data_export, inventory_sync, trip_planner  # noqa: F401
+from workflows.definitions.teams import payment_release, purchase_approval  # noqa: F401

@@ -6,6 +6,7 @@ Only ``workflows/store.py`` converts these to engine state and back; services ch
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -15,6 +16,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 EXECUTOR_KINDS = ("executor_confirmation", "executor_user_input", "external_execution")
+# "No date" in the inbox's sort keys: after every real date.
+NO_DATE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class WorkflowRun(models.Model):
@@ -136,6 +139,15 @@ class Requirement(models.Model):
         EXPIRED = "EXPIRED"
         CANCELLED = "CANCELLED"
 
+    class Priority(models.TextChoices):
+        LOW = "low"
+        NORMAL = "normal"
+        HIGH = "high"
+        URGENT = "urgent"
+
+    # Sorting by priority walks an index on this number (the names do not sort in priority order).
+    PRIORITY_RANKS = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="requirements")
     key = models.CharField(max_length=600, help_text="Gate identity inside the run (runtime path:kind:n).")
@@ -170,6 +182,24 @@ class Requirement(models.Model):
     workflow_name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
     seq = models.PositiveIntegerField(default=0, help_text="Creation order inside the run.")
+    # Teams: what the definition asks of the people deciding (see HumanReview).
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    priority_rank = models.PositiveSmallIntegerField(default=1, editable=False)
+    due_at = models.DateTimeField(null=True, blank=True, help_text="When it should be decided (not a timeout).")
+    separation_of_duties = models.BooleanField(
+        default=False, help_text="The run's starter and earlier deciders of the run may not decide it."
+    )
+    approvals_required = models.PositiveSmallIntegerField(default=1)
+    approvals_per_group = models.JSONField(default=dict, blank=True, help_text='E.g. {"legal": 1, "finance": 1}.')
+    # A claim tells colleagues someone works on it; only the claimer decides (or a take-over).
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Sort keys of the inbox, never null so one index serves "soonest first, none last" on every
+    # database: the earlier of due_at and timeout_at, and timeout_at; NO_DATE when there is none.
+    due_sort = models.DateTimeField(default=NO_DATE, editable=False)
+    deadline_sort = models.DateTimeField(default=NO_DATE, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -193,8 +223,20 @@ class Requirement(models.Model):
             models.Index(fields=["run", "created_at"], name="req_run_created"),
             # Analytics read the decisions of a period: its cost follows the period, not the history.
             models.Index(fields=["status", "resolved_at"], name="req_status_resolved"),
+            # The inbox's sort orders: each walks its index and stops after one page (age walks
+            # req_status_created backwards).
+            models.Index(fields=["status", "due_sort", "created_at", "id"], name="req_status_due"),
+            models.Index(fields=["status", "deadline_sort", "created_at", "id"], name="req_status_deadline"),
+            models.Index(
+                fields=["status", "-priority_rank", "due_sort", "created_at", "id"], name="req_status_priority"
+            ),
+            models.Index(fields=["claimed_by", "status"], name="req_claimed_status"),
         ]
-        permissions = [("resolve_requirement", "Can resolve requirements")]
+        permissions = [
+            ("resolve_requirement", "Can resolve requirements"),
+            ("reassign_requirement", "Can reassign requirements to other people"),
+            ("override_claim", "Can decide requirements claimed by someone else"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} for {self.step_name} ({self.status})"
@@ -218,6 +260,113 @@ class Requirement(models.Model):
         return [f"assigned to unknown group {name}" for name in unknown.get("groups", [])] + [
             f"assigned to unknown user {name}" for name in unknown.get("assignees", [])
         ]
+
+
+class RequirementApproval(models.Model):
+    """One person's approval toward a requirement's quorum (the last one resolves it)."""
+
+    requirement = models.ForeignKey(Requirement, on_delete=models.CASCADE, related_name="approvals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150)
+    # The approver's groups among those the quorum names, when they approved.
+    groups = models.JSONField(default=list, blank=True)
+    action = models.CharField(max_length=20)
+    data = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["requirement", "username"], name="approval_one_per_user"),
+        ]
+
+    def __str__(self):
+        return f"{self.username} approved {self.requirement_id}"
+
+
+class RequirementComment(models.Model):
+    """A remark on a requirement, visible to whoever may see it; it never decides anything."""
+
+    MAX_LENGTH = 5000
+
+    requirement = models.ForeignKey(Requirement, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    author_name = models.CharField(max_length=150)
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"comment by {self.author_name}"
+
+
+class AssignmentChange(models.Model):
+    """Who claimed, released, reassigned or took over a requirement: when, from whom to whom, why."""
+
+    class Action(models.TextChoices):
+        CLAIM = "claim"
+        RELEASE = "release"
+        REASSIGN = "reassign"
+        TAKE_OVER = "take_over", "Take over"
+        CLAIM_EXPIRED = "claim_expired", "Claim expired"
+        APPROVE = "approve"
+
+    requirement = models.ForeignKey(Requirement, on_delete=models.CASCADE, related_name="assignment_changes")
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="+", db_index=False)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150)
+    from_label = models.CharField(max_length=300, blank=True)
+    to_label = models.CharField(max_length=300, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["run", "created_at"], name="assignchange_run_created")]
+
+    def __str__(self):
+        return f"{self.get_action_display()} by {self.actor_name}"
+
+
+class Delegation(models.Model):
+    """ "While I am away, my items go to bob": between ``starts_at`` and ``ends_at`` the delegate
+    sees and decides what is assigned to ``user`` by name (new and existing items alike)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delegations")
+    delegate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delegated_to_me")
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField()
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="delegation_ends_after_start"),
+            models.CheckConstraint(condition=~Q(user=F("delegate")), name="delegation_not_to_self"),
+        ]
+        indexes = [models.Index(fields=["delegate", "ends_at"], name="delegation_delegate_ends")]
+
+    def __str__(self):
+        return f"{self.user} -> {self.delegate} ({self.starts_at:%Y-%m-%d} to {self.ends_at:%Y-%m-%d})"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from .selectors import RESOLVE_PERM
+
+        if self.ends_at and self.starts_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "Must be after the start."})
+        if self.user_id and self.user_id == self.delegate_id:
+            raise ValidationError({"delegate": "Choose someone else."})
+        # A delegation never opens requirements to someone who may not resolve requirements.
+        if self.delegate_id and not (
+            self.delegate.is_active and (self.delegate.is_superuser or self.delegate.has_perm(RESOLVE_PERM))
+        ):
+            raise ValidationError({"delegate": "The delegate must hold the permission to resolve requirements."})
 
 
 class RunEvent(models.Model):

@@ -305,6 +305,22 @@ def openapi_schema() -> dict:
                         {"name": "run", "in": "query", "schema": {"type": "string", "format": "uuid"}},
                         {"name": "workflow", "in": "query", "schema": {"type": "string"}},
                         {
+                            "name": "sort",
+                            "in": "query",
+                            "description": (
+                                "`due`: due soonest first (the earlier of `due_at` and `timeout_at`; none last); "
+                                "`priority`: urgent first, then due; `deadline`: times out soonest first; "
+                                "`age`: oldest first. Without it: newest first."
+                            ),
+                            "schema": {"type": "string", "enum": ["due", "priority", "deadline", "age"]},
+                        },
+                        {
+                            "name": "claimed",
+                            "in": "query",
+                            "description": "`me`: claimed by the caller; `none`: claimed by nobody; `any`.",
+                            "schema": {"type": "string", "enum": ["me", "none", "any"], "default": "any"},
+                        },
+                        {
                             "name": "limit",
                             "in": "query",
                             "schema": {"type": "integer", "minimum": 0, "maximum": 200, "default": 50},
@@ -352,8 +368,9 @@ def openapi_schema() -> dict:
                             "409": _error(
                                 "Nothing was applied: `already_resolved` (or `already_cancelled` when its run "
                                 "was cancelled), `stale_version`, `expired` (past its deadline: the timeout "
-                                "decided it), or `workflow_unavailable` (the run's workflow is not registered "
-                                "in this deployment)."
+                                "decided it), `workflow_unavailable` (the run's workflow is not registered "
+                                "in this deployment), `claimed` (another person claimed it), or "
+                                "`already_approved` (the caller's approval already counts toward its quorum)."
                             ),
                         },
                     ),
@@ -406,6 +423,111 @@ def openapi_schema() -> dict:
                     "operationId": "deleteWebhook",
                     "summary": "Remove a webhook endpoint; its queued deliveries are not sent",
                     "responses": _responses("401", "403", "404", **{"204": {"description": "Removed."}}),
+                },
+            },
+            "/requirements/{requirement_id}/claim": {
+                "parameters": [requirement_id],
+                "post": {
+                    "operationId": "claimRequirement",
+                    "summary": "Claim a requirement: colleagues see who works on it; only the claimer decides",
+                    "description": (
+                        "With `reason`, takes over a claim someone else holds (the reason is recorded). "
+                        "Claiming one's own claim again refreshes it."
+                    ),
+                    "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("Claim")}}},
+                    "responses": _responses(
+                        "400",
+                        "401",
+                        "403",
+                        "404",
+                        "413",
+                        **{
+                            "200": _json_body(_ref("Requirement"), "The requirement, claimed by the caller."),
+                            "409": _error("`claimed` (another person holds it), or it is already decided."),
+                        },
+                    ),
+                },
+            },
+            "/requirements/{requirement_id}/release": {
+                "parameters": [requirement_id],
+                "post": {
+                    "operationId": "releaseRequirement",
+                    "summary": "Give a claimed requirement back (its claimer, or a holder of `override_claim`)",
+                    "responses": _responses(
+                        "400",
+                        "401",
+                        "403",
+                        "404",
+                        "413",
+                        **{
+                            "200": _json_body(_ref("Requirement"), "The requirement, claimed by nobody."),
+                            "409": _error("`claimed` (someone else holds it), `not_claimed`, or already decided."),
+                        },
+                    ),
+                },
+            },
+            "/requirements/{requirement_id}/reassign": {
+                "parameters": [requirement_id],
+                "post": {
+                    "operationId": "reassignRequirement",
+                    "summary": "Hand a requirement to another user or group, with a note",
+                    "description": (
+                        "By its claimer (or, unclaimed, a named assignee) or a holder of "
+                        "`workflows.reassign_requirement`. The user must be allowed to resolve requirements. "
+                        "The assignment is replaced and the claim ends."
+                    ),
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Reassign")}}},
+                    "responses": _responses(
+                        "400",
+                        "401",
+                        "403",
+                        "404",
+                        "413",
+                        **{
+                            "200": _json_body(_ref("Requirement"), "The requirement, reassigned."),
+                            "409": _error("Already decided."),
+                        },
+                    ),
+                },
+            },
+            "/requirements/{requirement_id}/comments": {
+                "parameters": [requirement_id],
+                "get": {
+                    "operationId": "listRequirementComments",
+                    "summary": "Comments on a requirement, oldest first",
+                    "responses": _responses(
+                        "401",
+                        "404",
+                        **{
+                            "200": _json_body(
+                                {
+                                    "type": "object",
+                                    "properties": {"results": {"type": "array", "items": _ref("Comment")}},
+                                },
+                                "The comments.",
+                            )
+                        },
+                    ),
+                },
+                "post": {
+                    "operationId": "addRequirementComment",
+                    "summary": "Comment on a requirement (plain text; a comment never decides)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["text"],
+                                    "additionalProperties": False,
+                                    "properties": {"text": {"type": "string", "maxLength": 5000}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": _responses(
+                        "400", "401", "404", "413", **{"201": _json_body(_ref("Comment"), "The comment.")}
+                    ),
                 },
             },
         },
@@ -609,6 +731,47 @@ def openapi_schema() -> dict:
                         "resolution": {"type": ["object", "null"]},
                         "resolved_by": {"type": ["string", "null"]},
                         "resolved_at": NULLABLE_TIME,
+                        "claimed_by": {"type": ["string", "null"], "description": "Username of the claimer."},
+                        "assignees": {"type": "array", "items": {"type": "string"}},
+                        "groups": {"type": "array", "items": {"type": "string"}},
+                        "priority": {"type": "string", "enum": list(Requirement.Priority.values)},
+                        "due_at": NULLABLE_TIME,
+                        "approvals": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "user": {"type": "string"},
+                                    "at": {"type": "string", "format": "date-time"},
+                                },
+                            },
+                        },
+                        "approvals_needed": {"type": "integer", "description": "How many more approvals it needs."},
+                        "comments_count": {"type": "integer"},
+                    },
+                },
+                "Claim": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"reason": {"type": "string", "description": "Takes over someone's claim."}},
+                },
+                "Reassign": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "description": "`user` or `group`, not both.",
+                    "properties": {
+                        "user": {"type": "string"},
+                        "group": {"type": "string"},
+                        "note": {"type": "string", "maxLength": 1000},
+                    },
+                },
+                "Comment": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "user": {"type": "string"},
+                        "text": {"type": "string"},
+                        "at": {"type": "string", "format": "date-time"},
                     },
                 },
                 "RequirementPage": {

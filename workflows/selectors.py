@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from .models import Requirement, WorkflowRun
+from .models import Delegation, Requirement, WorkflowRun
 
 RESOLVE_PERM = "workflows.resolve_requirement"
 
@@ -24,7 +25,13 @@ def requirements_visible_to(user) -> QuerySet[Requirement]:
         return qs
     # Membership subqueries on the link tables: no joins in the outer query, so it can walk the
     # (status, created_at) index in inbox order and stop after one page.
-    links = Requirement.assignees.through.objects.filter(user_id=user.id).values("requirement_id")
+    # A delegation in force hands the delegate what is assigned to the delegator by name (items
+    # assigned before it began too); the delegate holds the resolve permission (checked when made).
+    now = timezone.now()
+    delegators = Delegation.objects.filter(delegate_id=user.id, starts_at__lte=now, ends_at__gt=now).values("user_id")
+    links = Requirement.assignees.through.objects.filter(Q(user_id=user.id) | Q(user_id__in=delegators)).values(
+        "requirement_id"
+    )
     group_links = Requirement.groups.through.objects.filter(group__user=user).values("requirement_id")
     rule = Q(id__in=links) | Q(id__in=group_links)
     if user.has_perm(RESOLVE_PERM):
@@ -78,3 +85,26 @@ def user_may_start_runs(user) -> bool:
 def user_may_cancel_runs(user) -> bool:
     """Holders of ``workflows.cancel_run`` (on runs they can see), and superusers."""
     return _active(user) and user.has_perm("workflows.cancel_run")
+
+
+# The inbox's and the API's sort orders, each served by an index (see Requirement.Meta).
+SORTS = {
+    # What is due (or times out) soonest first; without dates, the newest first.
+    "due": ("due_sort", "-created_at", "id"),
+    "priority": ("-priority_rank", "due_sort", "-created_at", "id"),
+    "deadline": ("deadline_sort", "-created_at", "id"),  # what times out soonest first
+    "age": ("created_at", "-id"),  # the oldest first
+}
+CLAIMED = ("me", "none", "any")
+
+
+def requirements_sorted(qs: QuerySet[Requirement], sort: str) -> QuerySet[Requirement]:
+    return qs.order_by(*SORTS[sort])
+
+
+def requirements_claimed(qs: QuerySet[Requirement], claimed: str, user) -> QuerySet[Requirement]:
+    if claimed == "me":
+        return qs.filter(claimed_by_id=user.id)
+    if claimed == "none":
+        return qs.filter(claimed_by__isnull=True)
+    return qs

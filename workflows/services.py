@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -27,8 +28,8 @@ from workflows.engine.jsonvalues import check_json
 from workflows.engine.requirements import clean_decision
 from workflows.engine.state import RunState
 
-from . import rows, selectors, store
-from .models import Requirement, WorkflowRun
+from . import rows, selectors, store, teams
+from .models import AssignmentChange, Requirement, RequirementApproval, RequirementComment, WorkflowRun
 from .store import (
     CancelRequested,
     DjangoStore,
@@ -231,6 +232,14 @@ def requirement_resolve(
         else:
             persistence.check_decidable(req, version=version, now=now)
             resolution = clean_decision(req, action, data)
+            teams.refuse_if_claimed_by_other(row, user)
+            teams.refuse_separation(row, run, _username(user))
+            if (
+                teams.is_quorum(row)
+                and resolution.get("action") != "reject"
+                and not _quorum_completes(row, run, user, resolution, now)
+            ):
+                return row  # still PENDING: more approvals are needed
             shown = dict(row.payload or {})
             persistence.apply_decision(req, resolution, _username(user), now)
             save_requirement(req, user_id=user.id)
@@ -246,6 +255,235 @@ def requirement_resolve(
     if expired:  # after commit: the expiry is kept, the late decision is refused
         raise ExpiredError("This requirement expired at its deadline; the timeout decided it.")
     return row
+
+
+def _quorum_completes(row: Requirement, run: WorkflowRun, user, resolution: dict, now: datetime) -> bool:
+    """Record ``user``'s approval (rows locked by the caller); True when it completes the quorum,
+    so the caller resolves the requirement with it: the engine sees one resolution, the last one."""
+    username = _username(user)
+    approvals = list(row.approvals.all())
+    if any(a.username == username for a in approvals):
+        raise teams.TeamConflict("You already approved this; another person must approve.", code="already_approved")
+    approval = RequirementApproval.objects.create(
+        requirement=row,
+        user=user,
+        username=username,
+        groups=teams.approver_groups(row, user),
+        action=resolution.get("action", ""),
+        data=resolution.get("data"),
+        created_at=now,
+    )
+    approvals.append(approval)
+    needed = teams.approvals_needed(row, approvals)
+    _record_change(row, user, AssignmentChange.Action.APPROVE, note=f"{needed} more needed" if needed else "", now=now)
+    if needed:
+        if row.claimed_by_id == user.pk:  # the claimer's part is done: the others approve now
+            _claim_write(row, None, now)
+            _record_change(row, user, AssignmentChange.Action.RELEASE, from_label=username, note="approved", now=now)
+        broadcast.requirements_changed(run.id, [row.id])
+        return False
+    return True
+
+
+def _record_change(row: Requirement, user, action: str, *, from_label="", to_label="", note="", now=None) -> None:
+    AssignmentChange.objects.create(
+        requirement=row,
+        run_id=row.run_id,
+        action=action,
+        actor=user if user is not None and user.is_authenticated else None,
+        actor_name=_username(user) or persistence.SYSTEM_ACTOR,
+        from_label=from_label[:300],
+        to_label=to_label[:300],
+        note=note,
+        created_at=now or timezone.now(),
+    )
+
+
+def _lock_pending(requirement_id, user) -> tuple[WorkflowRun, Requirement]:
+    """Lock the run, then the requirement (the order of every writer), visible to ``user`` and
+    still pending. ``Requirement.DoesNotExist``: unknown or not visible; ``ConflictError``: decided."""
+    try:
+        run_id = Requirement.objects.values_list("run_id", flat=True).get(id=requirement_id)
+        run = lock_run(run_id)
+        row = (
+            Requirement.objects.select_for_update(of=("self",))
+            .select_related("claimed_by")
+            .get(id=requirement_id, id__in=selectors.requirements_visible_to(user).values("id"))
+        )
+    except (Requirement.DoesNotExist, ValueError, DjangoValidationError):
+        raise Requirement.DoesNotExist("No such requirement.") from None
+    if not row.is_pending:
+        raise ConflictError(f"This requirement is already {row.status.lower()}.")
+    return run, row
+
+
+def _claim_write(row: Requirement, user, now) -> None:
+    row.claimed_by, row.claimed_at = user, now if user is not None else None
+    rows.update(
+        Requirement, {"claimed_by": user.pk if user is not None else None, "claimed_at": row.claimed_at}, id=row.id
+    )
+
+
+def requirement_claim(*, requirement_id, user, now: datetime | None = None) -> Requirement:
+    """Take a requirement so colleagues leave it alone: only the claimer decides it (or whoever
+    takes it over). ``TeamConflict`` code ``claimed`` when another person holds it; claiming
+    one's own claim again refreshes it (a claim expires after ``HITL_CLAIM_IDLE_SECONDS``)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        run, row = _lock_pending(requirement_id, user)
+        if row.claimed_by_id is not None and row.claimed_by_id != user.pk:
+            raise teams.TeamConflict(f"Already claimed by {row.claimed_by.get_username()}.", code="claimed")
+        fresh = row.claimed_by_id is None
+        _claim_write(row, user, now)
+        if fresh:
+            _record_change(row, user, AssignmentChange.Action.CLAIM, to_label=_username(user), now=now)
+        broadcast.requirements_changed(run.id, [row.id])
+    return row
+
+
+def requirement_release(*, requirement_id, user, now: datetime | None = None) -> Requirement:
+    """Give a claimed requirement back: by its claimer, or by a holder of ``override_claim``."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        run, row = _lock_pending(requirement_id, user)
+        if row.claimed_by_id is None:
+            raise teams.TeamConflict("Nobody has claimed this requirement.", code="not_claimed")
+        if row.claimed_by_id != user.pk and not user.has_perm(teams.OVERRIDE_PERM):
+            raise teams.TeamConflict(
+                f"Claimed by {row.claimed_by.get_username()}: only they release it.", code="claimed"
+            )
+        previous = row.claimed_by.get_username() if row.claimed_by else ""
+        _claim_write(row, None, now)
+        _record_change(row, user, AssignmentChange.Action.RELEASE, from_label=previous, now=now)
+        broadcast.requirements_changed(run.id, [row.id])
+    return row
+
+
+def requirement_take_over(*, requirement_id, user, reason: str, now: datetime | None = None) -> Requirement:
+    """Claim a requirement someone else holds, with a reason (recorded): e.g. its claimer is away."""
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why you take it over."})
+    if len(reason) > 1000:
+        raise ValidationError({"reason": "At most 1000 characters."})
+    with transaction.atomic():
+        run, row = _lock_pending(requirement_id, user)
+        previous = row.claimed_by.get_username() if row.claimed_by else ""
+        _claim_write(row, user, now)
+        _record_change(
+            row,
+            user,
+            AssignmentChange.Action.TAKE_OVER,
+            from_label=previous,
+            to_label=_username(user),
+            note=reason,
+            now=now,
+        )
+        broadcast.requirements_changed(run.id, [row.id])
+    return row
+
+
+def requirement_reassign(
+    *, requirement_id, user, to_user=None, to_group=None, note: str = "", now: datetime | None = None
+) -> Requirement:
+    """Hand a requirement to another user or group, with a note. Allowed to whoever may resolve
+    it and holds it (its claimer, or a named assignee when nobody claimed it), and to holders of
+    ``reassign_requirement``. The new user must be allowed to resolve requirements at all (the
+    permission, or a superuser): a reassignment never opens an item to someone who could not
+    resolve it. The claim ends; the assignment is replaced."""
+    now = now or timezone.now()
+    note = (note or "").strip()
+    if (to_user is None) == (to_group is None):
+        raise ValidationError({"user": "Give a user or a group (one of them)."})
+    if len(note) > 1000:
+        raise ValidationError({"note": "At most 1000 characters."})
+    if to_user is not None and not (
+        to_user.is_active and (to_user.is_superuser or to_user.has_perm(selectors.RESOLVE_PERM))
+    ):
+        raise ValidationError({"user": f"{to_user.get_username()} may not resolve requirements."})
+    with transaction.atomic():
+        run, row = _lock_pending(requirement_id, user)
+        if not user.has_perm(teams.REASSIGN_PERM):
+            holder = row.claimed_by_id == user.pk or (
+                row.claimed_by_id is None and row.assignees.filter(pk=user.pk).exists()
+            )
+            if not holder:
+                raise PermissionError(
+                    "Only its claimer (or, unclaimed, a named assignee) or a holder of "
+                    "workflows.reassign_requirement may reassign it."
+                )
+        before = teams.assignment_label(row)
+        row.assignees.set([to_user] if to_user is not None else [])
+        row.groups.set([to_group] if to_group is not None else [])
+        row.claimed_by, row.claimed_at = None, None
+        rows.update(
+            Requirement,
+            {"is_assigned": True, "claimed_by": None, "claimed_at": None, "unknown_assignment": {}},
+            id=row.id,
+        )
+        row.is_assigned = True
+        after = to_user.get_username() if to_user is not None else f"group {to_group.name}"
+        _record_change(
+            row, user, AssignmentChange.Action.REASSIGN, from_label=before, to_label=after, note=note, now=now
+        )
+        broadcast.requirements_changed(run.id, [row.id])
+    return row
+
+
+def requirement_comment_add(*, requirement_id, user, text: str, now: datetime | None = None) -> RequirementComment:
+    """A plain-text remark on a requirement (pending or not) that whoever may see it reads; it
+    never decides anything."""
+    now = now or timezone.now()
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": "Write something."})
+    if len(text) > RequirementComment.MAX_LENGTH:
+        raise ValidationError({"text": f"At most {RequirementComment.MAX_LENGTH} characters."})
+    row = selectors.requirements_inspectable_by(user).filter(id=requirement_id).only("id", "run_id").first()
+    if row is None:
+        raise Requirement.DoesNotExist("No such requirement.")
+    with transaction.atomic():
+        comment = RequirementComment.objects.create(
+            requirement_id=row.id, author=user, author_name=_username(user), text=text, created_at=now
+        )
+        broadcast.requirements_changed(row.run_id, [row.id])
+    return comment
+
+
+def claims_expire_idle(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Release claims held longer than ``HITL_CLAIM_IDLE_SECONDS`` (0: claims never expire)."""
+    idle = getattr(settings, "HITL_CLAIM_IDLE_SECONDS", 0)
+    if not idle:
+        return 0
+    now = now or timezone.now()
+    stale = Requirement.objects.filter(
+        status=Requirement.Status.PENDING, claimed_by__isnull=False, claimed_at__lt=now - timedelta(seconds=idle)
+    ).values_list("id", "run_id")[:limit]
+    count = 0
+    for requirement_id, run_id in stale:
+        with transaction.atomic():
+            if lock_run(run_id, skip_locked=True) is None:
+                continue
+            row = (
+                Requirement.objects.select_for_update(of=("self",))
+                .select_related("claimed_by")
+                .filter(id=requirement_id)
+                .first()
+            )
+            if (
+                row is None
+                or not row.is_pending
+                or row.claimed_at is None
+                or row.claimed_at >= now - timedelta(seconds=idle)
+            ):
+                continue
+            previous = row.claimed_by.get_username() if row.claimed_by else ""
+            _claim_write(row, None, now)
+            _record_change(row, None, AssignmentChange.Action.CLAIM_EXPIRED, from_label=previous, now=now)
+            broadcast.requirements_changed(run_id, [row.id])
+            count += 1
+    return count
 
 
 def _after_change(run: WorkflowRun, requirement_ids, now: datetime) -> None:
@@ -456,6 +694,7 @@ def sweep(*, now: datetime | None = None) -> dict:
     """One round of the sweeper (the in-process one, the Celery beat task, ``manage.py sweep``)."""
     done = {
         "expired": requirements_expire_due(now=now),
+        "claims_released": claims_expire_idle(now=now),
         "recovered": runs_recover(now=now) + runs_retry_unavailable(now=now) + runs_retry_definition_errors(),
     }
     for hook in hooks.sweep:  # hook: other apps' periodic work (deliveries, reminders)

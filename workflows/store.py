@@ -42,8 +42,8 @@ from workflows.engine.requirements import CANCELLED, EXPIRED, PENDING
 from workflows.engine.requirements import Requirement as EngineRequirement
 from workflows.engine.state import RunState
 
-from . import hooks, rows
-from .models import Requirement, RunEvent, StepRun, WorkflowRun
+from . import hooks, rows, teams
+from .models import NO_DATE, Requirement, RunEvent, StepRun, WorkflowRun
 
 log = logging.getLogger("workflows")
 
@@ -171,7 +171,23 @@ def requirement_to_engine(row: Requirement) -> EngineRequirement:
         batch=row.batch or None,
         created_at=row.created_at,
         seq=row.seq,
+        team=team_options(row),
+        due_at=row.due_at,
     )
+
+
+def team_options(row: Requirement) -> dict:
+    """The row's team options as the engine's requirement carries them (non-defaults only)."""
+    options = {}
+    if row.separation_of_duties:
+        options["separation_of_duties"] = True
+    if row.approvals_required != 1:
+        options["approvals_required"] = row.approvals_required
+    if row.approvals_per_group:
+        options["approvals_per_group"] = dict(row.approvals_per_group)
+    if row.priority != Requirement.Priority.NORMAL:
+        options["priority"] = row.priority
+    return options
 
 
 def state_from_row(row: WorkflowRun, *, fold_events: bool = True, requirements=None) -> RunState:
@@ -302,6 +318,23 @@ def save_requirement(req: EngineRequirement, *, user_id=None) -> None:
         hooks.call(hooks.requirement_expired, run_id=req.run_id, requirement_id=req.id)
 
 
+def _check_team_rules(req: EngineRequirement, run: WorkflowRun, user) -> None:
+    """A decision of the Python API obeys the same team rules as the pages and the API: the claim,
+    separation of duties; a quorum needs its approvals one by one (the inbox or the API)."""
+    row = Requirement.objects.select_related("claimed_by").filter(id=req.id).first()
+    if row is None:
+        return
+    if user is not None:
+        teams.refuse_if_claimed_by_other(row, user)
+    teams.refuse_separation(row, run, req.resolved_by)
+    if teams.is_quorum(row) and (req.resolution or {}).get("action") != "reject":
+        raise teams.TeamConflict(
+            f"This needs {teams.approvals_needed(row)} approvals from distinct people: "
+            "approve in the inbox or the API.",
+            code="quorum",
+        )
+
+
 def _user_id(username: str | None):
     if not username or username == persistence.SYSTEM_ACTOR:
         return None
@@ -343,6 +376,14 @@ _REQUIREMENT_FIELDS = (
     "unknown_assignment",
     "resolution",
     "resolved_by",
+    "priority",
+    "priority_rank",
+    "due_at",
+    "separation_of_duties",
+    "approvals_required",
+    "approvals_per_group",
+    "due_sort",
+    "deadline_sort",
 )
 _EVENT_FIELDS = ("run", "seq", "event", "path", "step_name", "data", "memo", "created_at")
 _STEP_RUN_FIELDS = (
@@ -698,6 +739,7 @@ class DjangoStore:
                 for req in persistence.apply_decisions(state, decisions, now):
                     # Decisions of the Python API (continue_run): audited like any other.
                     user = _user(req.resolved_by)
+                    _check_team_rules(req, row, user)
                     # Compare-and-set: someone else deciding first rolls all back, audit rows too.
                     save_requirement(req, user_id=user.pk if user is not None else None)
                     resolution_recorded(req, user=user, actor=req.resolved_by)
@@ -922,6 +964,14 @@ class DjangoStore:
                     unknown.get(r.id, {}),
                     None,  # resolution
                     None,  # resolved_by
+                    r.team.get("priority", Requirement.Priority.NORMAL),
+                    Requirement.PRIORITY_RANKS[r.team.get("priority", Requirement.Priority.NORMAL)],
+                    r.due_at,
+                    bool(r.team.get("separation_of_duties")),
+                    r.team.get("approvals_required", 1),
+                    r.team.get("approvals_per_group") or {},
+                    min(d for d in (r.due_at, r.timeout_at, NO_DATE) if d is not None),
+                    r.timeout_at or NO_DATE,
                 )
                 for r in state.new_requirements
             ],

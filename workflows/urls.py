@@ -16,6 +16,10 @@ api_patterns = [
     path("requirements", api.requirements, name="api-requirements"),
     path("requirements/<str:requirement_id>", api.requirement_detail, name="api-requirement"),
     path("requirements/<str:requirement_id>/resolve", api.requirement_resolve, name="api-requirement-resolve"),
+    path("requirements/<str:requirement_id>/claim", api.requirement_claim, name="api-requirement-claim"),
+    path("requirements/<str:requirement_id>/release", api.requirement_release, name="api-requirement-release"),
+    path("requirements/<str:requirement_id>/reassign", api.requirement_reassign, name="api-requirement-reassign"),
+    path("requirements/<str:requirement_id>/comments", api.requirement_comments, name="api-requirement-comments"),
     path("openapi.json", api.openapi, name="api-openapi"),
     re_path(r"^.*$", api.not_found),
 ]

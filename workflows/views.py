@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from . import analytics, charts, export, graph, registry, selectors, services
 from .engine.errors import RunNotFoundError, RunStateError, ValidationError
 from .forms import RunFilterForm, RunStartForm
-from .models import Requirement, StepRun, WorkflowRun
+from .models import AssignmentChange, Requirement, StepRun, WorkflowRun
 from .templatetags.workflows_tags import pretty_json
 
 RUNS_PER_PAGE = 25
@@ -143,6 +143,15 @@ def run_live_context(*, user, run: WorkflowRun) -> dict:
         "step_runs": step_runs,
         "requirements": requirements,
         "hidden_requirements": len(hidden),
+        # Who claimed, released, reassigned, took over or approved what (of the visible ones).
+        "assignment_changes": list(
+            AssignmentChange.objects.filter(
+                run=run, requirement__in=selectors.requirements_inspectable_by(user).filter(run=run).values("id")
+            )
+            .select_related("requirement")
+            .only("action", "actor_name", "from_label", "to_label", "note", "created_at", "requirement__step_name")
+            .order_by("created_at", "id")[:200]
+        ),
         "events": events,
         "may_cancel": run.is_active and selectors.user_may_cancel_runs(user),
         "workflow_registered": _registered(run.workflow_name),

@@ -45,6 +45,11 @@ def ago(value) -> str:
 
 
 @register.filter
+def is_past(value) -> bool:
+    return bool(value) and value <= timezone.now()
+
+
+@register.filter
 def count_label(value) -> str:
     """A capped count as people read it: "1000+" past the cap."""
     return f"{selectors.COUNT_CAP}+" if value and value > selectors.COUNT_CAP else str(value or 0)

@@ -52,6 +52,11 @@ def test_creates_users_and_runs_once(settings, sent_runs):
         "external_execution",
     }
 
+    quorum = Requirement.objects.get(workflow_name="purchase_approval", status="PENDING")
+    assert quorum.approvals_required == 2 and quorum.priority == "high" and quorum.due_at is not None
+    four_eyes = Requirement.objects.get(workflow_name="payment_release", status="PENDING")
+    assert four_eyes.separation_of_duties and four_eyes.priority == "urgent" and four_eyes.run.created_by == operator
+
     again = seed()
     assert "Runs exist already" in again
     assert WorkflowRun.objects.count() == len(registry.all_workflows())

@@ -52,7 +52,7 @@ def test_inbox_and_a_decision_work_under_the_policy(asgi_live_server, browser, r
     row = inbox.locator(f"#req-{req.id}")
     expect(row).to_be_visible()
     inbox.get_by_label("Search").fill("export")  # an htmx request swaps the table
-    expect(inbox).to_have_url(f"{asgi_live_server}/inbox/?q=export&workflow=&kind=&assigned=")
+    expect(inbox).to_have_url(f"{asgi_live_server}/inbox/?q=export&workflow=&kind=&assigned=&sort=due")
     expect(row).to_be_visible()
 
     decide = watched(context.new_page(), console)

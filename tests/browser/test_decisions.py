@@ -88,7 +88,7 @@ def test_inbox_lists_every_kind(asgi_live_server, logged_in: Page, screenshot_di
     # Filters work through htmx (the table is swapped, the URL follows).
     page.get_by_label("Kind").select_option("output_review")
     expect(page.locator(".inbox-row")).to_have_count(1)
-    expect(page).to_have_url(f"{asgi_live_server}/inbox/?q=&workflow=&kind=output_review&assigned=")
+    expect(page).to_have_url(f"{asgi_live_server}/inbox/?q=&workflow=&kind=output_review&assigned=&sort=due")
     page.get_by_label("Kind").select_option("")
     page.get_by_label("Search").fill("trip")
     expect(page.locator(".inbox-row")).to_have_count(1)

@@ -89,4 +89,10 @@ parallel = Workflow(
     ],
 )
 
-ALL = [sleepy, gated, timed, chain, parallel]
+# Two distinct people must confirm b (the team races).
+quorum = Workflow(
+    name="test_svc_quorum",
+    steps=[_step("a"), _step("b", requires_confirmation=True, approvals_required=2), _step("c")],
+)
+
+ALL = [sleepy, gated, timed, chain, parallel, quorum]

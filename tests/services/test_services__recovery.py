@@ -389,8 +389,8 @@ def test_a_changed_definition_without_the_paused_step_stops_with_a_clear_error_t
     req.refresh_from_db()
     assert req.status == "RESOLVED"  # the decision is kept
     sent = len(broker.sent)
-    swept = services.sweep(now=later(3600))  # (with the notifications' own counts)
-    assert (swept["expired"], swept["recovered"]) == (0, 0)  # not sent again and again
+    swept = services.sweep(now=later(3600))  # (with the notifications' and claims' own counts)
+    assert (swept["expired"], swept["recovered"], swept["claims_released"]) == (0, 0, 0)  # not sent again and again
     assert len(broker.sent) == sent
 
     redefine(flows.gated)  # the definition is restored (a deploy): the next sweep sends it again

@@ -54,6 +54,21 @@ EXPECTED = {
             ["0", "1", "next", ""],
         ],
     },
+    "payment_release": {
+        "nodes": [
+            ["0", "Step", "release", ["confirmation"]],
+        ],
+        "edges": [],
+    },
+    "purchase_approval": {
+        "nodes": [
+            ["0", "Step", "quote", []],
+            ["1", "Step", "order", ["confirmation"]],
+        ],
+        "edges": [
+            ["0", "1", "next", ""],
+        ],
+    },
     "inventory_sync": {
         "nodes": [
             ["0", "Step", "sync", ["error"]],

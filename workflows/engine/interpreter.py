@@ -575,6 +575,8 @@ class Interpreter:
                     on_timeout=review.on_timeout.value if review.timeout else None,
                     assignees=list(review.assignees),
                     groups=list(review.groups),
+                    team=review.team_options,
+                    due_at=now + timedelta(seconds=review.due_in) if review.due_in else None,
                     batch=batch,
                     created_at=now,
                     seq=self.state.seq + 1,  # its pause event's: creation order, even within one instant

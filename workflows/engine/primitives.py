@@ -177,6 +177,9 @@ def _escalation(steps) -> tuple[tuple[float, str], ...]:
     return tuple(sorted(out, key=lambda pair: pair[0]))
 
 
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
 @dataclass(frozen=True)
 class HumanReview:
     """Where and how a person takes part in a step. Which options apply depends on the primitive."""
@@ -205,6 +208,12 @@ class HumanReview:
     remind_before: float | None = None
     remind_every: float | None = None
     escalate: tuple[tuple[float, str], ...] = ()
+    # Teams: who may not decide, how many must approve, how urgent, when it is due.
+    separation_of_duties: bool = False
+    approvals_required: int = 1
+    approvals_per_group: dict | None = None
+    priority: str = "normal"
+    due_in: float | None = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -228,12 +237,56 @@ class HumanReview:
             raise DefinitionError(f"HumanReview max_retries must be an int >= 0: {self.max_retries!r}")
         set_(self, "assignees", tuple(self.assignees or ()))
         set_(self, "groups", tuple(self.groups or ()))
+        self._check_team_options()
         if self.requires_output_review and self.requires_iteration_review:
             raise DefinitionError(
                 "HumanReview: requires_output_review and requires_iteration_review exclude each other"
             )
         if self.user_input_schema and not self.requires_user_input:
             raise DefinitionError("HumanReview: user_input_schema is set but requires_user_input is False")
+
+    def _check_team_options(self) -> None:
+        set_ = object.__setattr__
+        if not isinstance(self.separation_of_duties, bool):
+            raise DefinitionError(
+                f"HumanReview separation_of_duties must be True or False: {self.separation_of_duties!r}"
+            )
+        n = self.approvals_required
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 20:
+            raise DefinitionError(f"HumanReview approvals_required must be an int from 1 to 20: {n!r}")
+        per_group = self.approvals_per_group or {}
+        if not isinstance(per_group, dict) or not all(
+            isinstance(g, str) and g and isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= 20
+            for g, k in per_group.items()
+        ):
+            raise DefinitionError(
+                'HumanReview approvals_per_group must map group names to ints from 1 to 20, e.g. {"legal": 1}: '
+                f"{self.approvals_per_group!r}"
+            )
+        set_(self, "approvals_per_group", dict(per_group) or None)
+        if self.priority not in PRIORITIES:
+            raise DefinitionError(f"HumanReview priority must be one of {', '.join(PRIORITIES)}: {self.priority!r}")
+        if self.due_in is not None:
+            try:
+                set_(self, "due_in", _seconds(self.due_in))
+            except DefinitionError:
+                raise DefinitionError(
+                    f"HumanReview due_in must be a positive number of seconds: {self.due_in!r}"
+                ) from None
+
+    @property
+    def team_options(self) -> dict:
+        """What the requirement carries for the people deciding it (non-defaults only)."""
+        options = {}
+        if self.separation_of_duties:
+            options["separation_of_duties"] = True
+        if self.approvals_required != 1:
+            options["approvals_required"] = self.approvals_required
+        if self.approvals_per_group:
+            options["approvals_per_group"] = dict(self.approvals_per_group)
+        if self.priority != "normal":
+            options["priority"] = self.priority
+        return options
 
     @property
     def pre_gate(self) -> bool:
@@ -243,6 +296,8 @@ class HumanReview:
         data = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name in _TEAM_FIELDS and value == f.default:
+                continue  # definitions without team options keep the fingerprints they had
             if callable(value) and not isinstance(value, (bool, enum.Enum)):
                 value = "<predicate>"
             elif f.name == "user_input_schema" and value is not None:
@@ -256,6 +311,9 @@ class HumanReview:
             if not data[name]:
                 del data[name]
         return data
+
+
+_TEAM_FIELDS = ("separation_of_duties", "approvals_required", "approvals_per_group", "priority", "due_in")
 
 
 @dataclass

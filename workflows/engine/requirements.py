@@ -145,6 +145,10 @@ class Requirement:
     batch: str | None = None
     created_at: datetime | None = None
     seq: int = 0
+    # Teams (HumanReview's separation_of_duties, approvals_required, approvals_per_group, priority):
+    # only non-defaults; the store writes them to the row, people's services apply them.
+    team: dict = field(default_factory=dict)
+    due_at: datetime | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     # A decision made on this object that is not yet stored (see Workflow.continue_run).
     local: dict | None = field(default=None, repr=False, compare=False)
@@ -377,12 +381,14 @@ class Requirement:
             "batch": self.batch,
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "seq": self.seq,
+            **({"team": dict(self.team)} if self.team else {}),
+            **({"due_at": self.due_at.isoformat()} if self.due_at else {}),
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> Requirement:
         data = dict(data)
-        for name in ("resolved_at", "timeout_at", "created_at"):
+        for name in ("resolved_at", "timeout_at", "created_at", "due_at"):
             if data.get(name):
                 data[name] = datetime.fromisoformat(data[name])
         return cls(**data)

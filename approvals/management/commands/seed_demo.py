@@ -1,4 +1,8 @@
-"""Demo users and one run of every example workflow, for `make run` (DEBUG only)."""
+"""Demo users and one run of every example workflow, for `make run` (DEBUG only).
+
+Among them: purchase_approval waits for two approvals (reviewer and operator), payment_release
+for four eyes (the operator started it, so the reviewer decides), with priorities and due dates.
+"""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -25,6 +29,8 @@ DEMO_INPUTS = {
     "refund_decision": "order 1042",
     "research_router": "Which database should we use?",
     "trip_planner": "a long weekend",
+    "purchase_approval": "12 laptops",
+    "payment_release": "invoice 2024-17",
 }
 
 
