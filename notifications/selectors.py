@@ -58,7 +58,10 @@ def channels_of(user) -> Channels:
             quiet_to=pref.quiet_to,
             digest=pref.digest,
         )
-    defaults = [g.notification_preference for g in user.groups.all() if _has_preference(g)]
+    if "groups" in getattr(user, "_prefetched_objects_cache", {}):  # many users at once (mails)
+        defaults = [g.notification_preference for g in user.groups.all() if _has_preference(g)]
+    else:  # one user (a page): one query, whatever the number of groups
+        defaults = list(GroupPreference.objects.filter(group__user=user))
     if not defaults:
         return Channels()
     return Channels(
