@@ -303,10 +303,20 @@ def _messages(requirement, event: str, people, now) -> list[Delivery]:
     return deliveries
 
 
-def requirement_resolved(*, requirement, user, resolution, shown) -> None:
-    """A ``workflows.services.resolution_hooks`` hook."""
+def requirement_resolved(*, requirement, user, actor, resolution, shown) -> None:
+    """A ``workflows.services.resolution_hooks`` hook. ``requirement`` is the row for decisions
+    made through the pages and the JSON API, the engine's requirement for the Python API and
+    timeouts: the payload is built from the row, read only when a webhook listens. A timeout is
+    announced as ``requirement.expired`` (``requirement_expired``), not twice."""
+    if (resolution or {}).get("action") == "timed_out":
+        return
     now = timezone.now()
-    _queue(_webhooks("requirement.resolved", [(requirement, requirement_json(requirement))], now))
+    endpoints = _endpoints_for("requirement.resolved")
+    if not endpoints:
+        return
+    if not isinstance(requirement, Requirement):
+        requirement = Requirement.objects.get(id=requirement.id)
+    _queue(_webhooks("requirement.resolved", [(requirement, requirement_json(requirement))], now, endpoints))
 
 
 def requirement_expired(*, run_id, requirement_id) -> None:
