@@ -1,7 +1,8 @@
 """Our side of the engine benchmark: the same workflows as bench/agno_side.py, on SQLite.
 
 Measures, through the public API (``Workflow.run`` / ``continue_run`` persisting via Django):
-the 1-step confirmation pause + resume cycle, a 100-step run (checkpointed after every step),
+the 1-step confirmation pause + resume cycle, a 100-step run (checkpointed after every step, and
+with durability="pause": stored at the end only),
 and run time around the 100th and the 10,000th run. ``main()`` returns a dict like agno_side's.
 """
 
@@ -38,7 +39,7 @@ def stats(xs):
     return {"n": len(xs), "median": round(statistics.median(xs), 3), "p90": round(xs[int(0.9 * (len(xs) - 1))], 3)}
 
 
-def _workflow(name, n_steps=1, confirm=False):
+def _workflow(name, n_steps=1, confirm=False, durability="step"):
     from workflows.engine import HumanReview, Step, StepOutput, Workflow
 
     def noop(step_input):
@@ -48,7 +49,7 @@ def _workflow(name, n_steps=1, confirm=False):
     steps = [
         Step(name=f"s{i}", executor=noop, human_review=review if i == n_steps - 1 else None) for i in range(n_steps)
     ]
-    return Workflow(name=name, steps=steps)
+    return Workflow(name=name, steps=steps, durability=durability)
 
 
 def bench_cycle(n, warmup=10):
@@ -68,10 +69,10 @@ def bench_cycle(n, warmup=10):
     return {"total": stats(total)}
 
 
-def bench_hundred(n, warmup=3):
+def bench_hundred(n, warmup=3, durability="step"):
     from workflows.models import StepRun
 
-    wf = _workflow("hundred", n_steps=100)
+    wf = _workflow(f"hundred-{durability}", n_steps=100, durability=durability)
     times = []
     for i in range(warmup + n):
         t0 = time.perf_counter()
@@ -80,7 +81,7 @@ def bench_hundred(n, warmup=3):
         assert out.status == "COMPLETED" and len(out.step_results) == 100
         if i >= warmup:
             times.append((t1 - t0) * 1000)
-    # Every step was checkpointed as a row of its own.
+    # Every step has its step run row (written as it completed, or with the end for "pause").
     assert StepRun.objects.filter(run_id=out.run_id).count() == 100
     return stats(times)
 
@@ -165,6 +166,7 @@ def main(quick: bool = False) -> dict:
         return {
             "cycle_ms": bench_cycle(n_cycle),
             "hundred_ms": bench_hundred(n_hundred),
+            "hundred_pause_ms": bench_hundred(n_hundred, durability="pause"),
             "sqlite_floor_ms": bench_sqlite_floor(n_hundred),
             "growth": bench_growth(n_growth),
         }

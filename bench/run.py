@@ -62,6 +62,12 @@ def engine_rows(quick: bool) -> list[dict]:
         rows += [
             _versus("1-step pause+resume cycle (ours / agno)", cycle, a_cycle, limit=0.5),
             _versus("100-step run, checkpoint per step (ours / agno)", hundred, a_hundred, limit=1.0),
+            _versus(
+                '100-step run, durability="pause" (ours / agno)',
+                ours["hundred_pause_ms"]["median"],
+                a_hundred,
+                limit=0.3,
+            ),
             _versus("  reference: SQLite alone, the same 100 commits (no engine) / agno", floor, a_hundred),
         ]
         a_growth = agno["growth"]["one_session"]["ratio_last_vs_100"]

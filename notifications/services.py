@@ -157,8 +157,16 @@ def requirements_created(*, run_id, requirement_ids) -> None:
     to each person who may decide (as they chose; after their quiet hours), and the chat of each
     group the requirement is assigned to."""
     now = timezone.now()
-    requirements = list(Requirement.objects.filter(id__in=requirement_ids).order_by("seq"))
-    deliveries = _webhooks("requirement.created", [(r, requirement_json(r)) for r in requirements], now)
+    if len(requirement_ids) == 1:  # the usual pause: one statement written once, not an ORM query
+        requirements = rows.instances(Requirement, id=requirement_ids[0])
+    else:
+        requirements = list(Requirement.objects.filter(id__in=requirement_ids).order_by("seq"))
+    endpoints = _endpoints_for("requirement.created")
+    deliveries = (
+        _webhooks("requirement.created", [(r, requirement_json(r)) for r in requirements], now, endpoints)
+        if endpoints
+        else []
+    )
     for requirement in requirements:
         deliveries += _messages(requirement, "requirement.created", selectors.deciders_with_channels(requirement), now)
         for url in selectors.group_chats_for(requirement):
@@ -306,7 +314,7 @@ def _messages(requirement, event: str, people, now) -> list[Delivery]:
 def requirement_resolved(*, requirement, user, resolution, shown, **context) -> None:
     """A ``workflows.store.resolution_hooks`` hook: every resolution, whatever its path (page, API,
     Python API, link). A timeout is told as ``requirement.expired`` instead (its own hook)."""
-    if requirement.status == Requirement.Status.EXPIRED:
+    if requirement.status == Requirement.Status.EXPIRED or (resolution or {}).get("action") == "timed_out":
         return
     endpoints = _endpoints_for("requirement.resolved")
     if not endpoints:

@@ -897,10 +897,23 @@ class DjangoStore:
                     version=req.version - 1,
                     status=PENDING,
                 )
-        if state.new_events:
-            rows.insert(RunEvent, _EVENT_FIELDS, [_event_values(run_id, e) for e in state.new_events])
-        if state.new_step_runs:
-            rows.insert(StepRun, _STEP_RUN_FIELDS, [_step_run_values(run_id, s) for s in state.new_step_runs])
+        conn = connections[router.db_for_write(RunEvent)]
+        if conn.vendor == "sqlite" and (state.new_events or state.new_step_runs):
+            # Through the DB-API connection, in the caller's transaction: an end with durability
+            # "pause" writes every event and step run of the execution here, hundreds of rows.
+            conn.ensure_connection()
+            run_hex = uuid.UUID(str(run_id)).hex
+            _sqlite_insert(
+                conn.connection, RunEvent, _EVENT_FIELDS, [_event_values(run_hex, e) for e in state.new_events]
+            )
+            _sqlite_insert(
+                conn.connection, StepRun, _STEP_RUN_FIELDS, [_step_run_values(run_hex, s) for s in state.new_step_runs]
+            )
+        else:
+            if state.new_events:
+                rows.insert(RunEvent, _EVENT_FIELDS, [_event_values(run_id, e) for e in state.new_events])
+            if state.new_step_runs:
+                rows.insert(StepRun, _STEP_RUN_FIELDS, [_step_run_values(run_id, s) for s in state.new_step_runs])
         state.new_requirements, state.new_events, state.new_step_runs = [], [], []
         state.dirty_requirements = set()
 

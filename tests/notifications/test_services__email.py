@@ -81,11 +81,16 @@ def test_unassigned_requirements_mail_holders_of_the_resolve_permission(
     make_user("gina", email="gina@example.com", groups=("reviewers",))
     django_user_model.objects.create_superuser("root", email="root@example.com")
     make_user("otto", email="otto@example.com")  # no permission
+    make_user("bea", "resolve_requirement", email="bea@example.com", groups=("reviewers",))  # mailed once
+    make_user("gone", "resolve_requirement", email="gone@example.com").__class__.objects.filter(username="gone").update(
+        is_active=False
+    )
     temp_workflow(gated("test_notify_open"))
     registry.get("test_notify_open").run("x")
 
     services.deliveries_send()
     assert sorted(to[0] for to, _ in smtp_server.messages) == [
+        "bea@example.com",
         "gina@example.com",
         "rita@example.com",
         "root@example.com",

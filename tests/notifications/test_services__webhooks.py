@@ -186,6 +186,26 @@ def test_resolved_completed_expired_and_cancelled_are_announced(receiver, publis
     assert by_event["run.cancelled"]["status"] == "CANCELLED"
 
 
+def test_a_python_api_decision_is_announced_and_runs_on_without_listeners(receiver, published):
+    # The Python API hands the hook the engine's requirement, not the row.
+    wf = registry.get("data_export")
+    quiet = wf.run("crm")
+    quiet.steps_requiring_confirmation[0].confirm()
+    assert wf.continue_run(quiet).status == "COMPLETED"  # nobody listens: nothing to build
+    assert not Delivery.objects.filter(channel="webhook").exists()
+
+    services.webhook_create(url=receiver.url, events=["requirement.resolved"])
+    out = wf.run("crm")
+    (req,) = out.steps_requiring_confirmation
+    req.confirm()
+    assert wf.continue_run(out).status == "COMPLETED"
+    (delivery,) = Delivery.objects.filter(channel="webhook")
+    assert (delivery.event, str(delivery.requirement_id)) == ("requirement.resolved", str(req.id))
+    services.deliveries_send()
+    (got,) = receiver.requests
+    assert got.json["data"]["resolution"]["action"] == "confirm"
+
+
 def test_a_failed_run_is_announced(receiver, published, temp_workflow):
     from workflows.engine import Step, Workflow
 

@@ -207,6 +207,7 @@ class Interpreter:
         defer_checkpoints: bool = False,
         stream: bool = False,
         parallel_max_workers: int | None = None,
+        durability: str = "step",
     ):
         self.wf = workflow
         self.state = state
@@ -220,6 +221,12 @@ class Interpreter:
         # event is stored by the execution's end, see Workflow._drive).
         self._stream = stream
         self._unstored = False
+        # durability="pause": what plain operator code did (steps, predicates, selectors) is stored
+        # only with a pause, the end, or before an effect that must not repeat (a tool, an agent's
+        # turn); a crash may run such code again since the last stored point. A stream still stores
+        # each event before handing it out.
+        self._pause_only = durability == "pause" and not stream
+        self._effect_unstored = False  # a tool's result waits to be stored: before anything else runs
         self.parallel_max_workers = parallel_max_workers or PARALLEL_MAX_WORKERS
         # Branches of a Parallel run in threads: the state's unstored lists and counters change
         # under this lock, and only the thread driving the execution talks to the store (a
@@ -323,13 +330,18 @@ class Interpreter:
         )
 
     # -- checkpoints and operator code -----------------------------------------------------------
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, *, effect: bool = False) -> None:
         """What happened is stored before the consumer sees the event just made, or (deferred)
-        before anything runs after it."""
+        before anything runs after it. ``effect``: it is the result of an effect that must not
+        repeat (a tool), stored before anything runs after it whatever the durability."""
         if self._stream:
             return  # the event was stored when it was made
-        if self._defer and getattr(self._branch, "channel", None) is None:
+        in_branch = getattr(self._branch, "channel", None) is not None
+        if self._pause_only and not effect:
+            self._unstored = True  # stored with the next pause, effect or end
+        elif self._defer and not in_branch:
             self._unstored = True
+            self._effect_unstored = self._effect_unstored or effect
         else:
             # In a Parallel branch other operator code runs meanwhile: store now, so a crash there
             # never makes this branch's completed work run again.
@@ -341,16 +353,17 @@ class Interpreter:
             channel.store()
             return
         with self._lock:
-            self._unstored = False
+            self._unstored = self._effect_unstored = False
             self._store_checkpoint()
 
-    def _before_operator_code(self) -> None:
+    def _before_operator_code(self, *, effect: bool = False) -> None:
         """Called before operator code runs (a step, tool, predicate, selector...) and before a
         person is asked: a deferred checkpoint is stored first, so whatever that code does, and
         even if the process dies in it, completed work is never done again (and a run cancelled
         meanwhile stops here). Outside the ``try`` that guards that code: a store failure is not
-        the code's failure."""
-        if self._unstored:
+        the code's failure. With durability="pause" only before an ``effect`` (a tool, an agent's
+        turn), or when a tool's result is still unstored."""
+        if self._unstored and (effect or self._effect_unstored or not self._pause_only):
             self._store()
 
     # -- events ---------------------------------------------------------------------------------
@@ -590,6 +603,10 @@ class Interpreter:
                     memo=memo,
                     data={"requirement_id": req.id, "kind": kind, "message": message},
                 )
+            if self._pause_only and getattr(self._branch, "channel", None) is not None:
+                # A pause is a stored point: other branches may run on for long, and the person
+                # asked here can decide meanwhile.
+                self._store()
             yield self._stored(event)  # StepPaused: the requirement is stored; the run is RUNNING
             raise Pause([req])
         if req.status == PENDING:
@@ -1136,7 +1153,7 @@ class Interpreter:
                     memo={memo_key: copy.deepcopy(record)},
                     data={"tool": call_["name"], "status": result["status"]},
                 )
-                self._checkpoint()
+                self._checkpoint(effect=True)
                 yield event
             if pending:
                 raise Pause(pending)
@@ -1187,7 +1204,7 @@ class Interpreter:
         return {"status": "rejected", "note": note}
 
     def _run_tool(self, tool_, args: dict) -> dict:
-        self._before_operator_code()
+        self._before_operator_code(effect=True)
         try:
             return {"status": "ok", "result": jsonable(self._call(tool_.fn, **args))}
         except Exception as exc:  # the agent sees the error and decides what to do
@@ -1197,7 +1214,7 @@ class Interpreter:
         """Ask the agent for its next action. ``Step.max_retries`` retries a failing call (a model
         endpoint's passing error); the turns and tool results so far are kept, not redone."""
         error = None
-        self._before_operator_code()
+        self._before_operator_code(effect=True)
         for _ in range(node.max_retries + 1):
             try:
                 raw = self._call(node.agent.next_action, step_input, self._history(record))

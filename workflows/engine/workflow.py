@@ -35,6 +35,10 @@ from .primitives import (
 from .requirements import EXECUTOR_KINDS, Requirement
 from .state import RunState, utcnow
 
+# When a run's progress is stored (``Workflow(durability=...)``): after every step, or only at
+# pauses, before effects that must not repeat (tools, agents) and at the end.
+DURABILITY = ("step", "pause")
+
 _DEFAULT_PREFIX = {
     "Step": "step",
     "Steps": "steps",
@@ -162,6 +166,10 @@ class Workflow:
     ``run()`` and ``continue_run()`` persist through the default store (the Django store once the
     app is loaded), so a run paused here can be continued from a fresh ``Workflow`` in another
     process with ``continue_run(run_id=...)``.
+
+    ``durability``: "step" (the default) stores what each step did before anything runs after it;
+    "pause" stores only at pauses, before tools and agents' turns, and at the end (see
+    ``self.durability``). A stream stores every event before handing it out either way.
     """
 
     def __init__(
@@ -172,9 +180,14 @@ class Workflow:
         description: str | None = None,
         store: RunStore | None = None,
         parallel_max_workers: int | None = None,
+        durability: str = "step",
     ):
         if not name or not isinstance(name, str):
             raise DefinitionError("Workflow needs a name")
+        if durability not in DURABILITY:
+            raise DefinitionError(
+                f"Workflow '{name}': durability must be one of {', '.join(map(repr, DURABILITY))}, not {durability!r}"
+            )
         self.name = name
         self.description = description
         self.index: dict[str, Any] = {}
@@ -186,6 +199,11 @@ class Workflow:
         ).hexdigest()[:16]
         self.store = store
         self.parallel_max_workers = parallel_max_workers  # the cap of each Parallel without its own
+        # "step": what a step did is stored before anything runs after it, so a crash never runs a
+        # completed step again. "pause": stored only at pauses, before an effect that must not
+        # repeat (a tool call, an agent's turn) and at the end: a crash may run plain steps again
+        # since the last stored point, never a tool; far fewer writes.
+        self.durability = durability
         self.clock: Callable[[], datetime] = utcnow
 
     def __repr__(self):
@@ -417,6 +435,7 @@ class Workflow:
             defer_checkpoints=defer_checkpoints,
             stream=stream,
             parallel_max_workers=self.parallel_max_workers or getattr(store, "parallel_max_workers", None),
+            durability=self.durability,
         )
         events = interpreter.execute()
         end = None
