@@ -17,7 +17,7 @@ from typing import Any
 from django.http import QueryDict
 
 from workflows.engine.errors import DecisionError, ValidationError
-from workflows.engine.primitives import UserInputField
+from workflows.engine.primitives import FIELD_TYPE_LABELS, UserInputField
 from workflows.engine.requirements import ACTIONS, clean_decision
 from workflows.models import Requirement
 from workflows.store import requirement_to_engine
@@ -50,6 +50,32 @@ class InputField:
     step: str = ""
     options: list[tuple[str, str]] = field(default_factory=list)
     error: str = ""
+    min_value: int | float | None = None
+    max_value: int | float | None = None
+    max_length: int | None = None
+    pattern: str = ""
+
+    @property
+    def type_label(self) -> str:
+        """The type in words ("whole number", not ``int``)."""
+        label = FIELD_TYPE_LABELS.get(self.field_type, self.field_type)
+        return f"{label} as JSON" if self.field_type in ("list", "dict") else label
+
+    @property
+    def limits_hint(self) -> str:
+        """The field's limits in words, as the hint under it says them."""
+        parts = []
+        if self.min_value is not None and self.max_value is not None:
+            parts.append(f"from {self.min_value} to {self.max_value}")
+        elif self.min_value is not None:
+            parts.append(f"at least {self.min_value}")
+        elif self.max_value is not None:
+            parts.append(f"at most {self.max_value}")
+        if self.max_length is not None:
+            parts.append(f"at most {self.max_length} {'characters' if self.field_type == 'str' else 'items'}")
+        if self.pattern:
+            parts.append("in the expected format")
+        return ", ".join(parts)
 
     @property
     def html_name(self) -> str:
@@ -154,6 +180,10 @@ class DecisionForm:
                 description=spec.description or "",
                 required=spec.required,
                 error=self.errors.get(spec.name, ""),
+                min_value=spec.min_value,
+                max_value=spec.max_value,
+                max_length=spec.max_length,
+                pattern=spec.pattern or "",
             )
             raw = self.raw.get(item.html_name) if self.bound else None
             if widget == "checkbox":

@@ -7,4 +7,5 @@ app_name = "approvals"
 urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/<uuid:requirement_id>/", views.decide, name="decide"),
+    path("inbox/<uuid:requirement_id>/next/", views.next_item, name="next"),
 ]

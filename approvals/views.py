@@ -8,8 +8,10 @@ what a decision may be is ``clean_decision``'s, reached through ``requirement_re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +19,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
@@ -67,18 +70,46 @@ class CappedPaginator(Paginator):
         return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
 
 
+INBOX_FILTER_NAMES = ("workflow", "kind", "assigned", "q")
+
+
+def inbox_filters(params: QueryDict) -> selectors.InboxFilters:
+    """The inbox filters these query parameters ask for; unknown values are ignored."""
+    kind = params.get("kind", "")
+    assigned = params.get("assigned", "")
+    return selectors.InboxFilters(
+        workflow=params.get("workflow", "")[:200],
+        kind=kind if kind in Requirement.Kind.values else "",
+        assigned=assigned if assigned in (selectors.ASSIGNED_TO_ME, selectors.ASSIGNED_TO_MY_GROUPS) else "",
+        q=params.get("q", "").strip()[:200],
+    )
+
+
+def inbox_query(filters: selectors.InboxFilters) -> str:
+    """The filters as a query string (no page): carried from the inbox through decision pages, so
+    "next item" and "back to the inbox" stay within what the reviewer was looking at."""
+    values = {name: getattr(filters, name) for name in INBOX_FILTER_NAMES if getattr(filters, name)}
+    query = QueryDict(mutable=True)
+    query.update(values)
+    return query.urlencode()
+
+
+def _came_from(request: HttpRequest) -> selectors.InboxFilters:
+    """The inbox filters a decision page was opened with (its ``inbox`` parameter)."""
+    raw = request.POST.get("inbox") if request.method == "POST" else request.GET.get("inbox")
+    return inbox_filters(QueryDict((raw or "")[:2000]))
+
+
+def _with_inbox(url: str, filters: selectors.InboxFilters) -> str:
+    query = inbox_query(filters)
+    return f"{url}?{urlencode({'inbox': query})}" if query else url
+
+
 def inbox_context(*, user, params: QueryDict) -> dict:
     """What the inbox shows ``user`` for these query parameters: the page and the live-update
     consumer (approvals.consumers) render the same context, so a push equals a reload."""
     kinds = Requirement.Kind.choices
-    kind = params.get("kind", "")
-    assigned = params.get("assigned", "")
-    filters = selectors.InboxFilters(
-        workflow=params.get("workflow", "")[:200],
-        kind=kind if kind in dict(kinds) else "",
-        assigned=assigned if assigned in (selectors.ASSIGNED_TO_ME, selectors.ASSIGNED_TO_MY_GROUPS) else "",
-        q=params.get("q", "").strip()[:200],
-    )
+    filters = inbox_filters(params)
     requirements = selectors.inbox_requirements(user=user, filters=filters).only(
         "id", "run_id", "workflow_name", "step_name", "kind", "created_at", "timeout_at"
     )
@@ -94,6 +125,7 @@ def inbox_context(*, user, params: QueryDict) -> dict:
         "workflow_names": _workflow_names(filters.workflow),
         "query_without_page": f"{query.urlencode()}&" if query else "",
         "live_query": live.urlencode(),
+        "inbox_query": inbox_query(filters),
     }
     if not filters.active:  # the table's total is the nav badge's count: no second query
         context["inbox_pending_count"] = page_obj.paginator.count
@@ -152,7 +184,8 @@ def _steps(req: Requirement) -> list[StepSummary]:
                 status=row.status,
                 status_label=row.get_status_display(),
                 iteration=row.iteration,
-                error=row.error,
+                # An error requirement's own card says its step's error: once is enough.
+                error="" if req.kind == Requirement.Kind.ERROR and row.path == req.path else row.error,
                 has_content=content is not None,
                 content=content,
             )
@@ -180,7 +213,10 @@ def _render_decision(
 ) -> HttpResponse:
     payload = req.payload or {}
     descriptions = payload.get("descriptions") or {}
+    query = inbox_query(_came_from(request))
     context = {
+        "inbox_query": query,
+        "inbox_url": f"{reverse('approvals:inbox')}?{query}" if query else reverse("approvals:inbox"),
         "req": req,
         "run": req.run,
         "payload": payload,
@@ -261,8 +297,54 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
         return _render_decision(request, req, form, status=400)
 
     messages.success(request, _success_message(req, form.action))
-    following = selectors.next_pending_for(user=request.user, after=req)
+    came_from = _came_from(request)
+    if form.action == "reject" and req.kind in REJECT_RETRIES_KINDS:
+        # The run continues in the background with the feedback; its revised draft is offered next.
+        return redirect(_with_inbox(reverse("approvals:next", args=[req.id]), came_from))
+    return _next_item(request, req, came_from)
+
+
+def _next_item(request: HttpRequest, req: Requirement, came_from: selectors.InboxFilters) -> HttpResponse:
+    following = selectors.next_pending_for(user=request.user, after=req, filters=came_from)
     if following is None:
-        messages.info(request, "Nothing else is waiting for you.")
-        return redirect("approvals:inbox")
-    return redirect(reverse("approvals:decide", args=[following.id]))
+        messages.info(
+            request, "Nothing else matches your filters." if came_from.active else "Nothing else is waiting for you."
+        )
+        query = inbox_query(came_from)
+        return redirect(f"{reverse('approvals:inbox')}?{query}" if query else reverse("approvals:inbox"))
+    return redirect(_with_inbox(reverse("approvals:decide", args=[following.id]), came_from))
+
+
+# A reject of these kinds makes the step run again (a revised draft, another iteration).
+REJECT_RETRIES_KINDS = (Requirement.Kind.OUTPUT_REVIEW, Requirement.Kind.ITERATION_REVIEW)
+# How long "next item" waits for a rejected step's new attempt before moving on.
+NEXT_WAIT_SECONDS = 15
+
+
+@login_required
+@require_GET
+def next_item(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
+    """After a reject that makes the step run again: the new attempt, once the run has made it
+    (the page checks every second with htmx; without JavaScript it has links), else the next item."""
+    try:
+        req = selectors.requirement_for_decision(user=request.user, requirement_id=requirement_id)
+    except Requirement.DoesNotExist:
+        raise Http404("No such requirement, or it is not assigned to you.") from None
+    came_from = _came_from(request)
+    waiting = (
+        not request.GET.get("skip")
+        and selectors.run_continuing(run_id=req.run_id)
+        and req.resolved_at is not None
+        and timezone.now() - req.resolved_at < timedelta(seconds=NEXT_WAIT_SECONDS)
+        and not selectors.same_run_pending_for(user=request.user, after=req)
+    )
+    if not waiting:
+        response = _next_item(request, req, came_from)
+        if request.htmx:  # the poll: a whole-page navigation, not a swap
+            return HttpResponse(status=204, headers={"HX-Redirect": response["Location"]})
+        return response
+    if request.htmx:
+        return HttpResponse(status=204)  # still running: the page polls again
+    here = _with_inbox(reverse("approvals:next", args=[req.id]), came_from)
+    skip = f"{here}{'&' if '?' in here else '?'}skip=1"
+    return render(request, "approvals/next.html", {"req": req, "poll_url": here, "skip_url": skip})

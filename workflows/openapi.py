@@ -6,6 +6,7 @@ documented status codes are the ones the views answer.
 
 from __future__ import annotations
 
+from .engine.primitives import FIELD_TYPES
 from .engine.requirements import ACTIONS, KINDS
 from .models import Requirement, WorkflowRun
 
@@ -307,6 +308,31 @@ def openapi_schema() -> dict:
                     ),
                 }
             },
+            "/requirements/bulk": {
+                "post": {
+                    "operationId": "resolveRequirementsBulk",
+                    "summary": "Decide several requirements, each exactly once",
+                    "description": (
+                        "Each item is decided on its own, as `resolve` decides one (its own transaction "
+                        "and version check): one item's conflict or bad data does not stop the others. "
+                        "`results` has one entry per item, in order: `status` done, conflict (`code` "
+                        "already_resolved, already_cancelled, stale_version, expired, "
+                        "workflow_unavailable), invalid (`errors` per field), forbidden (not assigned "
+                        "to the caller) or not_found. At most 100 items."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("BulkDecisions")}},
+                    },
+                    "responses": _responses(
+                        "400",
+                        "401",
+                        "403",
+                        "413",
+                        **{"200": _json_body(_ref("BulkResults"), "What became of each item.")},
+                    ),
+                },
+            },
             "/requirements/{requirement_id}": {
                 "parameters": [requirement_id],
                 "get": {
@@ -541,6 +567,13 @@ def openapi_schema() -> dict:
                         "payload": {
                             "type": "object",
                             "description": "What the reviewer sees: output, schema, choices, tool and args.",
+                            "properties": {
+                                "schema": {
+                                    "type": "array",
+                                    "description": "The fields a user_input requirement asks for.",
+                                    "items": _ref("UserInputField"),
+                                }
+                            },
                         },
                         "status": {"type": "string", "enum": list(Requirement.Status.values)},
                         "version": {"type": "integer"},
@@ -551,6 +584,28 @@ def openapi_schema() -> dict:
                         "resolution": {"type": ["object", "null"]},
                         "resolved_by": {"type": ["string", "null"]},
                         "resolved_at": NULLABLE_TIME,
+                    },
+                },
+                "UserInputField": {
+                    "type": "object",
+                    "required": ["name", "field_type", "required"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "field_type": {"type": "string", "enum": list(FIELD_TYPES)},
+                        "description": {"type": ["string", "null"]},
+                        "required": {"type": "boolean"},
+                        "allowed_values": {"type": ["array", "null"]},
+                        "default": ANY,
+                        "min_value": {"type": ["number", "null"], "description": "Lowest accepted int or float."},
+                        "max_value": {"type": ["number", "null"], "description": "Highest accepted int or float."},
+                        "max_length": {
+                            "type": ["integer", "null"],
+                            "description": "Most characters of a str, or items of a list.",
+                        },
+                        "pattern": {
+                            "type": ["string", "null"],
+                            "description": "A regular expression a str must match in full (Python syntax).",
+                        },
                     },
                 },
                 "RequirementPage": {
@@ -570,6 +625,51 @@ def openapi_schema() -> dict:
                         "action": {"type": "string", "enum": ALL_ACTIONS},
                         "data": {"type": ["object", "null"]},
                         "version": {"type": ["integer", "null"]},
+                    },
+                },
+                "BulkDecisions": {
+                    "type": "object",
+                    "required": ["items"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "items": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 100,
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "action"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "id": {"type": "string", "format": "uuid"},
+                                    "action": {"type": "string", "enum": ALL_ACTIONS},
+                                    "data": {"type": ["object", "null"]},
+                                    "version": {"type": ["integer", "null"]},
+                                },
+                            },
+                        }
+                    },
+                },
+                "BulkResults": {
+                    "type": "object",
+                    "required": ["results"],
+                    "properties": {
+                        "results": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "status", "code", "errors"],
+                                "properties": {
+                                    "id": {"type": ["string", "null"]},
+                                    "status": {
+                                        "type": "string",
+                                        "enum": ["done", "conflict", "invalid", "forbidden", "not_found"],
+                                    },
+                                    "code": {"type": "string"},
+                                    "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+                                },
+                            },
+                        }
                     },
                 },
                 "Error": {

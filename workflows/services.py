@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -18,6 +20,7 @@ from workflows import broadcast, dispatch, registry
 from workflows.engine import persistence
 from workflows.engine.errors import (
     ConflictError,
+    DecisionError,
     DefinitionChangedError,
     ExpiredError,
     RunNotFoundError,
@@ -257,6 +260,66 @@ def requirement_resolve(
     if expired:  # after commit: the expiry is kept, the late decision is refused
         raise ExpiredError("This requirement expired at its deadline; the timeout decided it.")
     return row
+
+
+@dataclass(frozen=True)
+class BulkDecision:
+    """One item of a bulk decision: what ``requirement_resolve`` takes for one requirement."""
+
+    id: str
+    action: str
+    data: dict | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What became of one item: ``status`` is done, conflict, invalid, forbidden or not_found;
+    ``code`` says more (e.g. already_resolved, stale_version, expired); ``errors`` per field."""
+
+    id: str
+    status: str
+    code: str
+    errors: dict = dc_field(default_factory=dict)
+
+
+def requirements_resolve_bulk(*, user, items: list[BulkDecision]) -> list[BulkOutcome]:
+    """Decide several requirements, each through :func:`requirement_resolve` in its own
+    transaction: one item's conflict or bad data changes nothing for the others, and each keeps
+    its own version check (a requirement someone else decided first is a ``conflict``)."""
+    inspectable = selectors.requirements_inspectable_by(user)
+    outcomes = []
+    for item in items:
+        outcomes.append(_resolve_one(user, inspectable, item))
+    return outcomes
+
+
+def _resolve_one(user, inspectable, item: BulkDecision) -> BulkOutcome:
+    try:
+        req = inspectable.filter(id=item.id).first()
+    except (ValueError, DjangoValidationError):
+        req = None
+    if req is None:
+        return BulkOutcome(item.id, "not_found", "not_found")
+    if not selectors.user_may_resolve(user, req):
+        return BulkOutcome(item.id, "forbidden", "forbidden")
+    try:
+        requirement_resolve(requirement_id=req.id, user=user, action=item.action, data=item.data, version=item.version)
+    except Requirement.DoesNotExist:
+        return BulkOutcome(item.id, "not_found", "not_found")
+    except ValidationError as exc:
+        return BulkOutcome(item.id, "invalid", "invalid", dict(exc.errors))
+    except DecisionError as exc:
+        return BulkOutcome(item.id, "invalid", "invalid", {"action": str(exc)})
+    except ExpiredError:
+        return BulkOutcome(item.id, "conflict", "expired")
+    except registry.WorkflowUnavailableError:
+        return BulkOutcome(item.id, "conflict", "workflow_unavailable")
+    except ConflictError:
+        current = Requirement.objects.filter(id=req.id).values_list("status", flat=True).first()
+        code = "stale_version" if current == Requirement.Status.PENDING else f"already_{str(current).lower()}"
+        return BulkOutcome(item.id, "conflict", code)
+    return BulkOutcome(item.id, "done", "resolved")
 
 
 def _after_change(run: WorkflowRun, requirement_ids, now: datetime) -> None:
