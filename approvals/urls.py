@@ -6,6 +6,7 @@ app_name = "approvals"
 
 urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
+    path("inbox/bulk/", views.inbox_bulk, name="bulk"),
     path("inbox/<uuid:requirement_id>/", views.decide, name="decide"),
     path("inbox/<uuid:requirement_id>/next/", views.next_item, name="next"),
 ]

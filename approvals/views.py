@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from workflows import registry
@@ -29,7 +29,7 @@ from workflows.engine.errors import ConflictError, DecisionError, ExpiredError, 
 from workflows.engine.requirements import ACTIONS
 from workflows.models import Requirement
 
-from . import selectors
+from . import bulk, selectors
 from .forms import NON_FIELD, DecisionForm
 from .models import Decision
 from .services import output_diff
@@ -111,7 +111,7 @@ def inbox_context(*, user, params: QueryDict) -> dict:
     kinds = Requirement.Kind.choices
     filters = inbox_filters(params)
     requirements = selectors.inbox_requirements(user=user, filters=filters).only(
-        "id", "run_id", "workflow_name", "step_name", "kind", "created_at", "timeout_at"
+        "id", "run_id", "workflow_name", "step_name", "kind", "created_at", "timeout_at", "version"
     )
     page_obj = CappedPaginator(requirements, INBOX_PAGE_SIZE).get_page(params.get("page"))
     query = params.copy()
@@ -138,6 +138,28 @@ def inbox(request: HtmxHttpRequest) -> HttpResponse:
     context = inbox_context(user=request.user, params=request.GET)
     template = "approvals/inbox.html#inbox-table" if _wants_partial(request) else "approvals/inbox.html"
     return render(request, template, context)
+
+
+@login_required
+@require_POST
+def inbox_bulk(request: HtmxHttpRequest) -> HttpResponse:
+    """ "Approve selected" / "Reject selected": each ticked row decided on its own (see
+    ``approvals.bulk``), then a page that says what became of each."""
+    verb = request.POST.get("action", "")
+    came_from = _came_from(request)
+    back = f"{reverse('approvals:inbox')}?{inbox_query(came_from)}" if came_from.active else reverse("approvals:inbox")
+    if verb not in ("approve", "reject"):
+        return HttpResponse("Choose Approve selected or Reject selected.", status=400, content_type="text/plain")
+    selected = bulk.parse_selected(request.POST.getlist("selected"))
+    if not selected:
+        messages.error(request, "Nothing selected: tick the items to decide first.")
+        return redirect(back)
+    feedback = request.POST.get("feedback", "").replace("\r\n", "\n").strip()
+    rows = bulk.decide_selected(user=request.user, selected=selected, verb=verb, feedback=feedback)
+    counts = {
+        outcome: sum(1 for row in rows if row.outcome == outcome) for outcome in ("done", "already_decided", "refused")
+    }
+    return render(request, "approvals/bulk_result.html", {"rows": rows, "counts": counts, "inbox_url": back})
 
 
 # -- decision page ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from approvals import selectors
+from approvals.bulk import BULK_ACTIONS
 from approvals.services import output_text
 from workflows import registry
 
@@ -139,6 +140,12 @@ ACTION_WORDS = {
     "provide_result": "Gave the result",
 }
 CONFIRM_WORDS = {"output_review": "Approved", "iteration_review": "Accepted"}
+
+
+@register.filter
+def bulk_decidable(kind: str) -> bool:
+    """Whether an inbox row may be decided in bulk (its kind asks for no input)."""
+    return kind in BULK_ACTIONS
 
 
 @register.filter
