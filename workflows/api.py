@@ -260,6 +260,7 @@ def run_json(run: WorkflowRun, user) -> dict:
         "content": run.content,
         "error": run.error or None,
         "cancel_requested": bool(run.cancel_requested_by),
+        "cancel_reason": run.cancel_reason,
         "created_by": run.created_by.get_username() if run.created_by else None,
         "created_at": run.created_at,
         "updated_at": run.updated_at,
@@ -439,9 +440,15 @@ def run_cancel(request, run_id: str):
     run = _visible_run(request, run_id)
     if not selectors.user_may_cancel_runs(request.user):
         raise ApiError(403, "You may not cancel runs (needs workflows.cancel_run).", code="forbidden")
-    _body(request)  # an empty body or {} (a malformed one is still a 400)
+    body = _body(request)  # an empty body, {} or {"reason"} (a malformed one is still a 400)
+    errors = _unknown_fields(body, ("reason",))
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > services.MAX_CANCEL_REASON):
+        errors["reason"] = f"Expected text of at most {services.MAX_CANCEL_REASON} characters."
+    if errors:
+        raise ApiError(400, errors=errors)
     try:
-        services.run_cancel(run_id=run.id, user=request.user)
+        services.run_cancel(run_id=run.id, user=request.user, reason=reason or "")
     except RunNotFoundError:
         raise ApiError(404, "No such run.", code="not_found") from None
     except RunStateError as exc:

@@ -178,8 +178,21 @@ def openapi_schema() -> dict:
                     "summary": "Cancel a run",
                     "description": (
                         "Needs `workflows.cancel_run` (or staff). A paused or pending run stops now; a running "
-                        "one after its current step (`cancel_requested` is true until then)."
+                        "one after its current step (`cancel_requested` is true until then). An optional "
+                        "`reason` is kept with the run (`cancel_reason`) and in its cancel event."
                     ),
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {"reason": {"type": "string", "maxLength": 1000}},
+                                }
+                            }
+                        },
+                    },
                     "responses": _responses(
                         "400",
                         "401",
@@ -422,6 +435,7 @@ def openapi_schema() -> dict:
                         "content": ANY,
                         "error": {"type": ["string", "null"]},
                         "cancel_requested": {"type": "boolean"},
+                        "cancel_reason": {"type": "string", "description": "Why the run was cancelled, if said."},
                         "created_by": {"type": ["string", "null"]},
                         "created_at": {"type": "string", "format": "date-time"},
                         "updated_at": {"type": "string", "format": "date-time"},

@@ -183,17 +183,25 @@ def _definition_changed(run_id, workflow, exc: DefinitionChangedError) -> None:
         broadcast.run_changed(run_id)
 
 
-def run_cancel(*, run_id, user=None) -> WorkflowRun:
+MAX_CANCEL_REASON = 1000
+
+
+def run_cancel(*, run_id, user=None, reason: str = "") -> WorkflowRun:
     """Cancel a run. A paused or pending run stops now, with its pending requirements; a running
-    one after its current step (nothing after it starts). A run whose worker died stops now."""
+    one after its current step (nothing after it starts). A run whose worker died stops now.
+    ``reason`` (why, in the canceller's words) is kept on the run and in its cancel event."""
     who = _username(user) or persistence.SYSTEM_ACTOR
     now = timezone.now()
+    reason = (reason or "").strip()[:MAX_CANCEL_REASON]
     with transaction.atomic():
         row = lock_run(run_id)
         if row is None:
             raise RunNotFoundError(f"No run with id {run_id}")
         if not row.is_active:
             raise RunStateError(f"Cannot cancel a run that is {row.status.lower()}.")
+        if reason:
+            row.cancel_reason = reason
+            row.save(update_fields=["cancel_reason", "updated_at"])
         if row.status == WorkflowRun.Status.RUNNING and row.lease_until is not None and row.lease_until > now:
             row.cancel_requested_by = who  # its worker stops at its next checkpoint
             row.save(update_fields=["cancel_requested_by", "updated_at"])

@@ -745,7 +745,10 @@ class DjangoStore:
                 "updated_at",
             ]
         )
-        append_event(row.id, ev.WORKFLOW_CANCELLED, {"reason": row.content, "by": who}, now=now)
+        data = {"reason": row.content, "by": who}
+        if row.cancel_reason:
+            data["cancel_reason"] = row.cancel_reason
+        append_event(row.id, ev.WORKFLOW_CANCELLED, data, now=now)
         broadcast.requirements_changed(row.id, [r.id for r in pending])
 
     def expire_due(self, run_id, now: datetime) -> list[EngineRequirement]:

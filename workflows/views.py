@@ -256,14 +256,15 @@ def run_cancel(request: HttpRequest, run_id) -> HttpResponse:
     run = _visible_run(request, run_id)
     if not selectors.user_may_cancel_runs(request.user):
         raise PermissionDenied
+    # Cancelling cannot be undone: the form asks why, and the reason is kept with the run.
+    reason = request.POST.get("reason", "").strip()
+    if not reason or len(reason) > services.MAX_CANCEL_REASON:
+        problem = "Say why you cancel the run." if not reason else "At most 1000 characters."
+        return _cancel_refused(request, run, problem, status=400, reason_error=True)
     try:
-        services.run_cancel(run_id=run.id, user=request.user)
+        services.run_cancel(run_id=run.id, user=request.user, reason=reason)
     except (RunStateError, RunNotFoundError) as exc:
-        run.refresh_from_db()
-        context = run_live_context(user=request.user, run=run)
-        context["workflow_registered"] = _registered(run.workflow_name)
-        context["cancel_error"] = str(exc)
-        return render(request, "workflows/run_detail.html", context, status=409)
+        return _cancel_refused(request, run, str(exc), status=409)
     messages.success(
         request,
         "Run cancelled."
@@ -271,6 +272,16 @@ def run_cancel(request: HttpRequest, run_id) -> HttpResponse:
         else "Cancellation requested: the run stops after its current step.",
     )
     return redirect("workflows:run-detail", run_id=run.id)
+
+
+def _cancel_refused(request, run: WorkflowRun, message: str, *, status: int, reason_error: bool = False):
+    run.refresh_from_db()
+    context = run_live_context(user=request.user, run=run)
+    context["workflow_registered"] = _registered(run.workflow_name)
+    context["cancel_error"] = message
+    context["cancel_reason_error"] = reason_error
+    context["cancel_reason_value"] = request.POST.get("reason", "")
+    return render(request, "workflows/run_detail.html", context, status=status)
 
 
 def _registered(name: str) -> bool:
