@@ -209,6 +209,14 @@ class DecisionForm:
         return self.raw.getlist("choices") if self.bound else []
 
     @property
+    def error_links(self) -> list[tuple[str, str, str]]:
+        """(field id, label, message) of each field error: the error summary links to the fields."""
+        ids = {"feedback": ("field-feedback", "Feedback"), "output": ("field-output", "Output")}
+        ids |= {"result": ("field-result", "Result"), "choices": ("choice-1", "Routes")}
+        ids |= {f.name: (f"field-{f.name}", f.name) for f in self.schema}
+        return [(*ids[name], message) for name, message in self.errors.items() if name in ids]
+
+    @property
     def non_field_error(self) -> str:
         return self.errors.get(NON_FIELD, "")
 

@@ -89,6 +89,16 @@ def next_pending_for(*, user, after: Requirement, filters: InboxFilters | None =
     )
 
 
+def neighbours_for(*, user, req: Requirement, filters: InboxFilters | None = None):
+    """The pending items just before and just after ``req`` in inbox order (newest first), or None:
+    the decision page's "Previous item" / "Next item"."""
+    pending = inbox_requirements(user=user, filters=filters).exclude(id=req.id).only("id")
+    newer = Q(created_at__gt=req.created_at) | Q(created_at=req.created_at, id__lt=req.id)
+    previous = pending.filter(newer).order_by("created_at", "-id").first()
+    following = pending.exclude(newer).first()
+    return previous, following
+
+
 def same_run_pending_for(*, user, after: Requirement) -> bool:
     """Whether ``after``'s run asks ``user`` something new since ``after``."""
     pending = workflow_selectors.requirements_pending_for(user).exclude(id=after.id)

@@ -254,7 +254,11 @@ def _render_decision(
         "workflow_unavailable": req.is_pending and not registry.is_registered(req.workflow_name),
     }
     if template == "approvals/decide.html":
+        previous, following = selectors.neighbours_for(user=request.user, req=req, filters=_came_from(request))
+        came_from = _came_from(request)
         context |= {
+            "previous_url": _with_inbox(reverse("approvals:decide", args=[previous.id]), came_from) if previous else "",
+            "next_url": _with_inbox(reverse("approvals:decide", args=[following.id]), came_from) if following else "",
             "previous_steps": _steps(req),
             "history": selectors.decision_history(requirement=req),
             "decisions": list(Decision.objects.filter(requirement=req)) if not req.is_pending else [],

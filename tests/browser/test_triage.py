@@ -1,0 +1,125 @@
+"""Triage with the keyboard alone and bulk decisions, in Chromium against the forked server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+from playwright.sync_api import Page, expect
+
+from workflows import registry, services
+from workflows.models import Requirement
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def reviewer(transactional_db, django_user_model):
+    user = django_user_model.objects.create_user("rita", password=PASSWORD)
+    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
+    return user
+
+
+@pytest.fixture
+def inbox(asgi_live_server, page: Page, reviewer) -> Page:
+    page.set_default_timeout(10_000)
+    page.goto(asgi_live_server + "/accounts/login/?next=/inbox/")
+    page.get_by_label("Username").fill("rita")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    return page
+
+
+def pending(workflow_name: str, input="x") -> Requirement:
+    out = registry.get(workflow_name).run(input)
+    return Requirement.objects.filter(run_id=out.run_id, status="PENDING").order_by("-created_at").first()
+
+
+def test_ten_confirmations_without_the_mouse(inbox: Page):
+    reqs = [pending("data_export", f"batch {n}") for n in range(10)]
+    inbox.reload()
+    expect(inbox.get_by_role("checkbox", name="Select export")).to_have_count(10)
+    keystrokes = []
+
+    def press(key: str):
+        keystrokes.append(key)
+        inbox.keyboard.press(key)
+
+    press("j")  # the first (newest) row
+    expect(inbox.get_by_role("link", name="export").first).to_be_focused()
+    press("Enter")
+    for n in range(10):
+        expected = reqs[9 - n]  # newest first
+        expect(inbox).to_have_url(re.compile(rf"/inbox/{expected.id}/"))
+        # On arrival the primary action has focus: one key decides.
+        expect(inbox.get_by_role("button", name="Confirm")).to_be_focused()
+        press("a")
+    expect(inbox.get_by_text("Nothing else is waiting for you.")).to_be_visible()
+    assert Requirement.objects.filter(id__in=[r.id for r in reqs], status="RESOLVED").count() == 10
+    # The first confirmation takes j, Enter, a; every next one a single a.
+    assert keystrokes == ["j", "Enter"] + ["a"] * 10
+
+
+def test_keys_are_listed_and_do_nothing_while_typing(inbox: Page, asgi_live_server):
+    req = pending("data_export")
+    inbox.goto(f"{asgi_live_server}/inbox/{req.id}/")
+    expect(inbox.get_by_role("button", name="Confirm")).to_be_focused()
+    inbox.keyboard.press("?")
+    dialog = inbox.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_text("Reject (moves to Feedback)")).to_be_visible()
+    inbox.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    inbox.keyboard.press("r")
+    feedback = inbox.get_by_label("Feedback")
+    expect(feedback).to_be_focused()
+    inbox.keyboard.type("a reason, and no shortcut fires")
+    expect(feedback).to_have_value("a reason, and no shortcut fires")
+    req.refresh_from_db()
+    assert req.status == "PENDING"
+    inbox.keyboard.press("Tab")
+    expect(inbox.get_by_role("button", name="Reject")).to_be_focused()
+    inbox.keyboard.press("Enter")
+    expect(inbox.get_by_text("Rejected “export”")).to_be_visible()
+    req.refresh_from_db()
+    assert req.resolution == {"action": "reject", "feedback": "a reason, and no shortcut fires"}
+
+
+def test_a_failed_submit_moves_focus_to_the_error_summary(inbox: Page, asgi_live_server):
+    req = pending("trip_planner")
+    inbox.goto(f"{asgi_live_server}/inbox/{req.id}/")
+    city = inbox.get_by_label("city", exact=True)
+    expect(city).to_be_focused()  # the first field
+    inbox.keyboard.type("Oslo")
+    inbox.get_by_label("days", exact=True).fill("0")
+    inbox.get_by_label("days", exact=True).press("Enter")
+    summary = inbox.locator("#error-summary")
+    expect(summary).to_be_focused()
+    link = summary.get_by_role("link", name="days: Must be at least 1.")
+    expect(link).to_have_attribute("href", "#field-days")
+    link.press("Enter")
+    expect(inbox.get_by_label("days", exact=True)).to_be_focused()
+    req.refresh_from_db()
+    assert req.status == "PENDING"
+
+
+def test_bulk_approve_racing_another_reviewer(inbox: Page, django_user_model):
+    first, second = pending("data_export", "a"), pending("refund_decision", "b")
+    inbox.reload()
+    inbox.get_by_role("checkbox", name="Select export").check()
+    inbox.get_by_role("checkbox", name="Select refund_or_voucher").check()
+    # Another reviewer decides one of them first.
+    other = django_user_model.objects.create_user("otto")
+    other.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
+    services.requirement_resolve(requirement_id=second.id, user=other, action="reject", data={"feedback": "no"})
+    inbox.get_by_role("button", name="Approve selected").click()
+    expect(inbox.get_by_role("heading", name="Decided in bulk")).to_be_visible()
+    expect(inbox.get_by_text("1 done, 1 already decided.")).to_be_visible()
+    expect(inbox.get_by_role("row", name=re.compile("export .* Confirmed"))).to_be_visible()
+    expect(inbox.get_by_text("Already decided by otto: resolved")).to_be_visible()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.resolution == {"action": "confirm"}
+    assert second.resolution == {"action": "reject", "feedback": "no"}
