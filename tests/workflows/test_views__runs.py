@@ -198,7 +198,7 @@ def test_run_page__shows_who_decided_and_edit_diffs(client, operator, make_user)
     client.force_login(operator)
     text = client.get(f"/runs/{run.id}/").text
     assert "ed" in text
-    assert "<strong>edit</strong>" in text
+    assert "<strong>Edited</strong>" in text
     assert '<span class="wf-diff-removed">-Draft about launch</span>' in text
     assert '<span class="wf-diff-added">+Draft about launch, edited</span>' in text
 
@@ -208,7 +208,7 @@ def test_run_page__shows_rejection_feedback(client, operator, reviewer, paused_r
     services.requirement_resolve(requirement_id=req.id, user=reviewer, action="reject", data={"feedback": "not now"})
     client.force_login(operator)
     text = client.get(f"/runs/{paused_run.id}/").text
-    assert "<strong>reject</strong>" in text
+    assert "<strong>Rejected</strong>" in text
     assert "not now" in text
     assert "rita" in text
 
