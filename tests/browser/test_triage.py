@@ -123,3 +123,27 @@ def test_bulk_approve_racing_another_reviewer(inbox: Page, django_user_model):
     second.refresh_from_db()
     assert first.resolution == {"action": "confirm"}
     assert second.resolution == {"action": "reject", "feedback": "no"}
+
+
+def test_phone_filters_fold_and_focus_rings_stand_out(inbox: Page):
+    pending("data_export")
+    inbox.set_viewport_size({"width": 375, "height": 800})
+    inbox.reload()
+    search = inbox.get_by_label("Search")
+    expect(search).to_be_hidden()
+    inbox.get_by_text("Filters", exact=True).click()
+    expect(search).to_be_visible()
+    # The focus ring: yellow on the dark header, the primary blue on light surfaces (3:1 or more).
+    header_link = inbox.locator(".site-header").get_by_role("link", name="Runs")
+    header_link.focus()
+    inbox.keyboard.press("Shift+Tab")
+    inbox.keyboard.press("Tab")  # focus from the keyboard: :focus-visible applies
+    ring = header_link.evaluate("e => [getComputedStyle(e).outlineColor, getComputedStyle(e).outlineWidth]")
+    assert ring == ["rgb(255, 210, 77)", "3px"]
+    row_link = inbox.locator("#inbox-rows .inbox-row__link").first
+    row_link.focus()
+    inbox.keyboard.press("Shift+Tab")
+    inbox.keyboard.press("Tab")
+    ring = row_link.evaluate("e => [getComputedStyle(e).outlineColor, getComputedStyle(e).outlineWidth]")
+    assert ring == ["rgb(52, 81, 209)", "3px"]
+    assert inbox.evaluate("document.documentElement.scrollWidth") <= 375
