@@ -205,6 +205,13 @@ class DecisionForm:
         return output_text((self.requirement.payload or {}).get("output"))
 
     @property
+    def args_text(self) -> str:
+        """The tool-call arguments textarea: what was submitted, else the agent's arguments."""
+        if self.bound and "args" in self.raw:
+            return self.raw["args"].replace("\r\n", "\n")
+        return output_text((self.requirement.payload or {}).get("args") or {})
+
+    @property
     def selected_choices(self) -> list[str]:
         return self.raw.getlist("choices") if self.bound else []
 
@@ -213,6 +220,7 @@ class DecisionForm:
         """(field id, label, message) of each field error: the error summary links to the fields."""
         ids = {"feedback": ("field-feedback", "Feedback"), "output": ("field-output", "Output")}
         ids |= {"result": ("field-result", "Result"), "choices": ("choice-1", "Routes")}
+        ids |= {"args": ("field-args", "Arguments")}
         ids |= {f.name: (f"field-{f.name}", f.name) for f in self.schema}
         return [(*ids[name], message) for name, message in self.errors.items() if name in ids]
 
@@ -279,6 +287,13 @@ class DecisionForm:
         self.data = {"values": values}
 
     def _edit(self):
+        if self.requirement.kind == Requirement.Kind.EXECUTOR_CONFIRMATION:
+            text = self._field("args", lambda: _text(self.raw.get("args")))
+            if text is not None:
+                args = self._field("args", lambda: _json(text))
+                if "args" not in self.errors:
+                    self.data = {"args": args}
+            return
         if "output" not in self.raw:
             self.errors["output"] = "This field is required."
             return
@@ -314,7 +329,7 @@ class DecisionForm:
     # -- errors from the service -----------------------------------------------------------------
     def add_errors(self, errors: dict[str, str]) -> None:
         """Attach a ``ValidationError``'s messages: to their field when the page shows it."""
-        shown = {"feedback", "output", "choices", "result"} | {f.name for f in self.schema}
+        shown = {"feedback", "output", "choices", "result", "args"} | {f.name for f in self.schema}
         for name, message in errors.items():
             key = name if name in shown else NON_FIELD
             if key == NON_FIELD and name != NON_FIELD:

@@ -53,7 +53,10 @@ def decision_record(
     "system" (a timeout, or a Python-API decision made without naming a user)."""
     action = resolution.get("action", "")
     data = {key: value for key, value in resolution.items() if key != "action"}
-    diff = output_diff(shown.get("output"), resolution.get("output")) if action == "edit" else ""
+    diff = ""
+    if action == "edit":  # an output review's output, or a tool call's arguments
+        field = "args" if "args" in resolution else "output"
+        diff = output_diff(shown.get(field), resolution.get(field))
     authenticated = user is not None and user.is_authenticated
     return Decision.objects.create(
         requirement_id=requirement.id,

@@ -364,7 +364,9 @@ def openapi_schema() -> dict:
                     "description": (
                         "The actions a requirement accepts depend on its kind (its `actions` field). "
                         "`data` by action: reject `{feedback}`, submit `{values: {field: value}}`, edit "
-                        "`{output}`, select `{choices: [name]}`, provide_result `{result}`; confirm, retry "
+                        "`{output}` (an output review) or `{args}` (a tool call, confirmed with these "
+                        "arguments, checked against the tool's `payload.parameters`), select `{choices: [name]}`, "
+                        "provide_result `{result}`; confirm, retry "
                         "and skip take none. Send the `version` you read to refuse stale decisions."
                     ),
                     "requestBody": {

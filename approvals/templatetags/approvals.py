@@ -16,6 +16,7 @@ from approvals import selectors
 from approvals.bulk import BULK_ACTIONS
 from approvals.services import output_text
 from workflows import registry
+from workflows.engine.primitives import FIELD_TYPE_LABELS
 
 register = template.Library()
 
@@ -140,6 +141,12 @@ ACTION_WORDS = {
     "provide_result": "Gave the result",
 }
 CONFIRM_WORDS = {"output_review": "Approved", "iteration_review": "Accepted"}
+
+
+@register.filter
+def type_words(field_type: str) -> str:
+    """A field type as people say it ("whole number", not ``int``)."""
+    return FIELD_TYPE_LABELS.get(field_type, field_type)
 
 
 @register.filter

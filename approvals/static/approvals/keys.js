@@ -114,7 +114,7 @@
     var target =
       document.getElementById("error-summary") ||
       p.querySelector(".form-error[role=alert]") ||
-      p.querySelector(".decision-form input:not([type=hidden]), .decision-form select, .decision-form textarea:not(#field-feedback)") ||
+      p.querySelector(".decision-form input:not([type=hidden]), .decision-form select, .decision-form textarea:not(#field-feedback):not(#field-args)") ||
       p.querySelector(".decision-form .button--primary");
     if (target) target.focus({ preventScroll: false });
   }
@@ -129,7 +129,14 @@
       feedback.focus();
       return true;
     },
-    e: function () { return clickButton('button[name="edit"]'); },
+    e: function () {
+      if (clickButton('button[name="edit"]')) return true;
+      var args = document.querySelector("details.edit-args");  // a tool call's arguments
+      if (!args) return false;
+      args.open = true;
+      document.getElementById("field-args").focus();
+      return true;
+    },
     "?": function () { showKeys(); return true; },
   };
 
