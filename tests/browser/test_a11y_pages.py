@@ -13,7 +13,9 @@ WIDTHS = (1280, 375)
 
 
 def violations(results) -> list[str]:
-    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}" for v in results.response["violations"]]
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}" for v in results.response["violations"]
+    ]
 
 
 def _pending(name: str, user, input="x"):
@@ -88,4 +90,4 @@ def test_every_page_has_no_axe_violation(asgi_live_server, browser):
         if found:
             problems[f"bulk report @{width}"] = found
     context.close()
-    assert problems == {}
+    assert problems == {}, "\n".join(f"{where}: {found}" for where, found in problems.items())

@@ -47,6 +47,12 @@
     }).observe(document.getElementById("content") || table, { childList: true, subtree: true });
   }
 
+  // A click on a node of a workflow graph shows its entry in the list under the graph.
+  document.addEventListener("click", function (event) {
+    var node = event.target.closest && event.target.closest("g[data-anchor]");
+    if (node) window.location.hash = node.getAttribute("data-anchor");
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     window.setInterval(tick, 1000);
