@@ -99,20 +99,17 @@ def _visible_run(request: HttpRequest, run_id) -> WorkflowRun:
     return get_object_or_404(selectors.runs_visible_to(request.user).select_related("created_by"), id=run_id)
 
 
-def _edit_diff(req: Requirement) -> list[tuple[str, str]]:
-    """Lines of a unified diff between the output shown and the output a reviewer saved."""
+def _edit_diff(req: Requirement) -> str:
+    """Unified diff (text) between the output shown and the output a reviewer saved, or the tool
+    arguments the agent asked for and the ones a reviewer confirmed."""
     resolution = req.resolution or {}
     if resolution.get("action") != "edit":
-        return []
-    before = pretty_json((req.payload or {}).get("output")).splitlines()
-    after = pretty_json(resolution.get("output")).splitlines()
-    lines = []
-    for line in difflib.unified_diff(before, after, "shown", "saved", lineterm="", n=2):
-        if line.startswith(("---", "+++")):
-            continue
-        kind = {"+": "added", "-": "removed", "@": "hunk"}.get(line[:1], "context")
-        lines.append((kind, line))
-    return lines
+        return ""
+    field = "args" if "args" in resolution else "output"
+    before = pretty_json((req.payload or {}).get(field)).splitlines()
+    after = pretty_json(resolution.get(field)).splitlines()
+    lines = difflib.unified_diff(before, after, "shown", "saved", lineterm="", n=2)
+    return "\n".join(line for line in lines if not line.startswith(("---", "+++")))
 
 
 def run_live_context(*, user, run: WorkflowRun) -> dict:

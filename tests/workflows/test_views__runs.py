@@ -199,8 +199,9 @@ def test_run_page__shows_who_decided_and_edit_diffs(client, operator, make_user)
     text = client.get(f"/runs/{run.id}/").text
     assert "ed" in text
     assert "<strong>Edited</strong>" in text
-    assert '<span class="wf-diff-removed">-Draft about launch</span>' in text
-    assert '<span class="wf-diff-added">+Draft about launch, edited</span>' in text
+    # The same diff component as the decision pages, changed words marked inside the line.
+    assert '<span class="diff-del">-Draft about <del class="diff-word">launch</del></span>' in text
+    assert '<span class="diff-add">+Draft about <ins class="diff-word">launch, edited</ins></span>' in text
 
 
 def test_run_page__shows_rejection_feedback(client, operator, reviewer, paused_run):
