@@ -147,3 +147,20 @@ def test_phone_filters_fold_and_focus_rings_stand_out(inbox: Page):
     ring = row_link.evaluate("e => [getComputedStyle(e).outlineColor, getComputedStyle(e).outlineWidth]")
     assert ring == ["rgb(52, 81, 209)", "3px"]
     assert inbox.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_runs_list_and_run_page_read_at_375px_without_sideways_scrolling(inbox: Page, asgi_live_server, reviewer):
+    draft = pending("blog_post")
+    services.requirement_resolve(
+        requirement_id=draft.id, user=reviewer, action="edit", data={"output": "A much better draft"}
+    )
+    pending("data_export")
+    inbox.set_viewport_size({"width": 375, "height": 800})
+    # Tables other than the graph (a picture, with a list as its text alternative) fit the screen.
+    overflowing = """() => [...document.querySelectorAll('.wf-scroll:not(.wf-graph), table')]
+        .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.getAttribute('aria-label') || e.className)"""
+    for url in ("/runs/", f"/runs/{draft.run_id}/"):
+        inbox.goto(asgi_live_server + url)
+        assert inbox.evaluate("document.documentElement.scrollWidth") <= 375, url
+        assert inbox.evaluate(overflowing) == [], url
+    expect(inbox.get_by_text("Edited output (− shown, + saved)")).to_be_visible()
