@@ -89,5 +89,14 @@ def test_every_page_has_no_axe_violation(asgi_live_server, browser):
         found = violations(axe.run(page))
         if found:
             problems[f"bulk report @{width}"] = found
+        # A decision someone else made first: the conflict page.
+        late = _pending("data_export", admin)
+        page.goto(f"{asgi_live_server}/inbox/{late.id}/")
+        services.requirement_resolve(requirement_id=late.id, user=admin, action="confirm")
+        page.get_by_role("button", name="Confirm").click()
+        page.get_by_role("heading", name="Already resolved").wait_for()
+        found = violations(axe.run(page))
+        if found:
+            problems[f"conflict @{width}"] = found
     context.close()
     assert problems == {}, "\n".join(f"{where}: {found}" for where, found in problems.items())
