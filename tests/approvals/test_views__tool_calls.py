@@ -108,3 +108,29 @@ def test_previous_steps_on_a_tool_call_page_are_the_steps_before_it(reviewer_cli
     page = reviewer_client.get(reverse("approvals:decide", args=[confirm.id])).content.decode()
     assert StepRun.objects.filter(run_id=confirm.run_id).count() == 0  # the agent step is still running
     assert "This is the first step." in page
+
+
+def test_previous_steps_list_the_steps_done_before_the_agent(reviewer_client, sent_runs, temp_workflow):
+    from workflows.engine import ScriptedAgent, Step, ToolCall, Workflow, tool
+
+    @tool(requires_confirmation=True)
+    def refund(order: str) -> str:
+        return f"refunded {order}"
+
+    wf = temp_workflow(
+        Workflow(
+            name="refund_agent",
+            steps=[
+                Step(name="load_order", executor=lambda si: "order 7 loaded"),
+                Step(
+                    name="decide_refund",
+                    agent=ScriptedAgent(name="bot", tools=[refund], script=[ToolCall("refund", {"order": "7"}), "ok"]),
+                ),
+            ],
+        )
+    )
+    req = Requirement.objects.get(run_id=wf.run("x").run_id, status="PENDING")
+    page = reviewer_client.get(reverse("approvals:decide", args=[req.id])).content.decode()
+    steps = page.split('id="steps-title"')[1].split("</section>")[0]
+    assert "load_order" in steps and "order 7 loaded" in steps
+    assert "decide_refund" not in steps  # the agent's own step is still running
