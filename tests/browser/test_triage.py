@@ -164,3 +164,25 @@ def test_runs_list_and_run_page_read_at_375px_without_sideways_scrolling(inbox: 
         assert inbox.evaluate("document.documentElement.scrollWidth") <= 375, url
         assert inbox.evaluate(overflowing) == [], url
     expect(inbox.get_by_text("Edited output (− shown, + saved)")).to_be_visible()
+
+
+def test_after_a_reject_the_revised_draft_is_offered_next(inbox: Page, asgi_live_server):
+    older = pending("data_export")  # what "next" offered before: the next item in inbox order
+    draft = pending("blog_post", "spring")
+    inbox.goto(f"{asgi_live_server}/inbox/{draft.id}/")
+    inbox.keyboard.press("r")
+    inbox.keyboard.type("Mention the date")
+    inbox.get_by_role("button", name="Reject").click()
+    # The run drafts again in the server's worker; the page waits for it (or it is there already).
+    revised = None
+    for _ in range(100):
+        revised = Requirement.objects.filter(run_id=draft.run_id, status="PENDING").first()
+        if revised:
+            break
+        inbox.wait_for_timeout(100)
+    assert revised is not None and revised.attempt == 1
+    expect(inbox).to_have_url(re.compile(rf"/inbox/{revised.id}/"), timeout=10_000)
+    expect(inbox.get_by_text("revised: Mention the date")).to_be_visible()
+    expect(inbox.get_by_role("button", name="Approve")).to_be_focused()
+    older.refresh_from_db()
+    assert older.status == "PENDING"
