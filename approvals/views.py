@@ -364,13 +364,17 @@ def next_item(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
         and timezone.now() - req.resolved_at < timedelta(seconds=NEXT_WAIT_SECONDS)
         and not selectors.same_run_pending_for(user=request.user, after=req)
     )
+    # The page's poll is an htmx request of its own; a boosted form's redirect here is a navigation.
+    polled = _wants_partial(request)
     if not waiting:
         response = _next_item(request, req, came_from)
-        if request.htmx:  # the poll: a whole-page navigation, not a swap
+        if polled:  # a whole-page navigation, not a swap
             return HttpResponse(status=204, headers={"HX-Redirect": response["Location"]})
         return response
-    if request.htmx:
+    if polled:
         return HttpResponse(status=204)  # still running: the page polls again
     here = _with_inbox(reverse("approvals:next", args=[req.id]), came_from)
     skip = f"{here}{'&' if '?' in here else '?'}skip=1"
-    return render(request, "approvals/next.html", {"req": req, "poll_url": here, "skip_url": skip})
+    awaited = "next iteration" if req.kind == Requirement.Kind.ITERATION_REVIEW else "revised draft"
+    context = {"req": req, "poll_url": here, "skip_url": skip, "awaited": awaited}
+    return render(request, "approvals/next.html", context)

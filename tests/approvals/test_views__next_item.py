@@ -66,6 +66,9 @@ def test_after_a_reject_the_revised_draft_comes_next(reviewer_client, sent_runs)
     assert waiting.status_code == 200
     assert "Waiting for the revised draft" in waiting.content.decode()
     assert reviewer_client.get(wait_url, headers={"HX-Request": "true"}).status_code == 204
+    # A boosted decision form lands here through its redirect: that is a navigation, not the poll.
+    boosted = reviewer_client.get(wait_url, headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert boosted.status_code == 200 and "Waiting for the revised draft" in boosted.content.decode()
     services.run_advance(run_id=draft.run_id)  # the worker's job
     revised = Requirement.objects.get(run_id=draft.run_id, status="PENDING")
     assert revised.attempt == draft.attempt + 1
