@@ -105,24 +105,58 @@ def test_a_failed_submit_moves_focus_to_the_error_summary(inbox: Page, asgi_live
     assert req.status == "PENDING"
 
 
-def test_bulk_approve_racing_another_reviewer(inbox: Page, django_user_model):
+def test_bulk_approve_racing_another_reviewer(asgi_live_server, browser, reviewer, django_user_model):
+    # Without JavaScript no live update removes the row the other reviewer decides: the race is
+    # the server's to settle, item by item.
     first, second = pending("data_export", "a"), pending("refund_decision", "b")
-    inbox.reload()
-    inbox.get_by_role("checkbox", name="Select export").check()
-    inbox.get_by_role("checkbox", name="Select refund_or_voucher").check()
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(asgi_live_server + "/accounts/login/?next=/inbox/")
+    page.get_by_label("Username").fill("rita")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("checkbox", name="Select export").check()
+    page.get_by_role("checkbox", name="Select refund_or_voucher").check()
     # Another reviewer decides one of them first.
     other = django_user_model.objects.create_user("otto")
     other.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
     services.requirement_resolve(requirement_id=second.id, user=other, action="reject", data={"feedback": "no"})
-    inbox.get_by_role("button", name="Approve selected").click()
-    expect(inbox.get_by_role("heading", name="Decided in bulk")).to_be_visible()
-    expect(inbox.get_by_text("1 done, 1 already decided.")).to_be_visible()
-    expect(inbox.get_by_role("row", name=re.compile("export .* Confirmed"))).to_be_visible()
-    expect(inbox.get_by_text("Already decided by otto: resolved")).to_be_visible()
+    page.get_by_role("button", name="Approve selected").click()
+    expect(page.get_by_role("heading", name="Decided in bulk")).to_be_visible()
+    expect(page.get_by_text("1 done, 1 already decided.")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("export .* Confirmed"))).to_be_visible()
+    expect(page.get_by_text("Already decided by otto: resolved")).to_be_visible()
+    context.close()
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.resolution == {"action": "confirm"}
     assert second.resolution == {"action": "reject", "feedback": "no"}
+
+
+def test_ticks_survive_a_live_update(inbox: Page, browser, asgi_live_server, django_user_model):
+    first = pending("data_export", "a")
+    inbox.add_init_script("document.addEventListener('htmx:wsOpen', () => { window.__wsOpen = true; });")
+    inbox.reload()
+    inbox.wait_for_function("() => window.__wsOpen === true")
+    tick = inbox.locator(f'input[name="selected"][value^="{first.id}:"]')
+    tick.check()
+    # Someone starts another run through the server: the open inbox re-renders its table.
+    starter = django_user_model.objects.create_user("otto", password=PASSWORD)
+    starter.user_permissions.add(Permission.objects.get(codename="start_run"))
+    other = browser.new_context().new_page()
+    other.goto(asgi_live_server + "/accounts/login/?next=/workflows/data_export/")
+    other.get_by_label("Username").fill("otto")
+    other.get_by_label("Password").fill(PASSWORD)
+    other.get_by_role("button", name="Log in").click()
+    other.get_by_label("Input").fill("b")
+    other.get_by_role("button", name="Start run").click()
+    expect(inbox.get_by_role("checkbox", name="Select export")).to_have_count(2, timeout=10_000)
+    expect(tick).to_be_checked()
+    other.context.close()
+    inbox.get_by_role("button", name="Approve selected").click()
+    expect(inbox.get_by_text("1 done.")).to_be_visible()
+    first.refresh_from_db()
+    assert first.resolution == {"action": "confirm"}
 
 
 def test_phone_filters_fold_and_focus_rings_stand_out(inbox: Page):

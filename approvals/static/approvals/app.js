@@ -42,9 +42,27 @@
       var count = document.querySelector("#inbox-table .inbox__count");
       var text = count ? count.textContent.replace(/\s+/g, " ").trim() : "";
       if (!text) text = "0 pending";
-      if (text !== last.replace(/\s+/g, " ").trim()) region.textContent = text;
+      keepTicks();
+    if (text !== last.replace(/\s+/g, " ").trim()) region.textContent = text;
       last = text;
     }).observe(document.getElementById("content") || table, { childList: true, subtree: true });
+  }
+
+  // Rows ticked for a bulk decision stay ticked when a live update re-renders the table (a row
+  // whose version changed is a new value: its old tick does not carry over).
+  var ticked = {};
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box.name === "selected" && box.form && box.form.id === "bulk-form") {
+      if (box.checked) ticked[box.value] = true;
+      else delete ticked[box.value];
+    }
+  });
+
+  function keepTicks() {
+    document.querySelectorAll('#inbox-table input[name="selected"]').forEach(function (box) {
+      if (ticked[box.value] && !box.checked) box.checked = true;
+    });
   }
 
   // A click on a node of a workflow graph shows its entry in the list under the graph.
