@@ -210,7 +210,7 @@ def test_after_a_reject_the_revised_draft_is_offered_next(inbox: Page, asgi_live
     # The run drafts again in the server's worker; the page waits for it (or it is there already).
     revised = None
     for _ in range(100):
-        revised = Requirement.objects.filter(run_id=draft.run_id, status="PENDING").first()
+        revised = Requirement.objects.filter(run_id=draft.run_id, status="PENDING", attempt=1).first()
         if revised:
             break
         inbox.wait_for_timeout(100)
