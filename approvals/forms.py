@@ -17,7 +17,7 @@ from django.http import QueryDict
 
 from workflows.engine.errors import DecisionError, ValidationError
 from workflows.engine.jsonvalues import MalformedJSON, parse_json, text_problem
-from workflows.engine.primitives import UserInputField
+from workflows.engine.primitives import FIELD_TYPE_LABELS, UserInputField
 from workflows.engine.requirements import ACTIONS, clean_decision
 from workflows.models import Requirement
 from workflows.store import requirement_to_engine
@@ -50,6 +50,32 @@ class InputField:
     step: str = ""
     options: list[tuple[str, str]] = field(default_factory=list)
     error: str = ""
+    min_value: int | float | None = None
+    max_value: int | float | None = None
+    max_length: int | None = None
+    pattern: str = ""
+
+    @property
+    def type_label(self) -> str:
+        """The type in words ("whole number", not ``int``)."""
+        label = FIELD_TYPE_LABELS.get(self.field_type, self.field_type)
+        return f"{label} as JSON" if self.field_type in ("list", "dict") else label
+
+    @property
+    def limits_hint(self) -> str:
+        """The field's limits in words, as the hint under it says them."""
+        parts = []
+        if self.min_value is not None and self.max_value is not None:
+            parts.append(f"from {self.min_value} to {self.max_value}")
+        elif self.min_value is not None:
+            parts.append(f"at least {self.min_value}")
+        elif self.max_value is not None:
+            parts.append(f"at most {self.max_value}")
+        if self.max_length is not None:
+            parts.append(f"at most {self.max_length} {'characters' if self.field_type == 'str' else 'items'}")
+        if self.pattern:
+            parts.append("in the expected format")
+        return ", ".join(parts)
 
     @property
     def html_name(self) -> str:
@@ -161,6 +187,10 @@ class DecisionForm:
                 description=spec.description or "",
                 required=spec.required,
                 error=self.errors.get(spec.name, ""),
+                min_value=spec.min_value,
+                max_value=spec.max_value,
+                max_length=spec.max_length,
+                pattern=spec.pattern or "",
             )
             raw = self.raw.get(item.html_name) if self.bound else None
             if widget == "checkbox":
@@ -182,8 +212,24 @@ class DecisionForm:
         return output_text((self.requirement.payload or {}).get("output"))
 
     @property
+    def args_text(self) -> str:
+        """The tool-call arguments textarea: what was submitted, else the agent's arguments."""
+        if self.bound and "args" in self.raw:
+            return self.raw["args"].replace("\r\n", "\n")
+        return output_text((self.requirement.payload or {}).get("args") or {})
+
+    @property
     def selected_choices(self) -> list[str]:
         return self.raw.getlist("choices") if self.bound else []
+
+    @property
+    def error_links(self) -> list[tuple[str, str, str]]:
+        """(field id, label, message) of each field error: the error summary links to the fields."""
+        ids = {"feedback": ("field-feedback", "Feedback"), "output": ("field-output", "Output")}
+        ids |= {"result": ("field-result", "Result"), "choices": ("choice-1", "Routes")}
+        ids |= {"args": ("field-args", "Arguments")}
+        ids |= {f.name: (f"field-{f.name}", f.name) for f in self.schema}
+        return [(*ids[name], message) for name, message in self.errors.items() if name in ids]
 
     @property
     def non_field_error(self) -> str:
@@ -248,6 +294,13 @@ class DecisionForm:
         self.data = {"values": values}
 
     def _edit(self):
+        if self.requirement.kind == Requirement.Kind.EXECUTOR_CONFIRMATION:
+            text = self._field("args", lambda: _text(self.raw.get("args")))
+            if text is not None:
+                args = self._field("args", lambda: _json(text))
+                if "args" not in self.errors:
+                    self.data = {"args": args}
+            return
         if "output" not in self.raw:
             self.errors["output"] = "This field is required."
             return
@@ -283,7 +336,7 @@ class DecisionForm:
     # -- errors from the service -----------------------------------------------------------------
     def add_errors(self, errors: dict[str, str]) -> None:
         """Attach a ``ValidationError``'s messages: to their field when the page shows it."""
-        shown = {"feedback", "output", "choices", "result"} | {f.name for f in self.schema}
+        shown = {"feedback", "output", "choices", "result", "args"} | {f.name for f in self.schema}
         for name, message in errors.items():
             key = name if name in shown else NON_FIELD
             if key == NON_FIELD and name != NON_FIELD:

@@ -15,7 +15,7 @@ from django.utils.crypto import constant_time_compare
 
 from workflows import selectors as workflow_selectors
 from workflows import teams
-from workflows.models import Requirement, StepRun
+from workflows.models import Requirement, StepRun, WorkflowRun
 
 ASSIGNED_TO_ME = "me"
 ASSIGNED_TO_MY_GROUPS = "groups"
@@ -81,13 +81,47 @@ def inbox_count(*, user) -> int:
     return capped_count(workflow_selectors.requirements_pending_for(user))
 
 
-def next_pending_for(*, user, after: Requirement) -> Requirement | None:
-    """The inbox item to show after deciding ``after``: the next one in inbox order, else the newest."""
-    pending = workflow_selectors.requirements_pending_for(user).exclude(id=after.id)
+def next_pending_for(*, user, after: Requirement, filters: InboxFilters | None = None) -> Requirement | None:
+    """The inbox item to show after deciding ``after``, within the inbox ``filters`` the reviewer
+    came from: first what the same run now asks of them (the revised draft after a reject, the next
+    iteration), then the next one in inbox order, else the newest."""
+    pending = inbox_requirements(user=user, filters=filters).exclude(id=after.id)
+    same_run = pending.filter(run_id=after.run_id, created_at__gte=after.created_at).order_by("created_at", "id")
     following = pending.filter(
         Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, id__gt=after.id)
     ).order_by("-created_at", "id")
-    return following.only("id").first() or pending.order_by("-created_at", "id").only("id").first()
+    return (
+        same_run.only("id").first()
+        or following.only("id").first()
+        or pending.order_by("-created_at", "id").only("id").first()
+    )
+
+
+def neighbours_for(*, user, req: Requirement, filters: InboxFilters | None = None):
+    """The pending items just before and just after ``req`` in inbox order (newest first), or None:
+    the decision page's "Previous item" / "Next item"."""
+    pending = inbox_requirements(user=user, filters=filters).exclude(id=req.id).only("id")
+    newer = Q(created_at__gt=req.created_at) | Q(created_at=req.created_at, id__lt=req.id)
+    previous = pending.filter(newer).order_by("created_at", "-id").first()
+    following = pending.exclude(newer).first()
+    return previous, following
+
+
+def same_run_pending_for(*, user, after: Requirement) -> bool:
+    """Whether ``after``'s run asks ``user`` something new since ``after``."""
+    pending = workflow_selectors.requirements_pending_for(user).exclude(id=after.id)
+    return pending.filter(run_id=after.run_id, created_at__gte=after.created_at).exists()
+
+
+def run_continuing(*, run_id) -> bool:
+    """Whether the run is being worked on: running, or scheduled to continue after a decision
+    (paused with a lease the scheduling service set)."""
+    now = timezone.now()
+    return WorkflowRun.objects.filter(
+        Q(status__in=(WorkflowRun.Status.PENDING, WorkflowRun.Status.RUNNING))
+        | Q(status=WorkflowRun.Status.PAUSED, lease_until__gt=now),
+        id=run_id,
+    ).exists()
 
 
 def requirement_for_decision(*, user, requirement_id) -> Requirement:

@@ -56,7 +56,10 @@ def decision_record(
     data = {key: value for key, value in resolution.items() if key != "action"}
     if via := hooks.decision_via.get():  # e.g. decided through a link in a message
         data["via"] = via
-    diff = output_diff(shown.get("output"), resolution.get("output")) if action == "edit" else ""
+    diff = ""
+    if action == "edit":  # an output review's output, or a tool call's arguments
+        field = "args" if "args" in resolution else "output"
+        diff = output_diff(shown.get(field), resolution.get(field))
     authenticated = user is not None and user.is_authenticated
     return Decision.objects.create(
         requirement_id=requirement.id,

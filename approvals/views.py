@@ -8,8 +8,10 @@ what a decision may be is ``clean_decision``'s, reached through ``requirement_re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -31,7 +33,7 @@ from workflows.engine.errors import ConflictError, DecisionError, ExpiredError, 
 from workflows.engine.requirements import ACTIONS
 from workflows.models import Requirement
 
-from . import selectors
+from . import bulk, selectors
 from .forms import NON_FIELD, DecisionForm
 from .models import Decision
 from .services import output_diff
@@ -77,18 +79,46 @@ def _filter_text(text: str) -> str:
     return text.replace("\x00", "")[:200]
 
 
+INBOX_FILTER_NAMES = ("workflow", "kind", "assigned", "q")
+
+
+def inbox_filters(params: QueryDict) -> selectors.InboxFilters:
+    """The inbox filters these query parameters ask for; unknown values are ignored."""
+    kind = params.get("kind", "")
+    assigned = params.get("assigned", "")
+    return selectors.InboxFilters(
+        workflow=_filter_text(params.get("workflow", "")),
+        kind=kind if kind in Requirement.Kind.values else "",
+        assigned=assigned if assigned in (selectors.ASSIGNED_TO_ME, selectors.ASSIGNED_TO_MY_GROUPS) else "",
+        q=_filter_text(params.get("q", "")).strip(),
+    )
+
+
+def inbox_query(filters: selectors.InboxFilters) -> str:
+    """The filters as a query string (no page): carried from the inbox through decision pages, so
+    "next item" and "back to the inbox" stay within what the reviewer was looking at."""
+    values = {name: getattr(filters, name) for name in INBOX_FILTER_NAMES if getattr(filters, name)}
+    query = QueryDict(mutable=True)
+    query.update(values)
+    return query.urlencode()
+
+
+def _came_from(request: HttpRequest) -> selectors.InboxFilters:
+    """The inbox filters a decision page was opened with (its ``inbox`` parameter)."""
+    raw = request.POST.get("inbox") if request.method == "POST" else request.GET.get("inbox")
+    return inbox_filters(QueryDict((raw or "")[:2000]))
+
+
+def _with_inbox(url: str, filters: selectors.InboxFilters) -> str:
+    query = inbox_query(filters)
+    return f"{url}?{urlencode({'inbox': query})}" if query else url
+
+
 def inbox_context(*, user, params: QueryDict) -> dict:
     """What the inbox shows ``user`` for these query parameters: the page and the live-update
     consumer (approvals.consumers) render the same context, so a push equals a reload."""
     kinds = Requirement.Kind.choices
-    kind = params.get("kind", "")
-    assigned = params.get("assigned", "")
-    filters = selectors.InboxFilters(
-        workflow=_filter_text(params.get("workflow", "")),
-        kind=kind if kind in dict(kinds) else "",
-        assigned=assigned if assigned in (selectors.ASSIGNED_TO_ME, selectors.ASSIGNED_TO_MY_GROUPS) else "",
-        q=_filter_text(params.get("q", "")).strip(),
-    )
+    filters = inbox_filters(params)
     sort = params.get("sort", "")
     sort = sort if sort in selectors.SORT_LABELS else selectors.DEFAULT_SORT
     requirements = (
@@ -113,6 +143,7 @@ def inbox_context(*, user, params: QueryDict) -> dict:
             "approvals_required",
             "approvals_per_group",
             "claimed_by__username",
+            "version",
         )
     )
     page_obj = CappedPaginator(requirements, INBOX_PAGE_SIZE).get_page(params.get("page"))
@@ -134,6 +165,7 @@ def inbox_context(*, user, params: QueryDict) -> dict:
         "sort_labels": selectors.SORT_LABELS,
         "query_without_page": f"{query.urlencode()}&" if query else "",
         "live_query": live.urlencode(),
+        "inbox_query": inbox_query(filters),
     }
     if not filters.active:  # the table's total is the nav badge's count: no second query
         context["inbox_pending_count"] = page_obj.paginator.count
@@ -146,6 +178,28 @@ def inbox(request: HtmxHttpRequest) -> HttpResponse:
     context = inbox_context(user=request.user, params=request.GET)
     template = "approvals/inbox.html#inbox-table" if _wants_partial(request) else "approvals/inbox.html"
     return render(request, template, context)
+
+
+@login_required
+@require_POST
+def inbox_bulk(request: HtmxHttpRequest) -> HttpResponse:
+    """ "Approve selected" / "Reject selected": each ticked row decided on its own (see
+    ``approvals.bulk``), then a page that says what became of each."""
+    verb = request.POST.get("action", "")
+    came_from = _came_from(request)
+    back = f"{reverse('approvals:inbox')}?{inbox_query(came_from)}" if came_from.active else reverse("approvals:inbox")
+    if verb not in ("approve", "reject"):
+        return HttpResponse("Choose Approve selected or Reject selected.", status=400, content_type="text/plain")
+    selected = bulk.parse_selected(request.POST.getlist("selected"))
+    if not selected:
+        messages.error(request, "Nothing selected: tick the items to decide first.")
+        return redirect(back)
+    feedback = request.POST.get("feedback", "").replace("\r\n", "\n").strip()
+    rows = bulk.decide_selected(user=request.user, selected=selected, verb=verb, feedback=feedback)
+    counts = {
+        outcome: sum(1 for row in rows if row.outcome == outcome) for outcome in ("done", "already_decided", "refused")
+    }
+    return render(request, "approvals/bulk_result.html", {"rows": rows, "counts": counts, "inbox_url": back})
 
 
 # -- decision page ----------------------------------------------------------------------------------
@@ -192,7 +246,8 @@ def _steps(req: Requirement) -> list[StepSummary]:
                 status=row.status,
                 status_label=row.get_status_display(),
                 iteration=row.iteration,
-                error=row.error,
+                # An error requirement's own card says its step's error: once is enough.
+                error="" if req.kind == Requirement.Kind.ERROR and row.path == req.path else row.error,
                 has_content=content is not None,
                 content=content,
             )
@@ -218,12 +273,22 @@ def _render_decision(
     edit_diff: str | None = None,
     preview_token: str = "",
 ) -> HttpResponse:
+    came_from = _came_from(request)
     context = decision_context(
-        user=request.user, req=req, form=form, mode=mode, edit_diff=edit_diff, preview_token=preview_token
+        user=request.user,
+        req=req,
+        form=form,
+        mode=mode,
+        edit_diff=edit_diff,
+        preview_token=preview_token,
+        inbox_query=inbox_query(came_from),
     )
     context["diff_only"] = template.endswith("#edit-diff")
     if template == "approvals/decide.html":
+        previous, following = selectors.neighbours_for(user=request.user, req=req, filters=came_from)
         context |= {
+            "previous_url": _with_inbox(reverse("approvals:decide", args=[previous.id]), came_from) if previous else "",
+            "next_url": _with_inbox(reverse("approvals:decide", args=[following.id]), came_from) if following else "",
             "previous_steps": _steps(req),
             "history": selectors.decision_history(requirement=req),
             "decisions": list(Decision.objects.filter(requirement=req)) if not req.is_pending else [],
@@ -233,13 +298,22 @@ def _render_decision(
 
 
 def decision_context(
-    *, user, req: Requirement, form: DecisionForm, mode: str = "decide", edit_diff=None, preview_token: str = ""
+    *,
+    user,
+    req: Requirement,
+    form: DecisionForm,
+    mode: str = "decide",
+    edit_diff=None,
+    preview_token: str = "",
+    inbox_query: str = "",
 ) -> dict:
     """What the decision panel and the team part show ``user``: the page and the live consumer
     (approvals.consumers) render the same, so a push equals a reload."""
     payload = req.payload or {}
     descriptions = payload.get("descriptions") or {}
     context = {
+        "inbox_query": inbox_query,
+        "inbox_url": f"{reverse('approvals:inbox')}?{inbox_query}" if inbox_query else reverse("approvals:inbox"),
         "req": req,
         "run": req.run,
         "payload": payload,
@@ -324,11 +398,61 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
         messages.success(request, f"Your approval of “{req.step_name}” is recorded; {needed} more needed.")
         return redirect(reverse("approvals:decide", args=[req.id]))
     messages.success(request, _success_message(req, form.action))
-    following = selectors.next_pending_for(user=request.user, after=req)
+    came_from = _came_from(request)
+    if form.action == "reject" and req.kind in REJECT_RETRIES_KINDS:
+        # The run continues in the background with the feedback; its revised draft is offered next.
+        return redirect(_with_inbox(reverse("approvals:next", args=[req.id]), came_from))
+    return _next_item(request, req, came_from)
+
+
+def _next_item(request: HttpRequest, req: Requirement, came_from: selectors.InboxFilters) -> HttpResponse:
+    following = selectors.next_pending_for(user=request.user, after=req, filters=came_from)
     if following is None:
-        messages.info(request, "Nothing else is waiting for you.")
-        return redirect("approvals:inbox")
-    return redirect(reverse("approvals:decide", args=[following.id]))
+        messages.info(
+            request, "Nothing else matches your filters." if came_from.active else "Nothing else is waiting for you."
+        )
+        query = inbox_query(came_from)
+        return redirect(f"{reverse('approvals:inbox')}?{query}" if query else reverse("approvals:inbox"))
+    return redirect(_with_inbox(reverse("approvals:decide", args=[following.id]), came_from))
+
+
+# A reject of these kinds makes the step run again (a revised draft, another iteration).
+REJECT_RETRIES_KINDS = (Requirement.Kind.OUTPUT_REVIEW, Requirement.Kind.ITERATION_REVIEW)
+# How long "next item" waits for a rejected step's new attempt before moving on.
+NEXT_WAIT_SECONDS = 15
+
+
+@login_required
+@require_GET
+def next_item(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
+    """After a reject that makes the step run again: the new attempt, once the run has made it
+    (the page checks every second with htmx; without JavaScript it has links), else the next item."""
+    try:
+        req = selectors.requirement_for_decision(user=request.user, requirement_id=requirement_id)
+    except Requirement.DoesNotExist:
+        raise Http404("No such requirement, or it is not assigned to you.") from None
+    came_from = _came_from(request)
+    waiting = (
+        not request.GET.get("skip")
+        and selectors.run_continuing(run_id=req.run_id)
+        and req.resolved_at is not None
+        and timezone.now() - req.resolved_at < timedelta(seconds=NEXT_WAIT_SECONDS)
+        and not selectors.same_run_pending_for(user=request.user, after=req)
+    )
+    # The page's poll is an htmx request of its own; a boosted form's redirect here is a navigation.
+    polled = _wants_partial(request)
+    if not waiting:
+        response = _next_item(request, req, came_from)
+        if polled:  # a whole-page navigation, not a swap
+            return HttpResponse(status=204, headers={"HX-Redirect": response["Location"]})
+        return response
+    if polled:
+        return HttpResponse(status=204)  # still running: the page polls again
+    here = _with_inbox(reverse("approvals:next", args=[req.id]), came_from)
+    skip = f"{here}{'&' if '?' in here else '?'}skip=1"
+    awaited = "next iteration" if req.kind == Requirement.Kind.ITERATION_REVIEW else "revised draft"
+    context = {"req": req, "poll_url": here, "skip_url": skip, "awaited": awaited}
+    return render(request, "approvals/next.html", context)
 
 
 # -- teams: claim, release, take over, reassign, comment (POST, then back to the decision page) ---

@@ -288,6 +288,7 @@ def run_json(run: WorkflowRun, user) -> dict:
         "content": run.content,
         "error": run.error or None,
         "cancel_requested": bool(run.cancel_requested_by),
+        "cancel_reason": run.cancel_reason,
         "created_by": run.created_by.get_username() if run.created_by else None,
         "created_at": run.created_at,
         "updated_at": run.updated_at,
@@ -467,9 +468,15 @@ def run_cancel(request, run_id: str):
     run = _visible_run(request, run_id)
     if not selectors.user_may_cancel_runs(request.user):
         raise ApiError(403, "You may not cancel runs (needs workflows.cancel_run).", code="forbidden")
-    _body(request)  # an empty body or {} (a malformed one is still a 400)
+    body = _body(request)  # an empty body, {} or {"reason"} (a malformed one is still a 400)
+    errors = _unknown_fields(body, ("reason",))
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > services.MAX_CANCEL_REASON):
+        errors["reason"] = f"Expected text of at most {services.MAX_CANCEL_REASON} characters."
+    if errors:
+        raise ApiError(400, errors=errors)
     try:
-        services.run_cancel(run_id=run.id, user=request.user)
+        services.run_cancel(run_id=run.id, user=request.user, reason=reason or "")
     except RunNotFoundError:
         raise ApiError(404, "No such run.", code="not_found") from None
     except RunStateError as exc:
@@ -684,6 +691,63 @@ def requirement_comments(request, requirement_id: str):
         return _json(comment_json(comment), status=201)
     comments = RequirementComment.objects.filter(requirement=req).order_by("created_at", "id")[:500]
     return _json({"results": [comment_json(c) for c in comments]})
+
+
+MAX_BULK_ITEMS = 100
+
+
+@api_view("POST")
+def requirements_bulk(request):
+    """``POST /api/v1/requirements/bulk`` ``{items: [{id, action, data, version}]}`` -> 200
+    ``{results: [{id, status, code, errors}]}``, one result per item in order. Each item is decided
+    on its own, exactly once (``services.requirements_resolve_bulk``); a malformed item is
+    ``invalid`` and the others still go through. A malformed body is a 400 and decides nothing."""
+    body = _body(request)
+    errors = _unknown_fields(body, ("items",))
+    items = body.get("items")
+    if not isinstance(items, list) or not items:
+        errors["items"] = "Expected a non-empty list of {id, action, data, version}."
+    elif len(items) > MAX_BULK_ITEMS:
+        errors["items"] = f"At most {MAX_BULK_ITEMS} items per request."
+    if errors:
+        raise ApiError(400, errors=errors)
+    decisions, shape_errors = [], {}
+    for index, item in enumerate(items):
+        problems = _bulk_item_errors(item)
+        if problems:
+            shape_errors[index] = problems
+            continue
+        decisions.append(
+            services.BulkDecision(
+                id=item["id"], action=item["action"], data=item.get("data"), version=item.get("version")
+            )
+        )
+    outcomes = iter(services.requirements_resolve_bulk(user=request.user, items=decisions))
+    results = []
+    for index, item in enumerate(items):
+        if index in shape_errors:
+            item_id = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
+            results.append({"id": item_id, "status": "invalid", "code": "invalid", "errors": shape_errors[index]})
+        else:
+            outcome = next(outcomes)
+            results.append({"id": outcome.id, "status": outcome.status, "code": outcome.code, "errors": outcome.errors})
+    return _json({"results": results})
+
+
+def _bulk_item_errors(item) -> dict:
+    if not isinstance(item, dict):
+        return {"item": "Expected an object {id, action, data, version}."}
+    errors = _unknown_fields(item, ("id", "action", "data", "version"))
+    if not isinstance(item.get("id"), str):
+        errors["id"] = "Expected a requirement id."
+    if not isinstance(item.get("action"), str) or item["action"] not in ALL_ACTIONS:
+        errors["action"] = f"One of {', '.join(ALL_ACTIONS)}."
+    data, version = item.get("data"), item.get("version")
+    if data is not None and not isinstance(data, dict):
+        errors["data"] = "Expected an object."
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        errors["version"] = "Expected an integer."
+    return errors
 
 
 # -- analytics ------------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ class WorkflowRun(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     # Set when someone cancels a RUNNING run: its worker stops after the current step.
     cancel_requested_by = models.CharField(max_length=150, blank=True)
+    # Why the person who cancelled the run did so (asked for on the run page: cancelling is final).
+    cancel_reason = models.TextField(blank=True, db_default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

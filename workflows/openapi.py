@@ -6,6 +6,7 @@ documented status codes are the ones the views answer.
 
 from __future__ import annotations
 
+from .engine.primitives import FIELD_TYPES
 from .engine.requirements import ACTIONS, KINDS
 from .models import Requirement, WorkflowRun
 
@@ -186,8 +187,21 @@ def openapi_schema() -> dict:
                     "summary": "Cancel a run",
                     "description": (
                         "Needs `workflows.cancel_run` (or staff). A paused or pending run stops now; a running "
-                        "one after its current step (`cancel_requested` is true until then)."
+                        "one after its current step (`cancel_requested` is true until then). An optional "
+                        "`reason` is kept with the run (`cancel_reason`) and in its cancel event."
                     ),
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {"reason": {"type": "string", "maxLength": 1000}},
+                                }
+                            }
+                        },
+                    },
                     "responses": _responses(
                         "400",
                         "401",
@@ -332,6 +346,31 @@ def openapi_schema() -> dict:
                     ),
                 }
             },
+            "/requirements/bulk": {
+                "post": {
+                    "operationId": "resolveRequirementsBulk",
+                    "summary": "Decide several requirements, each exactly once",
+                    "description": (
+                        "Each item is decided on its own, as `resolve` decides one (its own transaction "
+                        "and version check): one item's conflict or bad data does not stop the others. "
+                        "`results` has one entry per item, in order: `status` done, conflict (`code` "
+                        "already_resolved, already_cancelled, stale_version, expired, "
+                        "workflow_unavailable), invalid (`errors` per field), forbidden (not assigned "
+                        "to the caller) or not_found. At most 100 items."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("BulkDecisions")}},
+                    },
+                    "responses": _responses(
+                        "400",
+                        "401",
+                        "403",
+                        "413",
+                        **{"200": _json_body(_ref("BulkResults"), "What became of each item.")},
+                    ),
+                },
+            },
             "/requirements/{requirement_id}": {
                 "parameters": [requirement_id],
                 "get": {
@@ -350,7 +389,9 @@ def openapi_schema() -> dict:
                     "description": (
                         "The actions a requirement accepts depend on its kind (its `actions` field). "
                         "`data` by action: reject `{feedback}`, submit `{values: {field: value}}`, edit "
-                        "`{output}`, select `{choices: [name]}`, provide_result `{result}`; confirm, retry "
+                        "`{output}` (an output review) or `{args}` (a tool call, confirmed with these "
+                        "arguments, checked against the tool's `payload.parameters`), select `{choices: [name]}`, "
+                        "provide_result `{result}`; confirm, retry "
                         "and skip take none. Send the `version` you read to refuse stale decisions."
                     ),
                     "requestBody": {
@@ -576,6 +617,7 @@ def openapi_schema() -> dict:
                         "content": ANY,
                         "error": {"type": ["string", "null"]},
                         "cancel_requested": {"type": "boolean"},
+                        "cancel_reason": {"type": "string", "description": "Why the run was cancelled, if said."},
                         "created_by": {"type": ["string", "null"]},
                         "created_at": {"type": "string", "format": "date-time"},
                         "updated_at": {"type": "string", "format": "date-time"},
@@ -721,6 +763,13 @@ def openapi_schema() -> dict:
                         "payload": {
                             "type": "object",
                             "description": "What the reviewer sees: output, schema, choices, tool and args.",
+                            "properties": {
+                                "schema": {
+                                    "type": "array",
+                                    "description": "The fields a user_input requirement asks for.",
+                                    "items": _ref("UserInputField"),
+                                }
+                            },
                         },
                         "status": {"type": "string", "enum": list(Requirement.Status.values)},
                         "version": {"type": "integer"},
@@ -774,6 +823,28 @@ def openapi_schema() -> dict:
                         "at": {"type": "string", "format": "date-time"},
                     },
                 },
+                "UserInputField": {
+                    "type": "object",
+                    "required": ["name", "field_type", "required"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "field_type": {"type": "string", "enum": list(FIELD_TYPES)},
+                        "description": {"type": ["string", "null"]},
+                        "required": {"type": "boolean"},
+                        "allowed_values": {"type": ["array", "null"]},
+                        "default": ANY,
+                        "min_value": {"type": ["number", "null"], "description": "Lowest accepted int or float."},
+                        "max_value": {"type": ["number", "null"], "description": "Highest accepted int or float."},
+                        "max_length": {
+                            "type": ["integer", "null"],
+                            "description": "Most characters of a str, or items of a list.",
+                        },
+                        "pattern": {
+                            "type": ["string", "null"],
+                            "description": "A regular expression a str must match in full (Python syntax).",
+                        },
+                    },
+                },
                 "RequirementPage": {
                     "type": "object",
                     "required": ["count", "next", "results"],
@@ -823,6 +894,51 @@ def openapi_schema() -> dict:
                     "type": "object",
                     "required": ["results"],
                     "properties": {"results": {"type": "array", "items": _ref("Webhook")}},
+                },
+                "BulkDecisions": {
+                    "type": "object",
+                    "required": ["items"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "items": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 100,
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "action"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "id": {"type": "string", "format": "uuid"},
+                                    "action": {"type": "string", "enum": ALL_ACTIONS},
+                                    "data": {"type": ["object", "null"]},
+                                    "version": {"type": ["integer", "null"]},
+                                },
+                            },
+                        }
+                    },
+                },
+                "BulkResults": {
+                    "type": "object",
+                    "required": ["results"],
+                    "properties": {
+                        "results": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "status", "code", "errors"],
+                                "properties": {
+                                    "id": {"type": ["string", "null"]},
+                                    "status": {
+                                        "type": "string",
+                                        "enum": ["done", "conflict", "invalid", "forbidden", "not_found"],
+                                    },
+                                    "code": {"type": "string"},
+                                    "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+                                },
+                            },
+                        }
+                    },
                 },
                 "Error": {
                     "type": "object",

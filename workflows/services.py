@@ -7,6 +7,8 @@ changes it, and sends side effects (continuations, broadcasts) only after commit
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,6 +20,7 @@ from workflows import broadcast, dispatch, hooks, registry
 from workflows.engine import persistence
 from workflows.engine.errors import (
     ConflictError,
+    DecisionError,
     DefinitionChangedError,
     ExpiredError,
     RunNotFoundError,
@@ -170,17 +173,25 @@ def _definition_changed(run_id, workflow, exc: DefinitionChangedError) -> None:
         broadcast.run_changed(run_id)
 
 
-def run_cancel(*, run_id, user=None) -> WorkflowRun:
+MAX_CANCEL_REASON = 1000
+
+
+def run_cancel(*, run_id, user=None, reason: str = "") -> WorkflowRun:
     """Cancel a run. A paused or pending run stops now, with its pending requirements; a running
-    one after its current step (nothing after it starts). A run whose worker died stops now."""
+    one after its current step (nothing after it starts). A run whose worker died stops now.
+    ``reason`` (why, in the canceller's words) is kept on the run and in its cancel event."""
     who = _username(user) or persistence.SYSTEM_ACTOR
     now = timezone.now()
+    reason = (reason or "").strip()[:MAX_CANCEL_REASON]
     with transaction.atomic():
         row = lock_run(run_id)
         if row is None:
             raise RunNotFoundError(f"No run with id {run_id}")
         if not row.is_active:
             raise RunStateError(f"Cannot cancel a run that is {row.status.lower()}.")
+        if reason:
+            row.cancel_reason = reason
+            row.save(update_fields=["cancel_reason", "updated_at"])
         if row.status == WorkflowRun.Status.RUNNING and row.lease_until is not None and row.lease_until > now:
             row.cancel_requested_by = who  # its worker stops at its next checkpoint
             row.save(update_fields=["cancel_requested_by", "updated_at"])
@@ -484,6 +495,70 @@ def claims_expire_idle(*, now: datetime | None = None, limit: int = 500) -> int:
             broadcast.requirements_changed(run_id, [row.id])
             count += 1
     return count
+
+
+@dataclass(frozen=True)
+class BulkDecision:
+    """One item of a bulk decision: what ``requirement_resolve`` takes for one requirement."""
+
+    id: str
+    action: str
+    data: dict | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What became of one item: ``status`` is done, conflict, invalid, forbidden or not_found;
+    ``code`` says more (e.g. already_resolved, stale_version, expired); ``errors`` per field."""
+
+    id: str
+    status: str
+    code: str
+    errors: dict = dc_field(default_factory=dict)
+
+
+def requirements_resolve_bulk(*, user, items: list[BulkDecision]) -> list[BulkOutcome]:
+    """Decide several requirements, each through :func:`requirement_resolve` in its own
+    transaction: one item's conflict or bad data changes nothing for the others, and each keeps
+    its own version check (a requirement someone else decided first is a ``conflict``)."""
+    inspectable = selectors.requirements_inspectable_by(user)
+    outcomes = []
+    for item in items:
+        outcomes.append(_resolve_one(user, inspectable, item))
+    return outcomes
+
+
+def _resolve_one(user, inspectable, item: BulkDecision) -> BulkOutcome:
+    try:
+        req = inspectable.filter(id=item.id).first()
+    except (ValueError, DjangoValidationError):
+        req = None
+    if req is None:
+        return BulkOutcome(item.id, "not_found", "not_found")
+    if not selectors.user_may_resolve(user, req):
+        return BulkOutcome(item.id, "forbidden", "forbidden")
+    try:
+        requirement_resolve(requirement_id=req.id, user=user, action=item.action, data=item.data, version=item.version)
+    except Requirement.DoesNotExist:
+        return BulkOutcome(item.id, "not_found", "not_found")
+    except ValidationError as exc:
+        return BulkOutcome(item.id, "invalid", "invalid", dict(exc.errors))
+    except DecisionError as exc:
+        return BulkOutcome(item.id, "invalid", "invalid", {"action": str(exc)})
+    except ExpiredError:
+        return BulkOutcome(item.id, "conflict", "expired")
+    except registry.WorkflowUnavailableError:
+        return BulkOutcome(item.id, "conflict", "workflow_unavailable")
+    except teams.SeparationOfDutiesError:
+        return BulkOutcome(item.id, "forbidden", "separation_of_duties")
+    except teams.TeamConflict as exc:  # claimed by someone else, already approved by you, ...
+        return BulkOutcome(item.id, "conflict", exc.code)
+    except ConflictError:
+        current = Requirement.objects.filter(id=req.id).values_list("status", flat=True).first()
+        code = "stale_version" if current == Requirement.Status.PENDING else f"already_{str(current).lower()}"
+        return BulkOutcome(item.id, "conflict", code)
+    return BulkOutcome(item.id, "done", "resolved")
 
 
 def _after_change(run: WorkflowRun, requirement_ids, now: datetime) -> None:

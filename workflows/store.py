@@ -791,7 +791,10 @@ class DjangoStore:
                 "updated_at",
             ]
         )
-        append_event(row.id, ev.WORKFLOW_CANCELLED, {"reason": row.content, "by": who}, now=now)
+        data = {"reason": row.content, "by": who}
+        if row.cancel_reason:
+            data["cancel_reason"] = row.cancel_reason
+        append_event(row.id, ev.WORKFLOW_CANCELLED, data, now=now)
         hooks.call(hooks.run_ended, run_id=row.id, status=row.status)  # hook: the run ended
         broadcast.requirements_changed(row.id, [r.id for r in pending])
 

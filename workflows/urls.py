@@ -14,6 +14,7 @@ api_patterns = [
     path("runs/<str:run_id>/rerun", api.run_rerun, name="api-run-rerun"),
     path("analytics", api.analytics_figures, name="api-analytics"),
     path("requirements", api.requirements, name="api-requirements"),
+    path("requirements/bulk", api.requirements_bulk, name="api-requirements-bulk"),
     path("requirements/<str:requirement_id>", api.requirement_detail, name="api-requirement"),
     path("requirements/<str:requirement_id>/resolve", api.requirement_resolve, name="api-requirement-resolve"),
     path("requirements/<str:requirement_id>/claim", api.requirement_claim, name="api-requirement-claim"),

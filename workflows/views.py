@@ -99,20 +99,17 @@ def _visible_run(request: HttpRequest, run_id) -> WorkflowRun:
     return get_object_or_404(selectors.runs_visible_to(request.user).select_related("created_by"), id=run_id)
 
 
-def _edit_diff(req: Requirement) -> list[tuple[str, str]]:
-    """Lines of a unified diff between the output shown and the output a reviewer saved."""
+def _edit_diff(req: Requirement) -> str:
+    """Unified diff (text) between the output shown and the output a reviewer saved, or the tool
+    arguments the agent asked for and the ones a reviewer confirmed."""
     resolution = req.resolution or {}
     if resolution.get("action") != "edit":
-        return []
-    before = pretty_json((req.payload or {}).get("output")).splitlines()
-    after = pretty_json(resolution.get("output")).splitlines()
-    lines = []
-    for line in difflib.unified_diff(before, after, "shown", "saved", lineterm="", n=2):
-        if line.startswith(("---", "+++")):
-            continue
-        kind = {"+": "added", "-": "removed", "@": "hunk"}.get(line[:1], "context")
-        lines.append((kind, line))
-    return lines
+        return ""
+    field = "args" if "args" in resolution else "output"
+    before = pretty_json((req.payload or {}).get(field)).splitlines()
+    after = pretty_json(resolution.get(field)).splitlines()
+    lines = difflib.unified_diff(before, after, "shown", "saved", lineterm="", n=2)
+    return "\n".join(line for line in lines if not line.startswith(("---", "+++")))
 
 
 def run_live_context(*, user, run: WorkflowRun) -> dict:
@@ -265,14 +262,15 @@ def run_cancel(request: HttpRequest, run_id) -> HttpResponse:
     run = _visible_run(request, run_id)
     if not selectors.user_may_cancel_runs(request.user):
         raise PermissionDenied
+    # Cancelling cannot be undone: the form asks why, and the reason is kept with the run.
+    reason = request.POST.get("reason", "").strip()
+    if not reason or len(reason) > services.MAX_CANCEL_REASON:
+        problem = "Say why you cancel the run." if not reason else "At most 1000 characters."
+        return _cancel_refused(request, run, problem, status=400, reason_error=True)
     try:
-        services.run_cancel(run_id=run.id, user=request.user)
+        services.run_cancel(run_id=run.id, user=request.user, reason=reason)
     except (RunStateError, RunNotFoundError) as exc:
-        run.refresh_from_db()
-        context = run_live_context(user=request.user, run=run)
-        context["workflow_registered"] = _registered(run.workflow_name)
-        context["cancel_error"] = str(exc)
-        return render(request, "workflows/run_detail.html", context, status=409)
+        return _cancel_refused(request, run, str(exc), status=409)
     messages.success(
         request,
         "Run cancelled."
@@ -280,6 +278,16 @@ def run_cancel(request: HttpRequest, run_id) -> HttpResponse:
         else "Cancellation requested: the run stops after its current step.",
     )
     return redirect("workflows:run-detail", run_id=run.id)
+
+
+def _cancel_refused(request, run: WorkflowRun, message: str, *, status: int, reason_error: bool = False):
+    run.refresh_from_db()
+    context = run_live_context(user=request.user, run=run)
+    context["workflow_registered"] = _registered(run.workflow_name)
+    context["cancel_error"] = message
+    context["cancel_reason_error"] = reason_error
+    context["cancel_reason_value"] = request.POST.get("reason", "")
+    return render(request, "workflows/run_detail.html", context, status=status)
 
 
 def _registered(name: str) -> bool:

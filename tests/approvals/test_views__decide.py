@@ -215,7 +215,7 @@ def test_list_and_dict_fields_take_json(reviewer_client, django_capture_on_commi
     assert "Enter valid JSON" in bad.content.decode()
     wrong_type = post(reviewer_client, req, action="submit", **{"value-tags": '{"a": 1}', "value-limits": "[]"})
     assert wrong_type.status_code == 400
-    assert "Expected a value of type list." in wrong_type.content.decode()
+    assert "Enter a list." in wrong_type.content.decode()
     huge = post(
         reviewer_client, req, action="submit", **{"value-tags": json.dumps(["x" * 1000] * 120), "value-limits": "{}"}
     )

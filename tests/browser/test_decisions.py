@@ -258,7 +258,8 @@ def test_executor_confirmation_and_user_input(asgi_live_server, logged_in: Page,
 
     page = logged_in
     open_from_inbox(page, asgi_live_server, confirm, screenshot_dir, "executor_confirmation")
-    expect(page.get_by_text("ops@acme.test")).to_be_visible()
+    expect(page.get_by_text("ops@acme.test", exact=True)).to_be_visible()
+    expect(page.get_by_label("Arguments")).to_be_hidden()  # folded until the reviewer edits
     page.get_by_role("button", name="Confirm").click()
     expect_decided(page, "Confirmed “resolve_ticket”")
     assert resolved(confirm).resolution == {"action": "confirm"}

@@ -46,6 +46,9 @@ def test_open_inbox_follows_new_and_resolved_requirements(asgi_live_server, brow
     row = reviewer.locator("tr.inbox-row", has_text="export")
     expect(row).to_be_visible()
     expect(reviewer.locator("#inbox-count")).to_contain_text("1")
+    # Only the count is announced: the table is not a live region, a status line says what changed.
+    expect(reviewer.locator("#inbox-table")).not_to_have_attribute("aria-live", "polite")
+    expect(reviewer.locator("#inbox-announce")).to_have_text("1 pending")
     reviewer.screenshot(path=screenshot_dir / "inbox-live.png", full_page=True)
 
     # otto resolves it; it leaves rita's inbox, still without a reload.
@@ -54,5 +57,6 @@ def test_open_inbox_follows_new_and_resolved_requirements(asgi_live_server, brow
     operator.get_by_role("button", name="Confirm").click()
     expect(row).to_have_count(0)
     expect(reviewer.get_by_text("Nothing is waiting for you")).to_be_visible()
+    expect(reviewer.locator("#inbox-announce")).to_have_text("0 pending")
     assert reviewer.evaluate("window.__sameDocument") is True
     assert reviewer.evaluate("window.__wsOpen") == 1  # pushes did not reconnect the socket

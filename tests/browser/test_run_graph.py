@@ -54,7 +54,7 @@ def test_a_node_changes_state_live_when_the_run_advances(asgi_live_server, brows
     assert page.evaluate("window.__sameDocument") is True  # pushed over the socket, not reloaded
     page.screenshot(path=screenshot_dir / "run_graph_done.png", full_page=True)
 
-    # Clicking a node shows its entry (attempts, requirement and decision), without JavaScript.
+    # Clicking a node shows its entry (attempts, requirement and decision).
     export_node.click()
     expect(page).to_have_url(f"{asgi_live_server}/runs/{run_id}/#step-1")
     expect(page.locator("#step-1")).to_contain_text("confirm by rita")

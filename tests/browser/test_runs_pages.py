@@ -53,8 +53,15 @@ def test_operator_starts_watches_and_cancels_a_run(asgi_live_server, page, opera
     expect(page.get_by_role("rowheader", name="fetch Step")).to_be_visible()
     page.screenshot(path=screenshot_dir / "run_detail_paused.png", full_page=True)
 
+    # Cancelling asks why first; without a reason nothing happens.
+    page.get_by_text("Cancel this run…").click()
+    page.get_by_role("button", name="Cancel run").click()
+    expect(page.get_by_label("Reason")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#run-status")).to_have_text("Paused")
+    page.get_by_label("Reason").fill("Exported by hand instead")
     page.get_by_role("button", name="Cancel run").click()
     page.wait_for_url(run_url)
+    expect(page.locator("#run-cancel-reason")).to_have_text("Exported by hand instead")
     expect(page.locator("#run-status")).to_have_text("Cancelled")
     expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
     expect(page.get_by_text("Run cancelled.")).to_be_visible()
@@ -90,6 +97,8 @@ def test_run_page_follows_changes_without_reload(asgi_live_server, browser, page
     other = browser.new_context().new_page()
     log_in(other, asgi_live_server, "olga", "olga-secret-pw")
     other.goto(f"{asgi_live_server}/runs/{run_id}/")
+    other.get_by_text("Cancel this run…").click()
+    other.get_by_label("Reason").fill("Started twice")
     other.get_by_role("button", name="Cancel run").click()
     expect(page.locator("#run-status")).to_have_text("Cancelled", timeout=5_000)
     assert page.evaluate("window.__sameDocument") is True

@@ -214,3 +214,19 @@ def test_cancel__a_malformed_body_is_400(api, paused_run):
     assert post(api, f"/api/v1/runs/{paused_run.id}/cancel", raw="{oops").status_code == 400
     paused_run.refresh_from_db()
     assert paused_run.status == "PAUSED"
+
+
+def test_cancel__keeps_an_optional_reason(api, paused_run):
+    response = post(api, f"/api/v1/runs/{paused_run.id}/cancel", {"reason": "duplicate request"})
+    assert response.status_code == 200
+    assert response.json()["cancel_reason"] == "duplicate request"
+    event = paused_run.events.get(event="WorkflowCancelled")
+    assert event.data["cancel_reason"] == "duplicate request"
+
+
+@pytest.mark.parametrize("body", [{"reason": 3}, {"reason": "x" * 1001}, {"why": "x"}])
+def test_cancel__a_bad_reason_is_400_and_cancels_nothing(api, paused_run, body):
+    response = post(api, f"/api/v1/runs/{paused_run.id}/cancel", body)
+    assert response.status_code == 400
+    paused_run.refresh_from_db()
+    assert paused_run.status == "PAUSED"

@@ -73,7 +73,7 @@ def test_start_form__has_labelled_fields_and_button(client, operator):
     text = client.get("/workflows/data_export/").text
     assert '<label for="id_input">Input</label>' in text
     assert '<label for="id_additional_data">Additional data</label>' in text
-    assert '<button type="submit">Start run</button>' in text
+    assert '<button type="submit" class="button button--primary">Start run</button>' in text
 
 
 def test_start_form__hidden_and_refused_without_permission(client, reviewer):

@@ -198,9 +198,10 @@ def test_run_page__shows_who_decided_and_edit_diffs(client, operator, make_user)
     client.force_login(operator)
     text = client.get(f"/runs/{run.id}/").text
     assert "ed" in text
-    assert "<strong>edit</strong>" in text
-    assert '<span class="wf-diff-removed">-Draft about launch</span>' in text
-    assert '<span class="wf-diff-added">+Draft about launch, edited</span>' in text
+    assert "<strong>Edited</strong>" in text
+    # The same diff component as the decision pages, changed words marked inside the line.
+    assert '<span class="diff-del">-Draft about <del class="diff-word">launch</del></span>' in text
+    assert '<span class="diff-add">+Draft about <ins class="diff-word">launch, edited</ins></span>' in text
 
 
 def test_run_page__shows_rejection_feedback(client, operator, reviewer, paused_run):
@@ -208,7 +209,7 @@ def test_run_page__shows_rejection_feedback(client, operator, reviewer, paused_r
     services.requirement_resolve(requirement_id=req.id, user=reviewer, action="reject", data={"feedback": "not now"})
     client.force_login(operator)
     text = client.get(f"/runs/{paused_run.id}/").text
-    assert "<strong>reject</strong>" in text
+    assert "<strong>Rejected</strong>" in text
     assert "not now" in text
     assert "rita" in text
 
@@ -272,7 +273,7 @@ def test_run_live__a_poll_without_access_changes_nothing(client, outsider, pause
 # -- cancelling -----------------------------------------------------------------------------------
 def test_cancel__stops_the_run_and_its_requirements(client, operator, paused_run):
     client.force_login(operator)
-    response = client.post(f"/runs/{paused_run.id}/cancel/")
+    response = client.post(f"/runs/{paused_run.id}/cancel/", {"reason": "wrong input"})
     assert response.status_code == 302
     assert response["Location"] == f"/runs/{paused_run.id}/"
     paused_run.refresh_from_db()
@@ -281,27 +282,42 @@ def test_cancel__stops_the_run_and_its_requirements(client, operator, paused_run
     page = client.get(response["Location"]).text
     assert "Cancelled" in page
     assert "Cancel run" not in page  # no longer active
+    assert '<dd id="run-cancel-reason">wrong input</dd>' in page
+    assert paused_run.cancel_reason == "wrong input"
+    event = paused_run.events.get(event="WorkflowCancelled")
+    assert event.data["cancel_reason"] == "wrong input" and event.data["by"] == operator.username
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 1001])
+def test_cancel__without_a_reason_is_refused_and_the_form_says_why(client, operator, paused_run, reason):
+    client.force_login(operator)
+    response = client.post(f"/runs/{paused_run.id}/cancel/", {"reason": reason})
+    assert response.status_code == 400
+    assert 'id="cancel-reason-error"' in response.text and 'aria-invalid="true"' in response.text
+    assert '<details class="cancel-run" open>' in response.text
+    paused_run.refresh_from_db()
+    assert paused_run.status == WorkflowRun.Status.PAUSED
 
 
 def test_cancel__needs_the_permission(client, make_user, paused_run):
     viewer = make_user("vic", "view_workflowrun")
     client.force_login(viewer)
     assert "Cancel run" not in client.get(f"/runs/{paused_run.id}/").text
-    assert client.post(f"/runs/{paused_run.id}/cancel/").status_code == 403
+    assert client.post(f"/runs/{paused_run.id}/cancel/", {"reason": "wrong input"}).status_code == 403
     paused_run.refresh_from_db()
     assert paused_run.status == WorkflowRun.Status.PAUSED
 
 
 def test_cancel__staff_status_alone_may_not_cancel_but_a_superuser_may(client, make_user, paused_run):
     client.force_login(make_user("stella", staff=True))
-    assert client.post(f"/runs/{paused_run.id}/cancel/").status_code in (403, 404)
+    assert client.post(f"/runs/{paused_run.id}/cancel/", {"reason": "wrong input"}).status_code in (403, 404)
     paused_run.refresh_from_db()
     assert paused_run.status == WorkflowRun.Status.PAUSED
     root = make_user("root")
     root.is_superuser = True
     root.save()
     client.force_login(root)
-    assert client.post(f"/runs/{paused_run.id}/cancel/").status_code == 302
+    assert client.post(f"/runs/{paused_run.id}/cancel/", {"reason": "wrong input"}).status_code == 302
     paused_run.refresh_from_db()
     assert paused_run.status == WorkflowRun.Status.CANCELLED
 
@@ -309,7 +325,7 @@ def test_cancel__staff_status_alone_may_not_cancel_but_a_superuser_may(client, m
 def test_cancel__a_finished_run_is_a_409_with_a_message(client, operator):
     run = run_of("onboarding")
     client.force_login(operator)
-    response = client.post(f"/runs/{run.id}/cancel/")
+    response = client.post(f"/runs/{run.id}/cancel/", {"reason": "wrong input"})
     assert response.status_code == 409
     assert "Cannot cancel a run that is completed." in response.text
 
@@ -317,7 +333,7 @@ def test_cancel__a_finished_run_is_a_409_with_a_message(client, operator):
 def test_cancel__invisible_run_is_404_and_get_is_405(client, make_user, paused_run):
     canceller = make_user("cass", "cancel_run")  # may cancel, but sees only their own runs
     client.force_login(canceller)
-    assert client.post(f"/runs/{paused_run.id}/cancel/").status_code == 404
+    assert client.post(f"/runs/{paused_run.id}/cancel/", {"reason": "wrong input"}).status_code == 404
     client.force_login(make_user("root", "cancel_run", "view_workflowrun"))
     assert client.get(f"/runs/{paused_run.id}/cancel/").status_code == 405
 
@@ -325,10 +341,15 @@ def test_cancel__invisible_run_is_404_and_get_is_405(client, make_user, paused_r
 def test_cancel__needs_the_csrf_token(operator, paused_run):
     client = Client(enforce_csrf_checks=True)
     client.force_login(operator)
-    assert client.post(f"/runs/{paused_run.id}/cancel/").status_code == 403
+    assert client.post(f"/runs/{paused_run.id}/cancel/", {"reason": "wrong input"}).status_code == 403
     page = client.get(f"/runs/{paused_run.id}/")
     token = page.context["csrf_token"]
-    assert client.post(f"/runs/{paused_run.id}/cancel/", {"csrfmiddlewaretoken": str(token)}).status_code == 302
+    assert (
+        client.post(
+            f"/runs/{paused_run.id}/cancel/", {"csrfmiddlewaretoken": str(token), "reason": "wrong input"}
+        ).status_code
+        == 302
+    )
 
 
 def test_run_page__a_constant_number_of_queries(client, operator):

@@ -58,8 +58,10 @@ trip_planner = Workflow(
                 requires_user_input=True,
                 user_input_message="Where and how long?",
                 user_input_schema=[
-                    UserInputField(name="city", field_type="str", description="Destination city"),
-                    UserInputField(name="days", field_type="int", description="Number of days"),
+                    UserInputField(name="city", field_type="str", description="Destination city", max_length=100),
+                    UserInputField(
+                        name="days", field_type="int", description="Number of days", min_value=1, max_value=365
+                    ),
                     UserInputField(name="budget", field_type="bool", required=False, description="Travel cheaply"),
                     UserInputField(name="pace", field_type="str", required=False, allowed_values=["slow", "fast"]),
                 ],

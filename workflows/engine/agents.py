@@ -66,6 +66,24 @@ class Tool:
         return UserInputField.coerce(spec)
 
     @property
+    def parameters(self) -> list[dict]:
+        """The arguments the tool takes, from its signature: ``{name, field_type, required}``, with
+        ``field_type`` one of str, int, float, bool, list, dict, or "any" when not annotated with
+        one of them. A reviewer's edited arguments are checked against this."""
+        params = []
+        for param in inspect.signature(self.fn).parameters.values():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            ann = param.annotation
+            if isinstance(ann, str):  # postponed annotations: the name as written
+                name = ann
+            else:
+                name = ann.__name__ if isinstance(ann, type) else ""
+            ftype = name if name in ("str", "int", "float", "bool", "list", "dict") else "any"
+            params.append({"name": param.name, "field_type": ftype, "required": param.default is param.empty})
+        return params
+
+    @property
     def pause_kind(self) -> str | None:
         """The requirement kind a call of this tool creates, or None when it runs freely."""
         if self.requires_confirmation:

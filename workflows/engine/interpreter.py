@@ -1136,7 +1136,10 @@ class Interpreter:
                     result = {"status": "error", "note": f"Unknown tool '{call_['name']}'"}
                 elif tool_.pause_kind:
                     try:
-                        req = yield from self._tool_gate(node, path, key, scope, attempt, turn, call_, tool_)
+                        conversation = self._conversation(step_input, record)
+                        req = yield from self._tool_gate(
+                            node, path, key, scope, attempt, turn, call_, tool_, conversation
+                        )
                     except Pause as pause:
                         pending.extend(pause.requirements)
                         continue
@@ -1159,7 +1162,22 @@ class Interpreter:
                 raise Pause(pending)
         raise StepFailure(node.name, f"Agent '{agent.name}' did not finish within {MAX_AGENT_TURNS} turns")
 
-    def _tool_gate(self, node, path, key, scope, attempt, turn, call_, tool_):
+    @staticmethod
+    def _conversation(step_input, record, limit: int = 50) -> list[dict]:
+        """What the agent saw and did so far in this step, for the reviewer of one of its calls:
+        the step's input, then each earlier tool call with its arguments and result."""
+        items = [{"role": "input", "content": jsonable(step_input.input)}]
+        for turn, action in enumerate(record["turns"]):
+            for c in action.get("calls", ()):
+                res = record["results"].get(c["id"])
+                if res is None:
+                    continue
+                item = {"role": "tool", "turn": turn, "name": c["name"], "args": c["args"], "status": res["status"]}
+                item["result" if "result" in res else "note"] = res.get("result", res.get("note"))
+                items.append(item)
+        return items[:1] + items[1:][-limit:]
+
+    def _tool_gate(self, node, path, key, scope, attempt, turn, call_, tool_, conversation=None):
         kind = tool_.pause_kind
         message = {
             "executor_confirmation": f"Allow {node.agent.name} to call {tool_.name}?",
@@ -1172,7 +1190,10 @@ class Interpreter:
             "agent": node.agent.name,
             "description": tool_.description,
             "call_id": call_["id"],
+            "conversation": conversation or [],
         }
+        if kind == "executor_confirmation":
+            payload["parameters"] = tool_.parameters
         if kind == "executor_user_input":
             payload["schema"] = [f.to_dict() for f in tool_.user_input_fields]
         req = yield from self._gate(
@@ -1194,6 +1215,8 @@ class Interpreter:
         res = req.resolution or {}
         if action == "confirm":
             return self._run_tool(tool_, call_["args"])
+        if action == "edit":  # confirmed with the reviewer's arguments
+            return self._run_tool(tool_, res.get("args", call_["args"]))
         if action == "submit":
             return self._run_tool(tool_, {**call_["args"], **res.get("values", {})})
         if action == "provide_result":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -56,12 +58,34 @@ FIELD_TYPES = {
     "list": list,
     "dict": dict,
 }
+# How a field's type reads to people (form hints and messages), not Python's type names.
+FIELD_TYPE_LABELS = {
+    "str": "text",
+    "int": "whole number",
+    "float": "number",
+    "bool": "yes/no",
+    "list": "list",
+    "dict": "set of named values",
+}
+_WRONG_TYPE = {
+    "str": "Enter text.",
+    "int": "Enter a whole number.",
+    "float": "Enter a number.",
+    "bool": "Answer yes or no.",
+    "list": "Enter a list.",
+    "dict": "Enter a set of named values (a JSON object).",
+}
 _MISSING = object()
 
 
 @dataclass(frozen=True)
 class UserInputField:
-    """One value a person supplies. ``field_type`` is one of str, int, float, bool, list, dict."""
+    """One value a person supplies. ``field_type`` is one of str, int, float, bool, list, dict.
+
+    Limits, all optional: ``min_value``/``max_value`` bound an int or float (inclusive);
+    ``max_length`` bounds the length of a str (characters) or list (items); ``pattern`` is a
+    regular expression a str must match in full.
+    """
 
     name: str
     field_type: str = "str"
@@ -69,6 +93,10 @@ class UserInputField:
     required: bool = True
     allowed_values: tuple | None = None
     default: Any = None
+    min_value: int | float | None = None
+    max_value: int | float | None = None
+    max_length: int | None = None
+    pattern: str | None = None
 
     def __post_init__(self):
         ftype = self.field_type
@@ -81,6 +109,33 @@ class UserInputField:
         object.__setattr__(self, "field_type", ftype)
         if self.allowed_values is not None:
             object.__setattr__(self, "allowed_values", tuple(self.allowed_values))
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        def number(value) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+        where = f"UserInputField '{self.name}'"
+        for name in ("min_value", "max_value"):
+            value = getattr(self, name)
+            if value is not None and (self.field_type not in ("int", "float") or not number(value)):
+                raise DefinitionError(f"{where}: {name} must be a finite number, on an int or float field")
+        if self.min_value is not None and self.max_value is not None and self.min_value > self.max_value:
+            raise DefinitionError(f"{where}: min_value is above max_value")
+        if self.max_length is not None and (
+            self.field_type not in ("str", "list")
+            or isinstance(self.max_length, bool)
+            or not isinstance(self.max_length, int)
+            or self.max_length < 1
+        ):
+            raise DefinitionError(f"{where}: max_length must be a positive integer, on a str or list field")
+        if self.pattern is not None:
+            if self.field_type != "str" or not isinstance(self.pattern, str):
+                raise DefinitionError(f"{where}: pattern must be a regular expression (text), on a str field")
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise DefinitionError(f"{where}: pattern is not a valid regular expression ({exc})") from None
 
     @classmethod
     def coerce(cls, value: UserInputField | dict) -> UserInputField:
@@ -102,10 +157,22 @@ class UserInputField:
         if self.field_type == "float" and isinstance(value, int) and not isinstance(value, bool):
             ok = True
         if not ok:
-            return f"Expected a value of type {self.field_type}."
+            return _WRONG_TYPE[self.field_type]
         if self.allowed_values is not None and value not in self.allowed_values:
             allowed = ", ".join(str(v) for v in self.allowed_values)
             return f"Must be one of: {allowed}."
+        return self._limit_error(value)
+
+    def _limit_error(self, value: Any) -> str | None:
+        if self.min_value is not None and value < self.min_value:
+            return f"Must be at least {self.min_value}."
+        if self.max_value is not None and value > self.max_value:
+            return f"Must be at most {self.max_value}."
+        if self.max_length is not None and len(value) > self.max_length:
+            unit = "characters" if self.field_type == "str" else "items"
+            return f"At most {self.max_length} {unit}."
+        if self.pattern is not None and re.fullmatch(self.pattern, value) is None:
+            return "Does not have the expected format."
         return None
 
     def to_dict(self) -> dict:
@@ -116,6 +183,10 @@ class UserInputField:
             "required": self.required,
             "allowed_values": list(self.allowed_values) if self.allowed_values is not None else None,
             "default": self.default,
+            "min_value": self.min_value,
+            "max_value": self.max_value,
+            "max_length": self.max_length,
+            "pattern": self.pattern,
         }
 
 

@@ -39,7 +39,7 @@ ACTIONS = {
     "route_selection": ("select", "reject"),
     "iteration_review": ("confirm", "reject"),
     "error": ("retry", "skip"),
-    "executor_confirmation": ("confirm", "reject"),
+    "executor_confirmation": ("confirm", "edit", "reject"),
     "executor_user_input": ("submit", "reject"),
     "external_execution": ("provide_result", "reject"),
 }
@@ -73,6 +73,8 @@ def clean_decision(req: Requirement, action: str, data: Any = None) -> dict:
         values = data.get("values", data)
         cleaned = validate_user_input(req.schema, values)
         return {"action": "submit", "values": cleaned}
+    if action == "edit" and req.kind == "executor_confirmation":
+        return {"action": "edit", "args": clean_tool_args(req.payload.get("parameters"), data.get("args"))}
     if action == "edit":
         if "output" not in data:
             raise ValidationError({"output": "This field is required."})
@@ -114,6 +116,32 @@ def _check_data(data: dict) -> None:
         else:
             check_json(value, name(key, "data"))
     check_json(data, "data")  # the keys, and the size and depth of the whole
+
+
+def clean_tool_args(parameters: list[dict] | None, args: Any) -> dict:
+    """A reviewer's edited tool-call arguments, checked against the tool's parameters (names,
+    required ones, types): the call then runs with them instead of the agent's."""
+    if not isinstance(args, dict):
+        raise ValidationError({"args": "Expected an object of argument values."})
+    if parameters is None:  # a requirement made before parameters were recorded: names unknown
+        return args
+    by_name = {p["name"]: p for p in parameters}
+    problems = []
+    for name in args:
+        if name not in by_name:
+            problems.append(f"{name}: unknown argument.")
+    for name, spec in by_name.items():
+        if name not in args:
+            if spec.get("required"):
+                problems.append(f"{name}: required.")
+            continue
+        if spec.get("field_type", "any") != "any":
+            message = UserInputField(name=name, field_type=spec["field_type"]).check(args[name])
+            if message and args[name] is not None:
+                problems.append(f"{name}: {message}")
+    if problems:
+        raise ValidationError({"args": " ".join(problems)})
+    return args
 
 
 @dataclass

@@ -1,5 +1,6 @@
 /* Progressive enhancement only: every page works without this file.
-   Turns <time data-countdown datetime="..."> into a live countdown. */
+   Turns <time data-countdown datetime="..."> into a live countdown, and announces the live
+   inbox's count. */
 (function () {
   "use strict";
 
@@ -30,8 +31,52 @@
     });
   }
 
+  // The inbox table changes live; only its count is announced (a status region outside the
+  // table), not every row the push replaced.
+  function announceInboxCount() {
+    var table = document.getElementById("inbox-table");
+    var region = document.getElementById("inbox-announce");
+    if (!table || !region || !window.MutationObserver) return;
+    var last = (table.querySelector(".inbox__count") || {}).textContent || "";
+    new MutationObserver(function () {
+      var count = document.querySelector("#inbox-table .inbox__count");
+      var text = count ? count.textContent.replace(/\s+/g, " ").trim() : "";
+      if (!text) text = "0 pending";
+      keepTicks();
+    if (text !== last.replace(/\s+/g, " ").trim()) region.textContent = text;
+      last = text;
+    }).observe(document.getElementById("content") || table, { childList: true, subtree: true });
+  }
+
+  // Rows ticked for a bulk decision stay ticked when a live update re-renders the table (a row
+  // whose version changed is a new value: its old tick does not carry over).
+  var ticked = {};
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box.name === "selected" && box.form && box.form.id === "bulk-form") {
+      if (box.checked) ticked[box.value] = true;
+      else delete ticked[box.value];
+    }
+  });
+
+  function keepTicks() {
+    document.querySelectorAll('#inbox-table input[name="selected"]').forEach(function (box) {
+      if (ticked[box.value] && !box.checked) box.checked = true;
+    });
+  }
+
+  // A click on a node of a workflow graph shows its entry in the list under the graph.
+  document.addEventListener("click", function (event) {
+    var node = event.target.closest && event.target.closest("g[data-anchor]");
+    if (node) window.location.hash = node.getAttribute("data-anchor");
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     window.setInterval(tick, 1000);
+    announceInboxCount();
+    var panel = document.querySelector(".filters-panel");
+    var narrow = window.matchMedia && window.matchMedia("(max-width: 699px)").matches;
+    if (panel && narrow && panel.querySelector("summary").textContent.indexOf("(on)") === -1) panel.open = false;
   });
 })();
