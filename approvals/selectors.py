@@ -27,10 +27,16 @@ class InboxFilters:
     kind: str = ""
     assigned: str = ""  # "", ASSIGNED_TO_ME or ASSIGNED_TO_MY_GROUPS
     q: str = ""
+    sort: str = ""  # a key of SORT_LABELS; "" is the default order. Orders, does not narrow.
 
     @property
     def active(self) -> bool:
         return bool(self.workflow or self.kind or self.assigned or self.q)
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """The inbox's ``order_by`` for this sort (the default sort without one)."""
+        return workflow_selectors.SORTS[self.sort or DEFAULT_SORT]
 
 
 SORT_LABELS = {"due": "Due soonest", "priority": "Priority", "deadline": "Deadline soonest", "age": "Oldest"}
@@ -81,29 +87,40 @@ def inbox_count(*, user) -> int:
     return capped_count(workflow_selectors.requirements_pending_for(user))
 
 
+def _after(order: tuple[str, ...], row: Requirement) -> Q:
+    """The rows that come after ``row`` in ``order`` (a keyset condition: no offset, any size)."""
+    condition, equal = None, Q()
+    for field in order:
+        name = field.lstrip("-")
+        value = getattr(row, name)
+        step = equal & Q(**{f"{name}__{'lt' if field.startswith('-') else 'gt'}": value})
+        condition = step if condition is None else condition | step
+        equal &= Q(**{name: value})
+    return condition
+
+
+def _reversed(order: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(field[1:] if field.startswith("-") else f"-{field}" for field in order)
+
+
 def next_pending_for(*, user, after: Requirement, filters: InboxFilters | None = None) -> Requirement | None:
-    """The inbox item to show after deciding ``after``, within the inbox ``filters`` the reviewer
-    came from: first what the same run now asks of them (the revised draft after a reject, the next
-    iteration), then the next one in inbox order, else the newest."""
-    pending = inbox_requirements(user=user, filters=filters).exclude(id=after.id)
+    """The inbox item to show after deciding ``after``, within the inbox ``filters`` (and sort)
+    the reviewer came from: first what the same run now asks of them (the revised draft after a
+    reject, the next iteration), then the next one in inbox order, else the first."""
+    f = filters or InboxFilters()
+    pending = inbox_requirements(user=user, filters=f).exclude(id=after.id)
     same_run = pending.filter(run_id=after.run_id, created_at__gte=after.created_at).order_by("created_at", "id")
-    following = pending.filter(
-        Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, id__gt=after.id)
-    ).order_by("-created_at", "id")
-    return (
-        same_run.only("id").first()
-        or following.only("id").first()
-        or pending.order_by("-created_at", "id").only("id").first()
-    )
+    following = pending.filter(_after(f.order, after)).order_by(*f.order)
+    return same_run.only("id").first() or following.only("id").first() or pending.order_by(*f.order).only("id").first()
 
 
 def neighbours_for(*, user, req: Requirement, filters: InboxFilters | None = None):
-    """The pending items just before and just after ``req`` in inbox order (newest first), or None:
-    the decision page's "Previous item" / "Next item"."""
-    pending = inbox_requirements(user=user, filters=filters).exclude(id=req.id).only("id")
-    newer = Q(created_at__gt=req.created_at) | Q(created_at=req.created_at, id__lt=req.id)
-    previous = pending.filter(newer).order_by("created_at", "-id").first()
-    following = pending.exclude(newer).first()
+    """The pending items just before and just after ``req`` in inbox order, or None: the decision
+    page's "Previous item" / "Next item"."""
+    f = filters or InboxFilters()
+    pending = inbox_requirements(user=user, filters=f).exclude(id=req.id).only("id")
+    previous = pending.filter(_after(_reversed(f.order), req)).order_by(*_reversed(f.order)).first()
+    following = pending.filter(_after(f.order, req)).order_by(*f.order).first()
     return previous, following
 
 

@@ -79,18 +79,20 @@ def _filter_text(text: str) -> str:
     return text.replace("\x00", "")[:200]
 
 
-INBOX_FILTER_NAMES = ("workflow", "kind", "assigned", "q")
+INBOX_FILTER_NAMES = ("workflow", "kind", "assigned", "q", "sort")
 
 
 def inbox_filters(params: QueryDict) -> selectors.InboxFilters:
     """The inbox filters these query parameters ask for; unknown values are ignored."""
     kind = params.get("kind", "")
     assigned = params.get("assigned", "")
+    sort = params.get("sort", "")
     return selectors.InboxFilters(
         workflow=_filter_text(params.get("workflow", "")),
         kind=kind if kind in Requirement.Kind.values else "",
         assigned=assigned if assigned in (selectors.ASSIGNED_TO_ME, selectors.ASSIGNED_TO_MY_GROUPS) else "",
         q=_filter_text(params.get("q", "")).strip(),
+        sort=sort if sort in selectors.SORT_LABELS else "",
     )
 
 
@@ -119,8 +121,7 @@ def inbox_context(*, user, params: QueryDict) -> dict:
     consumer (approvals.consumers) render the same context, so a push equals a reload."""
     kinds = Requirement.Kind.choices
     filters = inbox_filters(params)
-    sort = params.get("sort", "")
-    sort = sort if sort in selectors.SORT_LABELS else selectors.DEFAULT_SORT
+    sort = filters.sort or selectors.DEFAULT_SORT
     requirements = (
         selectors.inbox_requirements(user=user, filters=filters, sort=sort)
         .select_related("claimed_by")

@@ -91,3 +91,17 @@ def test_next_of_a_requirement_not_visible_is_404(client, outsider, sent_runs):
     req = pending("data_export")
     client.force_login(outsider)
     assert client.get(reverse("approvals:next", args=[req.id])).status_code == 404
+
+
+def test_next_item_and_neighbours_follow_the_sort_the_reviewer_chose(reviewer_client, reviewer):
+    from approvals import selectors
+
+    a, b, c = pending("data_export"), pending("data_export"), pending("data_export")  # oldest first
+    oldest_first = selectors.InboxFilters(sort="age")
+    assert selectors.neighbours_for(user=reviewer, req=b, filters=oldest_first) == (a, c)
+    # The default order puts what times out soonest first: here, the oldest too.
+    assert selectors.neighbours_for(user=reviewer, req=b, filters=selectors.InboxFilters()) == (a, c)
+    response = reviewer_client.post(decide_url(a), {"action": "confirm", "version": a.version, "inbox": "sort=age"})
+    assert response["Location"] == decide_url(b, "sort%3Dage")
+    page = reviewer_client.get("/inbox/?sort=age").content.decode()
+    assert f"/inbox/{b.id}/?inbox=sort%3Dage" in page
