@@ -109,6 +109,27 @@ def _fast_password_hashing():
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture
+def temp_workflow():
+    """Register workflows for one test only (whatever had the name before comes back after):
+    decisions are refused on runs of workflows that are not registered."""
+    from workflows import registry
+
+    registry.discover()
+    saved = {}
+
+    def register(workflow):
+        saved.setdefault(workflow.name, registry._registry.get(workflow.name))
+        return registry.register(workflow)
+
+    yield register
+    for name, previous in saved.items():  # no public unregister: tests only
+        if previous is None:
+            registry._registry.pop(name, None)
+        else:
+            registry._registry[name] = previous
+
+
 # --- browser fixtures --------------------------------------------------------
 
 

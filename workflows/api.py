@@ -274,30 +274,15 @@ def run_json(run: WorkflowRun, user) -> dict:
         .filter(run=run, status=Requirement.Status.PENDING)
         .order_by("created_at", "key")
     )
-    paused = run.status == WorkflowRun.Status.PAUSED
     return {
-        "id": str(run.id),
-        "workflow": run.workflow_name,
-        "status": run.status,
-        "pause_kind": (run.pause_kind or None) if paused else None,
-        "paused_step_name": (run.paused_step_name or None) if paused else None,
+        **run_summary_json(run),
         "input": run.input,
         "additional_data": run.additional_data,
         "requirements": [requirement_json(r) for r in active],
         "step_results": [s.to_dict() for s in output.step_results],
         "content": run.content,
-        "error": run.error or None,
         "cancel_requested": bool(run.cancel_requested_by),
         "cancel_reason": run.cancel_reason,
-        "created_by": run.created_by.get_username() if run.created_by else None,
-        "created_at": run.created_at,
-        "updated_at": run.updated_at,
-        "finished_at": run.finished_at,
-        "rerun_of": str(run.rerun_of_id) if run.rerun_of_id else None,
-        "links": {
-            "self": reverse("workflows:api-run", args=[run.id]),
-            "page": reverse("workflows:run-detail", args=[run.id]),
-        },
     }
 
 

@@ -63,23 +63,5 @@ def pending(workflow_name: str, input="x", **kwargs) -> Requirement:
 
 
 @pytest.fixture
-def temp_workflow():
-    """Register workflows for one test only: decisions are refused on runs of unregistered ones."""
-    registry.discover()
-    saved = {}
-
-    def register(workflow):
-        saved.setdefault(workflow.name, registry._registry.get(workflow.name))
-        return registry.register(workflow)
-
-    yield register
-    for name, previous in saved.items():  # no public unregister: tests only
-        if previous is None:
-            registry._registry.pop(name, None)
-        else:
-            registry._registry[name] = previous
-
-
-@pytest.fixture
 def finance_group(db):
     return Group.objects.create(name="finance")

@@ -138,20 +138,3 @@ def make_user(django_user_model):
 @pytest.fixture
 def reviewer(make_user):
     return make_user("rita", "resolve_requirement", email="rita@example.com")
-
-
-@pytest.fixture
-def temp_workflow():
-    """Register workflows for one test only."""
-    from workflows import registry
-
-    registry.discover()
-    added = []
-
-    def register(workflow):
-        added.append(workflow.name)
-        return registry.register(workflow)
-
-    yield register
-    for name in added:
-        registry._registry.pop(name, None)

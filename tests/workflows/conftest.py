@@ -63,21 +63,3 @@ def sync_worker():
     dispatch.set_backend(lambda run_id: services.run_advance(run_id=run_id))
     yield
     dispatch.set_backend(None)
-
-
-@pytest.fixture
-def temp_workflow():
-    """Register workflows for one test only (whatever had the name before comes back after)."""
-    registry.discover()
-    saved = {}
-
-    def register(workflow):
-        saved.setdefault(workflow.name, registry._registry.get(workflow.name))
-        return registry.register(workflow)
-
-    yield register
-    for name, previous in saved.items():  # no public unregister: tests only
-        if previous is None:
-            registry._registry.pop(name, None)
-        else:
-            registry._registry[name] = previous
