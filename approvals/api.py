@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from django import forms
 
-from workflows import export, selectors
-from workflows.api import ApiError, api_view
+from workflows import selectors
+from workflows.web import export
+from workflows.web.api import ApiError, api_view
 
 from .models import Decision
 

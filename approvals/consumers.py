@@ -1,4 +1,4 @@
-"""Live inbox: a read-only relay from ``workflows.broadcast`` to open pages.
+"""Live inbox: a read-only relay from ``workflows.runtime.broadcast`` to open pages.
 
 Broadcasts carry ids only. On each one the consumer re-renders, for its own user, the same
 partials the inbox view renders (``inbox-table-body`` and the nav badge) and sends them as htmx
@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 
 from approvals import selectors
 from workflows import selectors as workflow_selectors
-from workflows.broadcast import INBOX_GROUP, run_group
+from workflows.runtime.broadcast import INBOX_GROUP, run_group
 
 
 def presence_group(requirement_id) -> str:
@@ -148,7 +148,7 @@ class RunConsumer(_LiveConsumer):
         return workflow_selectors.runs_visible_to(user).filter(id=self.run_id).exists()
 
     def render(self, user) -> str:
-        from workflows.views import run_live_context
+        from workflows.web.views import run_live_context
 
         run = workflow_selectors.runs_visible_to(user).select_related("created_by").filter(id=self.run_id).first()
         if run is None:  # no longer visible since may_watch(): the next change closes the socket

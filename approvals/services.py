@@ -7,9 +7,9 @@ import hashlib
 import json
 from typing import Any
 
-from workflows import hooks
 from workflows.engine.persistence import SYSTEM_ACTOR
 from workflows.models import Requirement
+from workflows.runtime import hooks
 
 from .models import Decision
 

@@ -190,8 +190,9 @@ def _runs_at_once(gated, user, count: int) -> tuple[float, float]:
     from django.db.models import Max
 
     from approvals.models import Decision
-    from workflows import dispatch, services
+    from workflows import services
     from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
+    from workflows.runtime import dispatch
 
     tables = [m._meta.db_table for m in (WorkflowRun, Requirement, RunEvent, StepRun, Decision)]
     WorkflowRun.objects.all().delete()  # the polls below count these runs only

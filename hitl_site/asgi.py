@@ -33,7 +33,7 @@ if settings.HITL_EMBEDDED:
     # Embedded mode: the process that serves also runs the workflows and fires timeouts, in
     # threads of its own (a request never waits for a step). Started when the server starts,
     # or at the latest with the first request.
-    from workflows import worker  # noqa: E402
+    from workflows.runtime import worker  # noqa: E402
 
     worker.start_when_serving()
     http_app = worker.serving(http_app)

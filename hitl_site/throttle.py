@@ -40,7 +40,7 @@ def lockout_response(request, original_response=None, credentials=None):
     """What a refused sign-in gets (``AXES_LOCKOUT_CALLABLE``): the API's JSON error under
     /api/, else the login page's message; 429 either way, with the wait in ``Retry-After``."""
     if request.path.startswith(API_PREFIX):
-        from workflows.api import throttled_response
+        from workflows.web.api import throttled_response
 
         return throttled_response(request)
     cool_off = get_cool_off(request)

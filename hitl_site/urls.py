@@ -10,10 +10,10 @@ urlpatterns = [
     # Before the workflows app, whose /api/v1/ answers unknown paths with a JSON 404.
     path("api/v1/", include("approvals.api_urls")),
     path("", include("notifications.urls")),  # before workflows': its /api/v1/ ends in a catch-all
-    path("", include("workflows.urls")),
+    path("", include("workflows.web.urls")),
     path("", include("approvals.urls")),
 ]
 
 # Under /api/ errors are answered in JSON, also those raised outside the API's views.
-handler400 = "workflows.api.bad_request"
-handler500 = "workflows.api.server_error"
+handler400 = "workflows.web.api.bad_request"
+handler500 = "workflows.web.api.server_error"

@@ -1,14 +1,14 @@
 """``/api/v1/webhooks``: operators register, list and remove outbound webhook endpoints.
 
-The same plumbing as the rest of the API (``workflows.api``): bearer token or session, JSON errors.
+The same plumbing as the rest of the API (``workflows.web.api``): bearer token or session, JSON errors.
 """
 
 from __future__ import annotations
 
 from django.urls import reverse
 
-from workflows.api import ApiError, _body, _json, _unknown_fields, _uuid, api_view
 from workflows.engine.errors import ValidationError
+from workflows.web.api import ApiError, _body, _json, _unknown_fields, _uuid, api_view
 
 from . import services
 from .models import WebhookEndpoint

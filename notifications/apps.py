@@ -6,8 +6,8 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from workflows import hooks
         from workflows import services as workflow_services
+        from workflows.runtime import hooks
 
         from . import services
 

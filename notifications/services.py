@@ -1,6 +1,6 @@
 """Writes of the notifications app: webhook endpoints, queuing deliveries, sending them.
 
-Deliveries are rows written by hooks (``workflows.hooks``, ``workflows.services.resolution_hooks``)
+Deliveries are rows written by hooks (``workflows.runtime.hooks``, ``workflows.services.resolution_hooks``)
 inside the transaction of the change they announce: they commit with it or not at all, and
 nothing is sent before the commit. They are sent afterwards, by a Celery task published on commit
 (services mode) and by every sweep (both modes: Celery beat, or the in-process sweeper thread),
@@ -26,12 +26,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from workflows import hooks, registry, rows
+from workflows import registry, rows
 from workflows import services as workflow_services
-from workflows.api import requirement_json, run_json
 from workflows.engine.errors import ExpiredError, ValidationError
 from workflows.models import Requirement, WorkflowRun
+from workflows.runtime import hooks
 from workflows.store import lock_run
+from workflows.web.api import requirement_json, run_json
 
 from . import emails, selectors, signing
 from .models import EVENTS, Delivery, FollowUp, Preference, UsedActionToken, WebhookEndpoint
@@ -153,7 +154,7 @@ def _delivery_rows(deliveries: list[Delivery]) -> list[tuple]:
 
 
 def requirements_created(*, run_id, requirement_ids) -> None:
-    """A ``workflows.hooks.requirements_created`` hook: webhooks, and a mail and a chat message
+    """A ``workflows.runtime.hooks.requirements_created`` hook: webhooks, and a mail and a chat message
     to each person who may decide (as they chose; after their quiet hours), and the chat of each
     group the requirement is assigned to."""
     now = timezone.now()
@@ -327,7 +328,7 @@ def requirement_resolved(*, requirement, user, resolution, shown, **context) -> 
 
 
 def requirement_expired(*, run_id, requirement_id) -> None:
-    """A ``workflows.hooks.requirement_expired`` hook."""
+    """A ``workflows.runtime.hooks.requirement_expired`` hook."""
     now = timezone.now()
     endpoints = _endpoints_for("requirement.expired")
     if not endpoints:
@@ -337,12 +338,12 @@ def requirement_expired(*, run_id, requirement_id) -> None:
 
 
 def run_ended(*, run_id, status) -> None:
-    """A ``workflows.hooks.run_ended`` hook (a run's end written by the general path)."""
+    """A ``workflows.runtime.hooks.run_ended`` hook (a run's end written by the general path)."""
     _queue(_run_deliveries(run_id, status))
 
 
 def run_end_rows(*, run_id, status) -> list:
-    """A ``workflows.hooks.run_end_rows`` hook: the same deliveries, as rows of the statement that
+    """A ``workflows.runtime.hooks.run_end_rows`` hook: the same deliveries, as rows of the statement that
     writes the run's end on PostgreSQL (one round trip, atomic with it). That statement commits
     right after this returns: the send task is published a second later."""
     deliveries = _run_deliveries(run_id, status)
@@ -625,7 +626,7 @@ def _digest_due(now: datetime) -> bool:
 
 
 def sweep(*, now: datetime | None = None) -> dict:
-    """A ``workflows.hooks.sweep`` hook: send what is due (new deliveries in embedded mode, retries)."""
+    """A ``workflows.runtime.hooks.sweep`` hook: send what is due (new deliveries in embedded mode, retries)."""
     now = now or timezone.now()
     done = follow_ups_due(now=now)
     if _digest_due(now):  # from HITL_DIGEST_HOUR on, once a day per person

@@ -178,7 +178,7 @@ def _serve_setup():
     from channels.testing.live import set_database_connection
     from django.conf import settings
 
-    from workflows import dispatch, worker
+    from workflows.runtime import dispatch, worker
 
     set_database_connection()
     # No sweeper in the server: tests sweep the shared test database themselves, with their own

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from workflows import broadcast, dispatch, hooks, registry
+from workflows import registry
 from workflows.engine import persistence
 from workflows.engine.errors import (
     ConflictError,
@@ -30,6 +30,7 @@ from workflows.engine.errors import (
 from workflows.engine.jsonvalues import check_json
 from workflows.engine.requirements import clean_decision
 from workflows.engine.state import RunState
+from workflows.runtime import broadcast, dispatch, hooks
 
 from . import rows, selectors, store, teams
 from .models import AssignmentChange, Requirement, RequirementApproval, RequirementComment, WorkflowRun

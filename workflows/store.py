@@ -33,7 +33,6 @@ from django.db import connections, router, transaction
 from django.db.models import DateTimeField, JSONField, Max
 from django.utils import timezone
 
-from workflows import broadcast
 from workflows.engine import events as ev
 from workflows.engine import persistence
 from workflows.engine.errors import ConflictError, RunNotFoundError, RunStateError
@@ -41,9 +40,11 @@ from workflows.engine.interpreter import RunCancelled
 from workflows.engine.requirements import CANCELLED, EXPIRED, PENDING
 from workflows.engine.requirements import Requirement as EngineRequirement
 from workflows.engine.state import RunState
+from workflows.runtime import broadcast
 
-from . import hooks, rows, teams
+from . import rows, teams
 from .models import NO_DATE, Requirement, RunEvent, StepRun, WorkflowRun
+from .runtime import hooks
 
 log = logging.getLogger("workflows")
 

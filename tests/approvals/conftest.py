@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, Permission
 
-from workflows import dispatch, registry
+from workflows import registry
 from workflows.models import Requirement
+from workflows.runtime import dispatch
 
 
 def grant(user, *codenames: str):

@@ -8,8 +8,8 @@ from django.contrib.auth.models import AnonymousUser
 
 from approvals.consumers import InboxConsumer
 from workflows import registry
-from workflows.broadcast import INBOX_GROUP
 from workflows.engine import HumanReview, Step, Workflow
+from workflows.runtime.broadcast import INBOX_GROUP
 
 from .conftest import grant, signed_in_session
 

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from approvals.routing import websocket_urlpatterns
 from workflows import registry, services
-from workflows.broadcast import run_group
+from workflows.runtime.broadcast import run_group
 
 from .conftest import grant, signed_in_session
 

@@ -12,7 +12,7 @@ from django.test import Client
 
 from approvals.routing import websocket_urlpatterns
 from workflows import registry
-from workflows.broadcast import INBOX_GROUP, run_group
+from workflows.runtime.broadcast import INBOX_GROUP, run_group
 
 from .conftest import grant
 

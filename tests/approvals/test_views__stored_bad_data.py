@@ -15,8 +15,8 @@ from django.db import DataError, connection, transaction
 from django.urls import reverse
 
 from approvals.routing import websocket_urlpatterns
-from workflows.broadcast import run_group
 from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
+from workflows.runtime.broadcast import run_group
 
 from .conftest import pending, signed_in_session
 

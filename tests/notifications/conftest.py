@@ -16,7 +16,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 
 from notifications import services
-from workflows import dispatch
+from workflows.runtime import dispatch
 
 
 @dataclass

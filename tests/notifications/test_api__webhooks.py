@@ -6,7 +6,7 @@ import pytest
 
 from notifications.models import WebhookEndpoint
 from workflows.models import ApiToken
-from workflows.tokens import token_digest, token_new
+from workflows.web.tokens import token_digest, token_new
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from notifications import services, signing
 from notifications.models import Delivery
 from workflows import registry
 from workflows import services as workflow_services
-from workflows.api import requirement_json
 from workflows.models import Requirement, WorkflowRun
+from workflows.web.api import requirement_json
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from django.contrib.auth.models import Permission
 
 from tests.services import flows
 from tests.services.processes import BASE_DIR, CeleryProcesses
-from workflows import dispatch, registry, services
+from workflows import registry, services
+from workflows.runtime import dispatch
 
 # Registered at collection, before any test forks a live server, which must know it. The others
 # are registered for the tests of this directory only (other tests list or run every workflow).

@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from workflows import broadcast
+from workflows.runtime import broadcast
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -17,8 +17,9 @@ from django.utils import timezone
 from approvals.models import Decision
 from hitl_site.celery import app as celery_app
 from tests.services.conftest import wait_for
-from workflows import dispatch, registry, services
+from workflows import registry, services
 from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
+from workflows.runtime import dispatch
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

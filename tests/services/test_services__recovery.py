@@ -11,10 +11,11 @@ from django.utils import timezone
 
 from tests.services import flows
 from tests.services.conftest import wait_for
-from workflows import dispatch, registry, services
+from workflows import registry, services
 from workflows.engine import ConflictError, HumanReview, Parallel, Step, Workflow
 from workflows.engine.events import Event
 from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
+from workflows.runtime import dispatch
 from workflows.store import DjangoStore, LeaseLost, heartbeat
 
 pytestmark = pytest.mark.django_db(transaction=True)

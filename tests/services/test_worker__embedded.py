@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from hitl_site.celery import app as celery_app
 from tests.services.conftest import services_mode, wait_for
-from workflows import dispatch, registry, services, worker
+from workflows import registry, services
 from workflows.models import Requirement, WorkflowRun
-from workflows.tokens import token_create
+from workflows.runtime import dispatch, worker
+from workflows.web.tokens import token_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, Permission
 
-from workflows import dispatch, registry, services
+from workflows import registry, services
 from workflows.models import WorkflowRun
+from workflows.runtime import dispatch
 
 PERMS = {
     "start_run": "workflows.start_run",

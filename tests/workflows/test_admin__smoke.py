@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from workflows.models import ApiToken, Requirement, RunEvent, StepRun, WorkflowRun
-from workflows.tokens import token_digest
+from workflows.web.tokens import token_digest
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def test_changelists_render(admin_client, paused_run, model):
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
 def test_change_pages_render_read_only(admin_client, admin_user, paused_run, model):
-    from workflows.tokens import token_create
+    from workflows.web.tokens import token_create
 
     token_create(user=admin_user)
     obj = model.objects.first()

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from workflows.models import ApiToken
-from workflows.tokens import token_create
+from workflows.web.tokens import token_create
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from workflows import analytics
 from workflows.models import Requirement, WorkflowRun
+from workflows.web import analytics
 
 pytestmark = pytest.mark.django_db
 

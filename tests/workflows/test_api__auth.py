@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from workflows.models import ApiToken
-from workflows.tokens import token_create, token_digest
+from workflows.web.tokens import token_create, token_digest
 
 pytestmark = pytest.mark.django_db
 

@@ -110,7 +110,7 @@ def test_errors_outside_the_views_are_json_under_the_api(api, monkeypatch, setti
     def fail(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("workflows.api.selectors.requirements_visible_to", fail)
+    monkeypatch.setattr("workflows.web.api.selectors.requirements_visible_to", fail)
     api.raise_request_exception = False
     response = api.get(reverse("workflows:api-requirements"))
     assert response.status_code == 500

@@ -28,9 +28,9 @@ from tests.fuzz import (
     snapshot,
     texts,
 )
-from workflows.api import ALL_ACTIONS
 from workflows.engine.requirements import ACTIONS
 from workflows.models import Requirement, WorkflowRun
+from workflows.web.api import ALL_ACTIONS
 
 pytestmark = pytest.mark.django_db
 

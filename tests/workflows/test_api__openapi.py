@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 def api_paths() -> set[str]:
     """The API's routes as OpenAPI paths (``runs/<str:run_id>`` -> ``/runs/{run_id}``)."""
     from approvals.api_urls import urlpatterns as approvals_patterns
-    from workflows.urls import api_patterns
+    from workflows.web.urls import api_patterns
 
     paths = set()
     for pattern in [*api_patterns, *approvals_patterns]:

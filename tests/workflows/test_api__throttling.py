@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.tokens import token_create
+from workflows.web.tokens import token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def test_a_token_stops_working_when_its_user_is_deactivated_or_loses_a_usable_pa
 def test_no_token_is_made_for_a_user_without_a_usable_password(django_user_model):
     from django.core.management import CommandError, call_command
 
-    from workflows.tokens import TokenRefused
+    from workflows.web.tokens import TokenRefused
 
     django_user_model.objects.create_user("sso")  # no password: unusable
     with pytest.raises(CommandError, match="no usable password"):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from workflows import broadcast
+from workflows.runtime import broadcast
 
 # transaction=True: outside a transaction, on_commit sends at once (as a worker's code does).
 pytestmark = pytest.mark.django_db(transaction=True)

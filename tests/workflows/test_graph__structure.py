@@ -1,4 +1,4 @@
-"""workflows.graph: the structure drawn for every example workflow (nodes, edges, kinds; not
+"""workflows.web.graph: the structure drawn for every example workflow (nodes, edges, kinds; not
 pixels), the states of a run's nodes, and the SVG on the workflow and run pages."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import re
 import pytest
 
 import workflows.definitions
-from workflows import graph, registry, services
+from workflows import registry, services
 from workflows.engine import Workflow
 from workflows.models import WorkflowRun
+from workflows.web import graph
 
 
 def example_workflows() -> dict[str, Workflow]:

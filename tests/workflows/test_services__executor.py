@@ -7,9 +7,10 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import connection
 
-from workflows import dispatch, registry, services
+from workflows import registry, services
 from workflows.engine import ScriptedAgent, Step, ToolCall, ValidationError, Workflow, tool
 from workflows.models import Requirement, WorkflowRun
+from workflows.runtime import dispatch
 
 CHARGES = []
 

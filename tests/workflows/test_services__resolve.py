@@ -8,9 +8,10 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.utils import timezone
 
-from workflows import dispatch, registry, services
+from workflows import registry, services
 from workflows.engine import ConflictError, DecisionError, ExpiredError, HumanReview, Step, ValidationError, Workflow
 from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
+from workflows.runtime import dispatch
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import Decision
-from workflows import dispatch, registry, services
+from workflows import registry, services
 from workflows.engine import HumanReview, Step, Workflow
 from workflows.models import Requirement, WorkflowRun
+from workflows.runtime import dispatch
 
 pytestmark = pytest.mark.django_db
 

@@ -100,7 +100,7 @@ def test_recovery_folds_events_written_after_the_snapshot():
 @pytest.mark.django_db(transaction=True)
 def test_runs_executed_through_the_python_api_tell_open_pages(monkeypatch):
     """Workflow.run() / continue_run() in a shell broadcast as workers do, after commit."""
-    from workflows import broadcast
+    from workflows.runtime import broadcast
 
     sent = []
     monkeypatch.setattr(broadcast, "publish", lambda group, event, *more: sent.extend([(group, event), *more]))
@@ -118,7 +118,7 @@ def test_runs_executed_through_the_python_api_tell_open_pages(monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_running_runs_page_hears_of_each_checkpoint(monkeypatch):
-    from workflows import broadcast
+    from workflows.runtime import broadcast
 
     sent = []
     monkeypatch.setattr(broadcast, "publish", lambda group, event, *more: sent.extend([(group, event), *more]))

@@ -163,7 +163,7 @@ def test_parallel_branches_run_at_the_same_time_with_the_django_store(stream):
 
 @pytest.mark.django_db
 def test_the_sweeper_applies_on_timeout_reject(django_capture_on_commit_callbacks, temp_workflow):
-    from workflows import dispatch
+    from workflows.runtime import dispatch
 
     review = HumanReview(requires_confirmation=True, timeout=60, on_timeout="reject", on_reject="cancel")
     timed_reject = temp_workflow(

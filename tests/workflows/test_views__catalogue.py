@@ -6,7 +6,7 @@ import pytest
 
 from workflows import registry
 from workflows.models import Requirement, WorkflowRun
-from workflows.views import definition_tree
+from workflows.web.views import definition_tree
 
 pytestmark = pytest.mark.django_db
 

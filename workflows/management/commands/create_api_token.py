@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.tokens import TokenRefused, token_create
+from workflows.web.tokens import TokenRefused, token_create
 
 
 class Command(BaseCommand):

@@ -20,7 +20,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections
 
-from workflows import broadcast
+from workflows.runtime import broadcast
 
 log = logging.getLogger("workflows")
 

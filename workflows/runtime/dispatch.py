@@ -41,7 +41,7 @@ def celery_send(run_id: str, *, app=None, **options) -> None:
 
 def _default_backend(run_id: str) -> None:
     if settings.HITL_EMBEDDED:
-        from workflows import worker
+        from workflows.runtime import worker
 
         worker.submit(run_id)
     else:

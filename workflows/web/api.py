@@ -35,8 +35,8 @@ from django.urls import reverse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
-from . import analytics, export, registry, selectors, services, teams
-from .engine.errors import (
+from workflows import registry, selectors, services, teams
+from workflows.engine.errors import (
     ConflictError,
     DecisionError,
     ExpiredError,
@@ -44,13 +44,15 @@ from .engine.errors import (
     RunStateError,
     ValidationError,
 )
-from .engine.jsonvalues import parse_json, text_problem
-from .engine.requirements import ACTIONS
-from .engine.workflow import WorkflowRunOutput
+from workflows.engine.jsonvalues import parse_json, text_problem
+from workflows.engine.requirements import ACTIONS
+from workflows.engine.workflow import WorkflowRunOutput
+from workflows.models import Requirement, RequirementComment, WorkflowRun
+from workflows.store import state_from_row
+
+from . import analytics, export
 from .forms import RunQueryForm
-from .models import Requirement, RequirementComment, WorkflowRun
 from .openapi import openapi_schema
-from .store import state_from_row
 from .tokens import token_user
 
 ALL_ACTIONS = tuple(dict.fromkeys(a for actions in ACTIONS.values() for a in actions))

@@ -12,7 +12,7 @@ import secrets
 
 from django.utils import timezone
 
-from .models import ApiToken
+from workflows.models import ApiToken
 
 PREFIX = "hitl_"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
-from .engine.errors import ValidationError
-from .engine.jsonvalues import MalformedJSON, check_json, parse_json
-from .models import WorkflowRun
+from workflows.engine.errors import ValidationError
+from workflows.engine.jsonvalues import MalformedJSON, check_json, parse_json
+from workflows.models import WorkflowRun
 
 MAX_JSON_CHARS = 1_000_000
 

@@ -22,11 +22,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import analytics, charts, export, graph, registry, selectors, services
-from .engine.errors import RunNotFoundError, RunStateError, ValidationError
+from workflows import registry, selectors, services
+from workflows.engine.errors import RunNotFoundError, RunStateError, ValidationError
+from workflows.models import AssignmentChange, Requirement, StepRun, WorkflowRun
+from workflows.templatetags.workflows_tags import pretty_json
+
+from . import analytics, charts, export, graph
 from .forms import RunFilterForm, RunStartForm
-from .models import AssignmentChange, Requirement, StepRun, WorkflowRun
-from .templatetags.workflows_tags import pretty_json
 
 RUNS_PER_PAGE = 25
 HIDDEN_EVENTS = ("Checkpoint",)

@@ -14,7 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
-from .models import WorkflowRun
+from workflows.models import WorkflowRun
 
 FORMATS = ("csv", "json")
 CHUNK = 500

@@ -6,9 +6,9 @@ documented status codes are the ones the views answer.
 
 from __future__ import annotations
 
-from .engine.primitives import FIELD_TYPES
-from .engine.requirements import ACTIONS, KINDS
-from .models import Requirement, WorkflowRun
+from workflows.engine.primitives import FIELD_TYPES
+from workflows.engine.requirements import ACTIONS, KINDS
+from workflows.models import Requirement, WorkflowRun
 
 # The events a webhook endpoint may subscribe to (the notifications app sends them).
 WEBHOOK_EVENTS = [

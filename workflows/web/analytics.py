@@ -23,8 +23,9 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from workflows.models import Requirement, WorkflowRun
+
 from .forms import AnalyticsFilterForm
-from .models import Requirement, WorkflowRun
 
 PERMISSION = "workflows.view_workflowrun"
 DEFAULT_DAYS = 30
@@ -100,7 +101,7 @@ class Figures:
 
 
 def workflow_names() -> list[str]:
-    from . import registry
+    from workflows import registry
 
     return sorted(
         {wf.name for wf in registry.all_workflows()}

@@ -1,0 +1,1 @@
+"""Runtime plumbing: where "advance this run" goes, the embedded worker, pushes to open pages and hooks."""
