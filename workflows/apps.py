@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class WorkflowsConfig(AppConfig):
@@ -7,9 +8,13 @@ class WorkflowsConfig(AppConfig):
 
     def ready(self) -> None:
         from workflows import checks, store  # noqa: F401 - registers the system check
+        from workflows.runtime import dispatch, worker
 
         # Workflow.run() / continue_run() persist through Django from now on.
         store.install()
+        # Continuations go to the in-process worker (embedded mode) or to Celery. Installed from
+        # here, above both, so that services only ever say "advance this run after commit".
+        dispatch.install(worker.submit if settings.HITL_EMBEDDED else dispatch.celery_send)
         # Every process (daphne, Celery, commands) knows its workflows before it serves anything.
         # Models are loaded by now, so a workflow module may import them (it must not query).
         from workflows import registry

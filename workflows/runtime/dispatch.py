@@ -1,9 +1,12 @@
 """Where "advance this run" goes: a Celery worker, or the in-process worker in embedded mode.
 
-Services call :func:`advance_on_commit`: nothing is sent before the transaction that made the work
-commits. The backend is chosen lazily from settings, and tests can install their own
-(:func:`set_backend`). Sending never fails the caller: a run that could not be sent is sent again
-by the sweeper (``services.runs_recover``), so a decision is stored even while the broker is down.
+Services call :func:`advance_on_commit` and know nothing more: nothing is sent before the
+transaction that made the work commits. Who receives it is installed from above, when the app
+starts (``WorkflowsConfig.ready``: ``worker.submit`` in embedded mode, :func:`celery_send`
+otherwise), so this module imports neither the worker nor the services it calls; tests install
+their own (:func:`set_backend`). Sending never fails the caller: a run that could not be sent is
+sent again by the sweeper (``services.runs_recover``), so a decision is stored even while the
+broker is down.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.conf import settings
 from django.db import transaction
 
 log = logging.getLogger("workflows")
@@ -21,11 +23,20 @@ ADVANCE_TASK = "workflows.tasks.advance_run"
 # sweeper sends the run again anyway.
 SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
 
-_backend: Callable[[str], None] | None = None
+Backend = Callable[[str], None]
+
+_installed: Backend | None = None
+_backend: Backend | None = None
 
 
-def set_backend(backend: Callable[[str], None] | None) -> Callable[[str], None] | None:
-    """Install ``backend(run_id)`` instead of the default (None restores the default); returns the
+def install(backend: Backend) -> None:
+    """Make ``backend(run_id)`` this process's receiver of continuations (done once, at start)."""
+    global _installed
+    _installed = backend
+
+
+def set_backend(backend: Backend | None) -> Backend | None:
+    """Use ``backend(run_id)`` instead of the installed one (None restores it); returns the
     backend it replaces."""
     global _backend
     previous, _backend = _backend, backend
@@ -39,17 +50,11 @@ def celery_send(run_id: str, *, app=None, **options) -> None:
     app.send_task(ADVANCE_TASK, args=[str(run_id)], retry_policy=SEND_RETRY_POLICY, **options)
 
 
-def _default_backend(run_id: str) -> None:
-    if settings.HITL_EMBEDDED:
-        from workflows.runtime import worker
-
-        worker.submit(run_id)
-    else:
-        celery_send(run_id)
-
-
 def send(run_id) -> None:
-    (_backend or _default_backend)(str(run_id))
+    backend = _backend or _installed
+    if backend is None:
+        raise RuntimeError("no dispatch backend: WorkflowsConfig.ready installs one when Django starts")
+    backend(str(run_id))
 
 
 def send_quietly(run_id) -> bool:

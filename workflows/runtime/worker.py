@@ -20,6 +20,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections
 
+from workflows import services
 from workflows.runtime import broadcast
 
 log = logging.getLogger("workflows")
@@ -74,8 +75,6 @@ def submit(run_id: str) -> None:
     if running():
         _queue.put(str(run_id))
         return
-    from workflows import services
-
     services.run_advance(run_id=run_id)
 
 
@@ -100,8 +99,6 @@ def serving(app):
 
 
 def _work(jobs: queue.Queue) -> None:
-    from workflows import services
-
     while True:
         run_id = jobs.get()
         if run_id is None:
@@ -116,8 +113,6 @@ def _work(jobs: queue.Queue) -> None:
 
 
 def _sweep(stop: threading.Event) -> None:
-    from workflows import services
-
     while not stop.is_set():
         close_old_connections()
         try:
