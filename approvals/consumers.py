@@ -22,8 +22,11 @@ from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_t
 from django.template.loader import render_to_string
 
 from approvals import selectors
+from approvals.contexts import decision_context, inbox_context
+from approvals.forms import DecisionForm
 from workflows import selectors as workflow_selectors
 from workflows.runtime.broadcast import INBOX_GROUP, run_group
+from workflows.web.contexts import run_live_context
 
 
 def presence_group(requirement_id) -> str:
@@ -111,8 +114,6 @@ class InboxConsumer(_LiveConsumer):
 
     def render(self, user) -> str:
         if self.table:
-            from approvals.views import inbox_context
-
             context = inbox_context(user=user, params=self.params)
             count = context.get("inbox_pending_count")
             if count is None:
@@ -148,8 +149,6 @@ class RunConsumer(_LiveConsumer):
         return workflow_selectors.runs_visible_to(user).filter(id=self.run_id).exists()
 
     def render(self, user) -> str:
-        from workflows.web.views import run_live_context
-
         run = workflow_selectors.runs_visible_to(user).select_related("created_by").filter(id=self.run_id).first()
         if run is None:  # no longer visible since may_watch(): the next change closes the socket
             return ""
@@ -247,9 +246,6 @@ class RequirementConsumer(_LiveConsumer):
         return workflow_selectors.requirements_visible_to(user).filter(id=self.requirement_id).exists()
 
     def render(self, user) -> str:
-        from approvals.forms import DecisionForm
-        from approvals.views import decision_context
-
         req = self._requirement(user)
         if req is None:  # no longer visible since may_watch(): the next change closes the socket
             return ""

@@ -18,6 +18,8 @@ from django.utils import timezone
 EXECUTOR_KINDS = ("executor_confirmation", "executor_user_input", "external_execution")
 # "No date" in the inbox's sort keys: after every real date.
 NO_DATE = datetime(9999, 12, 31, tzinfo=UTC)
+# The permission (declared in Requirement.Meta) that opens unassigned requirements to a user.
+RESOLVE_PERM = "workflows.resolve_requirement"
 
 
 class WorkflowRun(models.Model):
@@ -357,8 +359,6 @@ class Delegation(models.Model):
 
     def clean(self):
         from django.core.exceptions import ValidationError
-
-        from .selectors import RESOLVE_PERM
 
         if self.ends_at and self.starts_at and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": "Must be after the start."})

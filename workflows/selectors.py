@@ -5,9 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .models import Delegation, Requirement, WorkflowRun
-
-RESOLVE_PERM = "workflows.resolve_requirement"
+from .models import RESOLVE_PERM, Delegation, Requirement, WorkflowRun
 
 
 def _active(user) -> bool:

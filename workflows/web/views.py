@@ -1,13 +1,12 @@
 """Pages for operators: the run list, a run's inspection page, and the workflow catalogue.
 
 Views are thin: reads come from ``selectors``, writes go through ``services``. A run page's live
-part is the ``run-live`` partial; ``run_live`` serves it alone for htmx (and for a live-update
-consumer to re-render).
+part is the ``run-live`` partial; ``run_live`` serves it alone for htmx, and the run socket
+(``consumers``) re-renders it from the same context (``contexts``).
 """
 
 from __future__ import annotations
 
-import difflib
 from datetime import datetime, time
 
 from django.contrib import messages
@@ -24,14 +23,13 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from workflows import registry, selectors, services
 from workflows.engine.errors import RunNotFoundError, RunStateError, ValidationError
-from workflows.models import AssignmentChange, Requirement, StepRun, WorkflowRun
-from workflows.templatetags.workflows_tags import pretty_json
+from workflows.models import Requirement, WorkflowRun
 
 from . import analytics, charts, export, graph
+from .contexts import registered, rerun_form, run_live_context
 from .forms import RunFilterForm, RunStartForm
 
 RUNS_PER_PAGE = 25
-HIDDEN_EVENTS = ("Checkpoint",)
 
 
 # -- runs -----------------------------------------------------------------------------------------
@@ -101,97 +99,6 @@ def _visible_run(request: HttpRequest, run_id) -> WorkflowRun:
     return get_object_or_404(selectors.runs_visible_to(request.user).select_related("created_by"), id=run_id)
 
 
-def _edit_diff(req: Requirement) -> str:
-    """Unified diff (text) between the output shown and the output a reviewer saved, or the tool
-    arguments the agent asked for and the ones a reviewer confirmed."""
-    resolution = req.resolution or {}
-    if resolution.get("action") != "edit":
-        return ""
-    field = "args" if "args" in resolution else "output"
-    before = pretty_json((req.payload or {}).get(field)).splitlines()
-    after = pretty_json(resolution.get(field)).splitlines()
-    lines = difflib.unified_diff(before, after, "shown", "saved", lineterm="", n=2)
-    return "\n".join(line for line in lines if not line.startswith(("---", "+++")))
-
-
-def run_live_context(*, user, run: WorkflowRun) -> dict:
-    """What the ``run-live`` partial of ``workflows/run_detail.html`` needs, for ``user``.
-
-    A live-update consumer renders the same partial with this context (ids-only broadcasts).
-    """
-    step_runs = run.step_runs.order_by(Coalesce("started_at", "finished_at"), "id")
-    requirements = list(selectors.requirements_inspectable_by(user).filter(run=run).order_by("created_at", "key"))
-    resolvable = set(selectors.requirements_pending_for(user).filter(run=run).values_list("id", flat=True))
-    for req in requirements:
-        req.may_resolve = req.id in resolvable
-        req.edit_diff = _edit_diff(req)
-        details = {k: v for k, v in (req.resolution or {}).items() if k not in ("action", "output")}
-        req.resolution_details = details
-    hidden = {str(i) for i in run.requirements.values_list("id", flat=True)} - {str(r.id) for r in requirements}
-    events = list(run.events.exclude(event__in=HIDDEN_EVENTS).defer("memo").order_by("seq"))
-    for event in events:
-        if hidden and str((event.data or {}).get("requirement_id")) in hidden:
-            # A requirement the user may not see: say that the run paused or went on, not what or who.
-            event.data = {key: event.data[key] for key in ("requirement_id", "kind") if key in event.data}
-    step_runs = [_with_depth(s) for s in step_runs]
-    return {
-        "run": run,
-        "graph": _run_graph(run, step_runs, requirements, events),
-        "rerun_form": _rerun_form(run) if _may_rerun(user, run) else None,
-        "reruns": list(run.reruns.order_by("created_at").values_list("id", flat=True)[:20]),
-        "step_runs": step_runs,
-        "requirements": requirements,
-        "hidden_requirements": len(hidden),
-        # Who claimed, released, reassigned, took over or approved what (of the visible ones).
-        "assignment_changes": list(
-            AssignmentChange.objects.filter(
-                run=run, requirement__in=selectors.requirements_inspectable_by(user).filter(run=run).values("id")
-            )
-            .select_related("requirement")
-            .only("action", "actor_name", "from_label", "to_label", "note", "created_at", "requirement__step_name")
-            .order_by("created_at", "id")[:200]
-        ),
-        "events": events,
-        "may_cancel": run.is_active and selectors.user_may_cancel_runs(user),
-        "workflow_registered": _registered(run.workflow_name),
-        # Changes are pushed over the websocket; polling only covers a dropped connection.
-        "poll_seconds": 30,
-    }
-
-
-def _run_graph(run: WorkflowRun, step_runs, requirements, events) -> graph.Graph | None:
-    """The workflow's graph with each node's state in this run, and what the user may see of its
-    attempts and requirements (None when the workflow is not registered here any more)."""
-    try:
-        workflow = registry.get(run.workflow_name)
-    except registry.WorkflowNotFound:
-        return None
-    drawn = graph.with_states(
-        graph.build(workflow),
-        run_status=run.status,
-        # The state of every gate, also of those assigned to others: the event log says as much.
-        events=[(event.event, event.path) for event in events],
-        requirements=list(run.requirements.values_list("path", "status")),
-    )
-    for node in drawn.nodes:
-        node.step_runs = [s for s in step_runs if s.path == node.path]
-        node.requirements = [r for r in requirements if r.path == node.path]
-    return drawn
-
-
-def _may_rerun(user, run: WorkflowRun) -> bool:
-    return run.status in services.RERUNNABLE_STATUSES and selectors.user_may_start_runs(user)
-
-
-def _rerun_form(run: WorkflowRun, data=None) -> RunStartForm:
-    """The start form, filled with the run's input and additional data as the page shows them."""
-    initial = {
-        "input": "" if run.input is None else run.input if isinstance(run.input, str) else pretty_json(run.input),
-        "additional_data": pretty_json(run.additional_data) if run.additional_data else "",
-    }
-    return RunStartForm(data, initial=initial, prefix="rerun")
-
-
 @login_required
 @require_POST
 def run_rerun(request: HttpRequest, run_id) -> HttpResponse:
@@ -199,7 +106,7 @@ def run_rerun(request: HttpRequest, run_id) -> HttpResponse:
     run = _visible_run(request, run_id)
     if not selectors.user_may_start_runs(request.user):
         raise PermissionDenied
-    form = _rerun_form(run, request.POST)
+    form = rerun_form(run, request.POST)
     error = None
     if form.is_valid():
         edits = {}
@@ -220,16 +127,11 @@ def run_rerun(request: HttpRequest, run_id) -> HttpResponse:
             return redirect("workflows:run-detail", run_id=new.id)
     run.refresh_from_db()
     context = run_live_context(user=request.user, run=run)
-    context["workflow_registered"] = _registered(run.workflow_name)
+    context["workflow_registered"] = registered(run.workflow_name)
     if context["rerun_form"] is not None:
         context["rerun_form"] = form
     context["rerun_error"] = error or ("" if form.is_valid() else "The run was not started again: see below.")
     return render(request, "workflows/run_detail.html", context, status=409 if error else 400)
-
-
-def _with_depth(step: StepRun) -> StepRun:
-    step.depth = step.path.count("/") // 2
-    return step
 
 
 @login_required
@@ -237,7 +139,7 @@ def _with_depth(step: StepRun) -> StepRun:
 def run_detail(request: HttpRequest, run_id) -> HttpResponse:
     run = _visible_run(request, run_id)
     context = run_live_context(user=request.user, run=run)
-    context["workflow_registered"] = _registered(run.workflow_name)
+    context["workflow_registered"] = registered(run.workflow_name)
     return render(request, "workflows/run_detail.html", context)
 
 
@@ -285,19 +187,11 @@ def run_cancel(request: HttpRequest, run_id) -> HttpResponse:
 def _cancel_refused(request, run: WorkflowRun, message: str, *, status: int, reason_error: bool = False):
     run.refresh_from_db()
     context = run_live_context(user=request.user, run=run)
-    context["workflow_registered"] = _registered(run.workflow_name)
+    context["workflow_registered"] = registered(run.workflow_name)
     context["cancel_error"] = message
     context["cancel_reason_error"] = reason_error
     context["cancel_reason_value"] = request.POST.get("reason", "")
     return render(request, "workflows/run_detail.html", context, status=status)
-
-
-def _registered(name: str) -> bool:
-    try:
-        registry.get(name)
-    except registry.WorkflowNotFound:
-        return False
-    return True
 
 
 # -- analytics ------------------------------------------------------------------------------------
