@@ -30,9 +30,9 @@ from workflows import registry, rows
 from workflows import services as workflow_services
 from workflows.engine.errors import ExpiredError, ValidationError
 from workflows.models import Requirement, WorkflowRun
+from workflows.representations import requirement_json, run_json
 from workflows.runtime import hooks
 from workflows.store import lock_run
-from workflows.web.api import requirement_json, run_json
 
 from . import emails, selectors, signing
 from .models import EVENTS, Delivery, FollowUp, Preference, UsedActionToken, WebhookEndpoint

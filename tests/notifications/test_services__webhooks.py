@@ -16,7 +16,7 @@ from notifications.models import Delivery
 from workflows import registry
 from workflows import services as workflow_services
 from workflows.models import Requirement, WorkflowRun
-from workflows.web.api import requirement_json
+from workflows.representations import requirement_json
 
 pytestmark = pytest.mark.django_db
 
