@@ -1,24 +1,15 @@
-"""Live inbox: a read-only relay from ``workflows.runtime.broadcast`` to open pages.
-
-Broadcasts carry ids only. On each one the consumer re-renders, for its own user, the same
-partials the inbox view renders (``inbox-table-body`` and the nav badge) and sends them as htmx
-out-of-band swaps. Nothing a page sends is acted on: decisions go through HTTP POST with CSRF.
-
-A socket follows its session: on each broadcast the user is loaded again, through the session the
-socket opened with (one query), so a logout, a deactivation or a password change closes it (4401)
-and lost permissions or groups close it too (4403), before anything more is rendered for them.
+"""The reviewer's live sockets: the inbox (its table and the nav badge) and a decision page (its
+team part, its decision panel, who else is looking). Each re-renders, for its own user, the
+partials its page renders, from the same context (``contexts``); the session and permission
+checks on each broadcast are ``workflows.web.live``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import parse_qsl
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
-from django.http import HttpRequest, QueryDict
-from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_token
+from django.http import QueryDict
 from django.template.loader import render_to_string
 
 from approvals import selectors
@@ -26,74 +17,16 @@ from approvals.contexts import decision_context, inbox_context
 from approvals.forms import DecisionForm
 from workflows import selectors as workflow_selectors
 from workflows.runtime.broadcast import INBOX_GROUP, run_group
-from workflows.web.contexts import run_live_context
+from workflows.web.live import CLOSE_FORBIDDEN, CLOSE_SIGNED_OUT, LiveConsumer, csrf_token, user_still_signed_in
+
+MAX_QUERY_STRING = 2_000
 
 
 def presence_group(requirement_id) -> str:
     return f"presence.{requirement_id}"
 
 
-# Changes that land within this window are rendered once (a burst of timeouts, a parallel step).
-COALESCE_SECONDS = 0.05
-MAX_QUERY_STRING = 2_000
-
-
-# Close codes: the session no longer signs the user in; the user may no longer watch this.
-CLOSE_SIGNED_OUT = 4401
-CLOSE_FORBIDDEN = 4403
-
-
-class _LiveConsumer(AsyncWebsocketConsumer):
-    """Joins ``self.group`` once the user may watch; on each change (coalesced) checks that the
-    session still signs the user in and that they may still watch (``may_watch``), then sends what
-    ``render(user)`` returns, or closes. Whatever a page sends is ignored."""
-
-    group: str | None = None
-
-    async def join(self, group: str) -> None:
-        self.group, self.pending = group, False
-        self.sign_in = await database_sync_to_async(selectors.sign_in_of)(self.scope.get("session"))
-        await self.channel_layer.group_add(group, self.channel_name)
-        await self.accept()
-
-    async def disconnect(self, code):
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None):
-        """Pages have nothing to say here; frames are ignored (nothing changes)."""
-
-    async def changed(self, event):
-        if self.pending:
-            return
-        self.pending = True
-        try:
-            await asyncio.sleep(COALESCE_SECONDS)
-            close_code, html = await database_sync_to_async(self._check_and_render)()
-        finally:
-            self.pending = False
-        if close_code:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            await self.close(code=close_code)
-        elif html:
-            await self.send(text_data=html)
-
-    def _check_and_render(self) -> tuple[int, str]:
-        user = selectors.user_still_signed_in(self.sign_in)
-        if user is None:
-            return CLOSE_SIGNED_OUT, ""
-        if not self.may_watch(user):
-            return CLOSE_FORBIDDEN, ""
-        return 0, self.render(user)
-
-    def may_watch(self, user) -> bool:
-        raise NotImplementedError
-
-    def render(self, user) -> str:
-        raise NotImplementedError
-
-
-class InboxConsumer(_LiveConsumer):
+class InboxConsumer(LiveConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -107,7 +40,7 @@ class InboxConsumer(_LiveConsumer):
         self.params = params
         await self.join(INBOX_GROUP)
 
-    inbox_changed = _LiveConsumer.changed
+    inbox_changed = LiveConsumer.changed
 
     def may_watch(self, user) -> bool:
         return workflow_selectors.user_may_review(user)
@@ -126,37 +59,7 @@ class InboxConsumer(_LiveConsumer):
         return html + badge
 
 
-class RunConsumer(_LiveConsumer):
-    """A run page: on each change of the run, its live part (``run-live``) for this user."""
-
-    async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_SIGNED_OUT)
-            return
-        self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
-        if not await database_sync_to_async(self._visible)():
-            await self.close(code=4404)  # unknown, or not this user's to see: the same answer
-            return
-        await self.join(run_group(self.run_id))
-
-    def _visible(self) -> bool:
-        return workflow_selectors.runs_visible_to(self.scope["user"]).filter(id=self.run_id).exists()
-
-    run_changed = _LiveConsumer.changed
-
-    def may_watch(self, user) -> bool:
-        return workflow_selectors.runs_visible_to(user).filter(id=self.run_id).exists()
-
-    def render(self, user) -> str:
-        run = workflow_selectors.runs_visible_to(user).select_related("created_by").filter(id=self.run_id).first()
-        if run is None:  # no longer visible since may_watch(): the next change closes the socket
-            return ""
-        context = {**run_live_context(user=user, run=run), "oob": True, "csrf_token": _csrf_token(self.scope)}
-        return render_to_string("workflows/run_detail.html#run-live", context)
-
-
-class RequirementConsumer(_LiveConsumer):
+class RequirementConsumer(LiveConsumer):
     """A decision page: on each change of its run (a decision, a claim, a release, a reassignment,
     an approval, a comment, a cancellation), the team part for this user, and the decision panel
     when what it offers changed (decided, claimed by someone else, released): who did it and when
@@ -219,7 +122,7 @@ class RequirementConsumer(_LiveConsumer):
     def _check(self) -> int:
         """The session still signs the user in, and they may still see the requirement (0), else
         the close code: presence is only told to whoever may watch."""
-        user = selectors.user_still_signed_in(self.sign_in)
+        user = user_still_signed_in(self.sign_in)
         if user is None:
             return CLOSE_SIGNED_OUT
         return 0 if self.may_watch(user) else CLOSE_FORBIDDEN
@@ -240,7 +143,7 @@ class RequirementConsumer(_LiveConsumer):
         req = self._requirement(user)
         return None if req is None else (req.run_id, self._panel_state(req))
 
-    run_changed = _LiveConsumer.changed
+    run_changed = LiveConsumer.changed
 
     def may_watch(self, user) -> bool:
         return workflow_selectors.requirements_visible_to(user).filter(id=self.requirement_id).exists()
@@ -252,7 +155,7 @@ class RequirementConsumer(_LiveConsumer):
         context = {
             **decision_context(user=user, req=req, form=DecisionForm(req)),
             "oob": True,
-            "csrf_token": _csrf_token(self.scope),
+            "csrf_token": csrf_token(self.scope),
         }
         html = render_to_string("approvals/decide.html#team-live", context)
         state = self._panel_state(req)
@@ -260,15 +163,3 @@ class RequirementConsumer(_LiveConsumer):
             self.shown = state
             html += render_to_string("approvals/decide.html#decision-panel", context)
         return html
-
-
-def _csrf_token(scope) -> str:
-    """A CSRF token for the page's own CSRF cookie, so that the forms of a re-rendered part (Cancel,
-    Rerun) still post. Empty without a well-formed cookie (such a form then fails the check, as it
-    would have anyway)."""
-    secret = (scope.get("cookies") or {}).get(settings.CSRF_COOKIE_NAME, "")
-    if len(secret) != CSRF_SECRET_LENGTH or any(char not in CSRF_ALLOWED_CHARS for char in secret):
-        return ""
-    request = HttpRequest()
-    request.META["CSRF_COOKIE"] = secret
-    return get_token(request)

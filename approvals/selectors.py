@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from importlib import import_module
 
-from django.conf import settings
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
-from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
-from django.db.models import Exists, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
 
 from workflows import selectors as workflow_selectors
 from workflows import teams
@@ -160,52 +155,6 @@ def decision_history(*, requirement: Requirement) -> list[Requirement]:
         .exclude(status=Requirement.Status.PENDING)
         .order_by("-created_at")[:10]
     )
-
-
-@dataclass(frozen=True)
-class SignIn:
-    """Whose session a live page (websocket) opened with: enough to tell later whether it still
-    signs that user in, without loading the session again."""
-
-    user_id: str
-    session_key: str
-    session_hash: str
-
-
-def sign_in_of(session) -> SignIn | None:
-    """The sign-in ``session`` holds (at the socket's handshake), or None."""
-    if session is None or not session.session_key:
-        return None
-    user_id, session_hash = session.get(SESSION_KEY), session.get(HASH_SESSION_KEY)
-    if not user_id or not session_hash:
-        return None
-    return SignIn(user_id=str(user_id), session_key=session.session_key, session_hash=session_hash)
-
-
-def user_still_signed_in(sign_in: SignIn | None):
-    """The user ``sign_in`` still signs in, freshly loaded (their permissions as they are now), or
-    None: logged out (the session is gone), deactivated, or their password changed (the session's
-    hash no longer matches), as Django's own session check decides for a request.
-
-    One query with database-backed sessions: the user row, and whether their session row lives.
-    """
-    if sign_in is None:
-        return None
-    users = get_user_model()._default_manager.filter(pk=sign_in.user_id, is_active=True)
-    store_class = import_module(settings.SESSION_ENGINE).SessionStore
-    if issubclass(store_class, DatabaseSessionStore):  # db and cached_db
-        alive = store_class.get_model_class().objects.filter(
-            session_key=sign_in.session_key, expire_date__gt=timezone.now()
-        )
-        user = users.filter(Exists(alive)).first()
-    else:
-        user = users.first() if store_class().exists(sign_in.session_key) else None
-    if user is None:
-        return None
-    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
-    if not any(constant_time_compare(sign_in.session_hash, h) for h in hashes):
-        return None
-    return user
 
 
 @dataclass(frozen=True)

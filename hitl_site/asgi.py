@@ -18,8 +18,8 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from approvals.routing import websocket_urlpatterns  # noqa: E402
 from hitl_site.limits import BodyLimitMiddleware, bound_daphne_requests  # noqa: E402
+from hitl_site.routing import websocket_urlpatterns  # noqa: E402
 
 # Bodies over HITL_MAX_BODY_BYTES, or too slow, are refused before they are read: in daphne
 # (which otherwise reads every body whole before the application sees the request), and in

@@ -87,6 +87,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The site's own tags (base.html's navigation); each app's templates load the app's.
+            "libraries": {"site": "hitl_site.tags"},
         },
     },
 ]
@@ -157,6 +159,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The site's stylesheet and scripts, used by every page of every app.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- Sign-in throttling (django-axes) ---------------------------------------
 

@@ -11,7 +11,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
-from approvals.routing import websocket_urlpatterns
+from hitl_site.routing import websocket_urlpatterns
 from workflows import registry, services
 from workflows.models import Requirement
 from workflows.runtime.broadcast import run_group

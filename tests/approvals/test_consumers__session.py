@@ -10,7 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 
-from approvals.routing import websocket_urlpatterns
+from hitl_site.routing import websocket_urlpatterns
 from workflows import registry
 from workflows.runtime.broadcast import INBOX_GROUP, run_group
 

@@ -1,11 +1,11 @@
-"""user_still_signed_in: what live sockets check on each broadcast, in one query."""
+"""workflows.web.live.user_still_signed_in: what live sockets check on each broadcast, in one query."""
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from approvals import selectors
+from workflows.web import live
 
 from .conftest import signed_in_session
 
@@ -14,9 +14,9 @@ pytestmark = pytest.mark.django_db
 
 def test_one_query_and_a_fresh_user():
     rita = User.objects.create_user("rita", password="rita-pw")
-    sign_in = selectors.sign_in_of(signed_in_session(rita))
+    sign_in = live.sign_in_of(signed_in_session(rita))
     with CaptureQueriesContext(connection) as queries:
-        user = selectors.user_still_signed_in(sign_in)
+        user = live.user_still_signed_in(sign_in)
     assert user == rita and user is not rita
     assert len(queries) == 1
 
@@ -24,14 +24,14 @@ def test_one_query_and_a_fresh_user():
 def test_no_sign_in_without_a_signed_in_session():
     from django.contrib.sessions.backends.db import SessionStore
 
-    assert selectors.sign_in_of(None) is None
-    assert selectors.sign_in_of(SessionStore()) is None
-    assert selectors.user_still_signed_in(None) is None
+    assert live.sign_in_of(None) is None
+    assert live.sign_in_of(SessionStore()) is None
+    assert live.user_still_signed_in(None) is None
 
 
 def test_an_expired_or_deleted_session_signs_nobody_in():
     rita = User.objects.create_user("rita", password="rita-pw")
     session = signed_in_session(rita)
-    sign_in = selectors.sign_in_of(session)
+    sign_in = live.sign_in_of(session)
     session.delete()
-    assert selectors.user_still_signed_in(sign_in) is None
+    assert live.user_still_signed_in(sign_in) is None

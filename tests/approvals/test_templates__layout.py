@@ -22,7 +22,7 @@ def test_layout_landmarks_nav_and_logout(reviewer_client):
     assert "rita" in page and ">Log out</button>" in page and 'action="/accounts/logout/"' in page
     assert 'hx-headers=\'{"X-CSRFToken": "' in page
     assert "django_htmx/htmx-2.min.js" in page and "django_htmx/ext/hx-ws-2.min.js" in page
-    assert "approvals/app.css" in page
+    assert "site/app.css" in page
     assert "<script>" not in page and "<style" not in page and " style=" not in page  # no inline scripts or styles
 
 
@@ -52,7 +52,7 @@ def test_login_page(client):
 
 def test_500_renders_without_context():
     html = render_to_string("500.html")
-    assert "Something went wrong" in html and "approvals/app.css" in html
+    assert "Something went wrong" in html and "site/app.css" in html
 
 
 def test_404_and_403_pages(client, db):

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 
 from approvals.services import output_diff
-from approvals.templatetags.approvals import diff_lines
 from workflows import services
+from workflows.templatetags.workflows_tags import diff_lines
 
 from .conftest import pending
 

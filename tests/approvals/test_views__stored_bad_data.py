@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import DataError, connection, transaction
 from django.urls import reverse
 
-from approvals.routing import websocket_urlpatterns
+from hitl_site.routing import websocket_urlpatterns
 from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
 from workflows.runtime.broadcast import run_group
 
