@@ -1,5 +1,7 @@
-"""Template tags of the site's own templates (``{% load site %}`` in base.html): the navigation.
-The site knows its apps; each app's templates load the app's own library."""
+"""Template tags that compose the apps (``{% load site %}``): base.html's navigation, and what one
+app's page shows of another (the inbox's desktop-notifications button is notifications'). The site
+knows its apps; an app's templates name no app above it, only this library and their own.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ from django import template
 
 from approvals import selectors
 from approvals.templatetags.approvals import count_label
+from notifications.templatetags import notifications
 
 register = template.Library()
 register.filter(count_label)
+register.tags["browser_notifications"] = notifications.register.tags["browser_notifications"]
 
 
 @register.filter
