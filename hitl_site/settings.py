@@ -87,7 +87,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
-            # The site's own tags (base.html's navigation); each app's templates load the app's.
+            # The site's tag library, where the apps meet: base.html's navigation, one app's part on another's page.
             "libraries": {"site": "hitl_site.tags"},
         },
     },

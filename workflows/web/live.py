@@ -6,7 +6,7 @@ acted on: changes go through HTTP POST with CSRF.
 A socket follows its session: on each broadcast the user is loaded again, through the session the
 socket opened with (one query), so a logout, a deactivation or a password change closes it (4401)
 and lost permissions or groups close it too (4403), before anything more is rendered for them.
-The run page's socket (``consumers``) and the reviewer's (``approvals.consumers``) build on it.
+The run page's socket (``consumers``) and the sockets of the apps built on workflows extend it.
 """
 
 from __future__ import annotations
