@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from tests.services import flows
 from tests.services.test_services__races import in_threads
-from workflows import registry, rows, services
+from workflows import registry, services
 from workflows.engine import HumanReview, Step, Workflow
 from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
-from workflows.store import DjangoStore, LeaseLost
+from workflows.store import DjangoStore, LeaseLost, sql
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -203,18 +203,19 @@ T = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 def test_write_fenced_writes_values_as_the_orm_reads_them():
     run = WorkflowRun.objects.create(workflow_name="w", fingerprint="f")
+    names = ("run", "seq", "event", "path", "step_name", "data", "memo", "created_at")
     events = [
         (run.id, 1, "E", "1", "é ✓", {"nested": [1, None, "x"], "t": "2030"}, None, T),
         (str(run.id), 2, "F", "", "", "just a string", {"m": 1}, T.replace(microsecond=1)),
         (run.id, 3, "G", "", "", [], 0, T),
     ]
-    written = rows.write_fenced(
+    written = sql.write_fenced(
         WorkflowRun,
         {"error": "x", "finished_at": T},
         returning=("version", "cancel_requested_by"),
         inserts=[
-            (RunEvent, ("run", "seq", "event", "path", "step_name", "data", "memo", "created_at"), events),
-            (StepRun, ("run", "key", "path", "name", "kind", "status"), []),  # nothing: left out
+            (RunEvent, [dict(zip(names, e, strict=True)) for e in events]),
+            (StepRun, []),  # nothing: left out
         ],
         id=run.id,
         version=0,
@@ -233,11 +234,11 @@ def test_write_fenced_writes_values_as_the_orm_reads_them():
 
 def test_write_fenced_inserts_nothing_when_the_update_changes_no_row():
     run = WorkflowRun.objects.create(workflow_name="w", fingerprint="f", version=3)
-    written = rows.write_fenced(
+    written = sql.write_fenced(
         WorkflowRun,
         {"error": "late"},
         returning=("version",),
-        inserts=[(RunEvent, ("run", "seq", "event", "created_at"), [(run.id, 1, "E", T)])],
+        inserts=[(RunEvent, [{"run": run.id, "seq": 1, "event": "E", "created_at": T}])],
         id=run.id,
         version=2,  # another execution's version: this one lost the run
     )
