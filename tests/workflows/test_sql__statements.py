@@ -18,8 +18,8 @@ def test_insert_select_update_round_trip_as_the_orm_reads_them():
     sql.insert(
         RunEvent,
         [
-            {"run": run.id, "seq": i, "event": "E", "data": {"i": i}, "memo": {"m": i} if i % 2 == 0 else None}
-            | {"created_at": T}
+            {"run": run.id, "seq": i, "event": "E", "path": "", "step_name": "", "data": {"i": i}}
+            | {"memo": {"m": i} if i % 2 == 0 else None, "created_at": T}
             for i in range(1, n + 1)
         ],
     )
@@ -38,8 +38,8 @@ def test_insert_select_update_round_trip_as_the_orm_reads_them():
 
 def test_rows_must_all_have_the_same_fields():
     run = WorkflowRun.objects.create(workflow_name="w", fingerprint="f")
-    row = {"run": run.id, "seq": 1, "event": "E", "data": {}, "created_at": T}
-    for wrong in ({**row, "path": "p"}, {k: v for k, v in row.items() if k != "data"}):
+    row = {"run": run.id, "seq": 1, "event": "E", "path": "", "step_name": "", "data": {}, "created_at": T}
+    for wrong in ({**row, "memo": None}, {k: v for k, v in row.items() if k != "data"}):
         with pytest.raises(ValueError, match="row fields"):
             sql.insert(RunEvent, [row, {**wrong, "seq": 2}])
     assert not RunEvent.objects.filter(run=run).exists()
