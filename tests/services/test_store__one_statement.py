@@ -80,6 +80,30 @@ def test_a_decided_run_is_claimed_checkpointed_and_finished_in_one_statement_eac
     assert WorkflowRun.objects.get(id=run.id).version == run.version + 2
 
 
+@override_settings(HITL_ONE_STATEMENT=False)
+def test_with_the_switch_off_a_continuation_takes_the_general_path(sent, probe, reviewer):
+    run, _ = decided(probe, reviewer)
+    assert DjangoStore().claim_ahead(str(run.id), now=timezone.now()) is None
+    with CaptureQueriesContext(connection) as queries:
+        assert services.run_advance(run_id=run.id) == "COMPLETED"
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not any("set_config" in sql or "jsonb_populate_recordset" in sql for sql in statements)
+    assert len(statements) > 10  # what the short path saves
+    after = WorkflowRun.objects.get(id=run.id)
+    assert (after.status, after.version, after.lease_until, after.content) == (
+        "COMPLETED",
+        run.version + 2,
+        None,
+        "c done",
+    )
+    assert list(StepRun.objects.filter(run=run).order_by("id").values_list("name", "status")) == [
+        ("a", "COMPLETED"),
+        ("b", "COMPLETED"),
+        ("c", "COMPLETED"),
+    ]
+    assert probe.steps() == ["a", "b", "c"]
+
+
 def test_runs_that_are_not_plain_are_not_claimed_ahead(sent, probe, reviewer):
     waiting, _ = paused(probe)  # its requirement is still pending
     done, _ = decided(probe, reviewer)
