@@ -258,10 +258,10 @@ class DjangoStore:
         return expired
 
     def checkpoint(self, state: RunState) -> None:
-        cancelled_by = self._sqlite_checkpoints.write(state)  # None: not for SQLite's short path
+        cancelled_by = self._sqlite_checkpoints.write(state)  # None: SQLite's short path does not fit
         if cancelled_by is None and postgres.fits(state):
             cancelled_by = postgres.write(state, {})
-        elif cancelled_by is None:
+        elif cancelled_by is None:  # the general path
             with transaction.atomic():
                 owner = lock_owner(state.run_id)
                 fence(state, owner)  # a worker presumed dead writes nothing

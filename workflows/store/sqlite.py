@@ -28,7 +28,9 @@ from .mapping import event_row, step_run_row
 class _Seen:
     """What a checkpoint saw of the database, to tell whether anything was committed since."""
 
-    connection: int  # id() of the DB-API connection: data_version is per connection
+    # The DB-API connection itself (data_version is per connection), not its id(): held, it
+    # cannot be freed and its address given to a new connection.
+    connection: object
     run_id: str
     version: int
     data_version: int  # PRAGMA data_version: changes when another connection commits
@@ -57,7 +59,7 @@ class Checkpoints:
             # The run row is read (fenced) unless nothing was committed to the database since this
             # store's last checkpoint of this execution, on this connection.
             data_version = raw.execute("PRAGMA data_version").fetchone()[0]
-            seen = _Seen(id(raw), state.run_id, state.version, data_version, raw.total_changes)
+            seen = _Seen(raw, state.run_id, state.version, data_version, raw.total_changes)
             if seen == self._last:
                 cancelled_by = ""
             else:
