@@ -169,14 +169,11 @@ def update(model, values: dict, *, returning=(), **where):
 def field_values(rows: list[dict], names: tuple[str, ...]) -> list[list]:
     """The values of ``rows`` (dicts keyed by field name) in the order of ``names``. Every row must
     have exactly the fields ``names``: a missing or unexpected field raises ``ValueError``."""
-    try:
-        out = [[row[n] for n in names] for row in rows if len(row) == len(names)]
-    except KeyError:
-        out = []  # a field is missing: said below
-    if len(out) != len(rows):
-        wrong = next(row for row in rows if sorted(row) != sorted(names))
-        raise ValueError(f"row fields {sorted(wrong)} are not {sorted(names)}")
-    return out
+    expected = set(names)
+    for row in rows:
+        if row.keys() != expected:
+            raise ValueError(f"row fields {sorted(row)} are not {sorted(names)}")
+    return [[row[n] for n in names] for row in rows]
 
 
 MAX_ROWS_PER_INSERT = 16
