@@ -126,7 +126,12 @@ else:
     # per test session, as for SQLite above: two suites at once do not share it.
     _db["TEST"] = {"NAME": f"test_{_db['NAME']}_{os.getpid()}"}
 
-# PostgreSQL: the statements a run executes on every claim and checkpoint (workflows/rows.py)
+# PostgreSQL: a plain continuation is claimed, checkpointed and ended in one statement each
+# (workflows/store/postgres.py), 3 queries instead of about 25. Set HITL_ONE_STATEMENT=0 to
+# take the general ORM path instead (to tell whether a fault lies in that short path).
+HITL_ONE_STATEMENT = os.environ.get("HITL_ONE_STATEMENT", "1") != "0"
+
+# PostgreSQL: the statements a run executes on every claim and checkpoint (workflows/store/sql.py)
 # are prepared once per connection. Set HITL_PREPARED_STATEMENTS=0 behind a pooler that
 # cannot keep prepared statements (PgBouncer in transaction mode before 1.21, or with
 # max_prepared_statements = 0).

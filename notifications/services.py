@@ -26,13 +26,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from workflows import registry, rows
+from workflows import registry
 from workflows import services as workflow_services
 from workflows.engine.errors import ExpiredError, ValidationError
 from workflows.models import Requirement, WorkflowRun
 from workflows.representations import requirement_json, run_json
 from workflows.runtime import hooks
-from workflows.store import lock_run
+from workflows.store import lock_run, sql
 
 from . import emails, selectors, signing
 from .models import EVENTS, Delivery, FollowUp, Preference, UsedActionToken, WebhookEndpoint
@@ -93,7 +93,7 @@ def webhook_delete(*, endpoint_id) -> bool:
 def _endpoints_for(event: str) -> list[tuple]:
     """``(id, url)`` of the active endpoints listening to ``event``. A statement of the hot path
     (prepared on PostgreSQL): the end of every run asks it while a webhook listens to runs."""
-    active = rows.select(WebhookEndpoint, ("id", "url", "events"), is_active=True)
+    active = sql.select(WebhookEndpoint, ("id", "url", "events"), is_active=True)
     return [(endpoint_id, url) for endpoint_id, url, events in active if event in events]
 
 
@@ -121,7 +121,7 @@ def _queue(deliveries: list[Delivery]) -> None:
     """Write the deliveries (in the caller's transaction) and have them sent after its commit."""
     if not deliveries:
         return
-    rows.insert(Delivery, _DELIVERY_FIELDS, _delivery_rows(deliveries))
+    sql.insert(Delivery, _delivery_rows(deliveries))
     ids = [str(d.id) for d in deliveries]
     transaction.on_commit(lambda: publish(ids))
 
@@ -147,10 +147,11 @@ _DELIVERY_FIELDS = (
 _DELIVERY_ATTRS = tuple(Delivery._meta.get_field(name).attname for name in _DELIVERY_FIELDS)
 
 
-def _delivery_rows(deliveries: list[Delivery]) -> list[tuple]:
+def _delivery_rows(deliveries: list[Delivery]) -> list[dict]:
     for delivery in deliveries:  # as the receiver will read it: JSON, dates as ISO text
         delivery.payload = json.loads(json.dumps(delivery.payload, cls=DjangoJSONEncoder))
-    return [tuple(getattr(d, attname) for attname in _DELIVERY_ATTRS) for d in deliveries]
+    fields = tuple(zip(_DELIVERY_FIELDS, _DELIVERY_ATTRS, strict=True))
+    return [{name: getattr(d, attname) for name, attname in fields} for d in deliveries]
 
 
 def requirements_created(*, run_id, requirement_ids) -> None:
@@ -159,7 +160,7 @@ def requirements_created(*, run_id, requirement_ids) -> None:
     group the requirement is assigned to."""
     now = timezone.now()
     if len(requirement_ids) == 1:  # the usual pause: one statement written once, not an ORM query
-        requirements = rows.instances(Requirement, id=requirement_ids[0])
+        requirements = sql.instances(Requirement, id=requirement_ids[0])
     else:
         requirements = list(Requirement.objects.filter(id__in=requirement_ids).order_by("seq"))
     endpoints = _endpoints_for("requirement.created")
@@ -350,7 +351,7 @@ def run_end_rows(*, run_id, status) -> list:
     if not deliveries:
         return []
     publish([str(d.id) for d in deliveries], countdown=1)
-    return [(Delivery, _DELIVERY_FIELDS, _delivery_rows(deliveries))]
+    return [(Delivery, _delivery_rows(deliveries))]
 
 
 def _run_deliveries(run_id, status) -> list[Delivery]:

@@ -31,7 +31,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "domain",
         (
-            "workflows.rows",
             "workflows.store",
             "workflows.store.*",
             "workflows.teams",

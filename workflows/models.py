@@ -1,6 +1,6 @@
 """Rows of runs, step attempts, requirements and events.
 
-Only ``workflows/store.py`` converts these to engine state and back; services change them.
+Only ``workflows/store/`` converts these to engine state and back; services change them.
 """
 
 from __future__ import annotations

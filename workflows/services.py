@@ -32,7 +32,7 @@ from workflows.engine.requirements import clean_decision
 from workflows.engine.state import RunState
 from workflows.runtime import broadcast, dispatch, hooks
 
-from . import rows, selectors, store, teams
+from . import selectors, store, teams
 from .models import AssignmentChange, Requirement, RequirementApproval, RequirementComment, WorkflowRun
 from .store import (
     CancelRequested,
@@ -44,6 +44,7 @@ from .store import (
     resolution_recorded,
     save_requirement,
     save_timeout,
+    sql,
     state_from_row,
 )
 
@@ -127,7 +128,7 @@ def run_advance(*, run_id) -> str | None:
         run_id, workflow_name = claimed.run_id, claimed.workflow_name  # the id as the store keys it
     else:
         try:
-            found = rows.select(WorkflowRun, ("workflow_name", "status"), id=run_id)
+            found = sql.select(WorkflowRun, ("workflow_name", "status"), id=run_id)
         except (ValueError, DjangoValidationError):
             found = None
         if not found:
@@ -331,7 +332,7 @@ def _lock_pending(requirement_id, user) -> tuple[WorkflowRun, Requirement]:
 
 def _claim_write(row: Requirement, user, now) -> None:
     row.claimed_by, row.claimed_at = user, now if user is not None else None
-    rows.update(
+    sql.update(
         Requirement, {"claimed_by": user.pk if user is not None else None, "claimed_at": row.claimed_at}, id=row.id
     )
 
@@ -429,7 +430,7 @@ def requirement_reassign(
         row.assignees.set([to_user] if to_user is not None else [])
         row.groups.set([to_group] if to_group is not None else [])
         row.claimed_by, row.claimed_at = None, None
-        rows.update(
+        sql.update(
             Requirement,
             {"is_assigned": True, "claimed_by": None, "claimed_at": None, "unknown_assignment": {}},
             id=row.id,
@@ -576,7 +577,7 @@ def _after_change(run: WorkflowRun, requirement_ids, now: datetime) -> None:
     # Marked in the same transaction: if the continuation is lost (broker down, process killed
     # before it sent), the sweeper sends it again once this passes.
     run.lease_until, run.updated_at = now + requeue_delay(), now
-    rows.update(WorkflowRun, {"lease_until": run.lease_until, "updated_at": now}, id=run.id)
+    sql.update(WorkflowRun, {"lease_until": run.lease_until, "updated_at": now}, id=run.id)
     dispatch.advance_on_commit(run.id)
 
 

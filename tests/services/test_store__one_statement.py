@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from tests.services import flows
 from tests.services.test_services__races import in_threads
-from workflows import registry, rows, services
+from workflows import registry, services
 from workflows.engine import HumanReview, Step, Workflow
 from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
-from workflows.store import DjangoStore, LeaseLost
+from workflows.store import DjangoStore, LeaseLost, sql
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -78,6 +78,30 @@ def test_a_decided_run_is_claimed_checkpointed_and_finished_in_one_statement_eac
     assert probe.steps() == ["a", "b", "c"]
     assert services.run_advance(run_id=run.id) is None  # a duplicate continuation changes nothing
     assert WorkflowRun.objects.get(id=run.id).version == run.version + 2
+
+
+@override_settings(HITL_ONE_STATEMENT=False)
+def test_with_the_switch_off_a_continuation_takes_the_general_path(sent, probe, reviewer):
+    run, _ = decided(probe, reviewer)
+    assert DjangoStore().claim_ahead(str(run.id), now=timezone.now()) is None
+    with CaptureQueriesContext(connection) as queries:
+        assert services.run_advance(run_id=run.id) == "COMPLETED"
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not any("set_config" in sql or "jsonb_populate_recordset" in sql for sql in statements)
+    assert len(statements) > 10  # what the short path saves
+    after = WorkflowRun.objects.get(id=run.id)
+    assert (after.status, after.version, after.lease_until, after.content) == (
+        "COMPLETED",
+        run.version + 2,
+        None,
+        "c done",
+    )
+    assert list(StepRun.objects.filter(run=run).order_by("id").values_list("name", "status")) == [
+        ("a", "COMPLETED"),
+        ("b", "COMPLETED"),
+        ("c", "COMPLETED"),
+    ]
+    assert probe.steps() == ["a", "b", "c"]
 
 
 def test_runs_that_are_not_plain_are_not_claimed_ahead(sent, probe, reviewer):
@@ -203,18 +227,19 @@ T = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 def test_write_fenced_writes_values_as_the_orm_reads_them():
     run = WorkflowRun.objects.create(workflow_name="w", fingerprint="f")
+    names = ("run", "seq", "event", "path", "step_name", "data", "memo", "created_at")
     events = [
         (run.id, 1, "E", "1", "é ✓", {"nested": [1, None, "x"], "t": "2030"}, None, T),
         (str(run.id), 2, "F", "", "", "just a string", {"m": 1}, T.replace(microsecond=1)),
         (run.id, 3, "G", "", "", [], 0, T),
     ]
-    written = rows.write_fenced(
+    written = sql.write_fenced(
         WorkflowRun,
         {"error": "x", "finished_at": T},
         returning=("version", "cancel_requested_by"),
         inserts=[
-            (RunEvent, ("run", "seq", "event", "path", "step_name", "data", "memo", "created_at"), events),
-            (StepRun, ("run", "key", "path", "name", "kind", "status"), []),  # nothing: left out
+            (RunEvent, [dict(zip(names, e, strict=True)) for e in events]),
+            (StepRun, []),  # nothing: left out
         ],
         id=run.id,
         version=0,
@@ -233,11 +258,11 @@ def test_write_fenced_writes_values_as_the_orm_reads_them():
 
 def test_write_fenced_inserts_nothing_when_the_update_changes_no_row():
     run = WorkflowRun.objects.create(workflow_name="w", fingerprint="f", version=3)
-    written = rows.write_fenced(
+    written = sql.write_fenced(
         WorkflowRun,
         {"error": "late"},
         returning=("version",),
-        inserts=[(RunEvent, ("run", "seq", "event", "created_at"), [(run.id, 1, "E", T)])],
+        inserts=[(RunEvent, [{"run": run.id, "seq": 1, "event": "E", "created_at": T}])],
         id=run.id,
         version=2,  # another execution's version: this one lost the run
     )

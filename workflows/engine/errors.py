@@ -36,6 +36,12 @@ class RunStateError(HitlError, ValueError):
     """The run cannot do that in its current status (e.g. continue a run that is not paused)."""
 
 
+class RunCancelled(HitlError):  # noqa: N818 - a signal, not an error
+    """The run is cancelled: raised inside the walk (a rejection, a timeout, a cancelled
+    requirement) or by a store's checkpoint (someone cancelled the running run). The interpreter
+    ends the run as CANCELLED; nothing after the point where it was raised runs."""
+
+
 class RunNotFoundError(HitlError, LookupError):
     """No run with that id."""
 

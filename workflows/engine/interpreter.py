@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import events as ev
 from .agents import ToolCall, ToolResult, as_tool
+from .errors import RunCancelled
 from .events import Event
 from .primitives import HumanReview, OnError, OnReject, RunStatus, StepInput, StepOutput
 from .requirements import CANCELLED, EXPIRED, PENDING, Requirement, effective_action
@@ -54,10 +55,6 @@ class Pause(Exception):  # noqa: N818 - a signal, not an error
     def __init__(self, requirements: list[Requirement]):
         super().__init__(f"paused on {len(requirements)} requirement(s)")
         self.requirements = requirements
-
-
-class RunCancelled(Exception):  # noqa: N818
-    pass
 
 
 class StepFailure(Exception):

@@ -1,4 +1,4 @@
-"""Where runs are kept. The engine talks to a :class:`RunStore`; Django's lives in workflows/store.py.
+"""Where runs are kept. The engine talks to a :class:`RunStore`; Django's lives in workflows/store/.
 
 The in-memory store here serves engine tests and scripts without a database. It round-trips
 state through JSON, as a real store does, so what works here does not depend on shared objects.

@@ -49,6 +49,8 @@ class RunState:
     new_step_runs: list[dict] = field(default_factory=list, repr=False)
     new_requirements: list[Requirement] = field(default_factory=list, repr=False)
     dirty_requirements: set[str] = field(default_factory=set, repr=False)
+    # ``requirement_for``'s index of ``requirements`` by key, rebuilt when requirements are added.
+    _requirements_by_key: dict[str, Requirement] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def new(
@@ -92,11 +94,9 @@ class RunState:
 
     # -- requirements --------------------------------------------------------------------------
     def requirement_for(self, key: str) -> Requirement | None:
-        index = self.__dict__.get("_by_key")
-        if index is None or len(index) != len(self.requirements):
-            index = {r.key: r for r in self.requirements}
-            self.__dict__["_by_key"] = index
-        return index.get(key)
+        if len(self._requirements_by_key) != len(self.requirements):
+            self._requirements_by_key = {r.key: r for r in self.requirements}
+        return self._requirements_by_key.get(key)
 
     def add_requirement(self, req: Requirement) -> None:
         self.requirements.append(req)

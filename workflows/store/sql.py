@@ -9,6 +9,8 @@ come out exactly as the ORM would give them, on SQLite and PostgreSQL; the rows 
 :func:`write_fenced` inserts travel as one JSON document per table instead.
 
 Conditions are equalities on fields, ANDed (never NULL tests): ``select(WorkflowRun, id=run_id)``.
+Rows to write are dicts keyed by field name (all rows of one call with the same fields), so a
+value can only land in the column it names.
 """
 
 from __future__ import annotations
@@ -164,21 +166,36 @@ def update(model, values: dict, *, returning=(), **where):
         return cursor.fetchall() if returning else cursor.rowcount
 
 
+def field_values(rows: list[dict], names: tuple[str, ...]) -> list[list]:
+    """The values of ``rows`` (dicts keyed by field name) in the order of ``names``. Every row must
+    have exactly the fields ``names``: a missing or unexpected field raises ``ValueError``."""
+    expected = set(names)
+    for row in rows:
+        if row.keys() != expected:
+            raise ValueError(f"row fields {sorted(row)} are not {sorted(names)}")
+    return [[row[n] for n in names] for row in rows]
+
+
 MAX_ROWS_PER_INSERT = 16
 
 
-def insert(model, names, rows) -> None:
-    """``INSERT`` of ``rows`` (tuples of values, in the order of ``names``): one statement for up
-    to MAX_ROWS_PER_INSERT rows (a checkpoint's events), one per batch beyond."""
+def insert(model, rows: list[dict]) -> None:
+    """``INSERT`` of ``rows`` (dicts keyed by field name): one statement for up to
+    MAX_ROWS_PER_INSERT rows (a checkpoint's events), one per batch beyond."""
+    if not rows:
+        return
     conn = _conn(model)
-    key = ("insert", conn.alias, model, tuple(names))
+    names = tuple(rows[0])
+    key = ("insert", conn.alias, model, names)
     if key not in _cache:
         fields = [_field(model, n) for n in names]
         columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
         table = conn.ops.quote_name(model._meta.db_table)
         _cache[key] = (f"INSERT INTO {table} ({columns}) VALUES ", f"({', '.join(['%s'] * len(fields))})", fields)
     head, one, fields = _cache[key]
-    params = [[f.get_db_prep_save(v, conn) for f, v in zip(fields, row, strict=True)] for row in rows]
+    params = [
+        [f.get_db_prep_save(v, conn) for f, v in zip(fields, row, strict=True)] for row in field_values(rows, names)
+    ]
     with hot_cursor(conn) as cursor:
         for start in range(0, len(params), MAX_ROWS_PER_INSERT):
             batch = params[start : start + MAX_ROWS_PER_INSERT]
@@ -189,15 +206,15 @@ def write_fenced(model, values: dict, *, returning, inserts, **where) -> list[tu
     """PostgreSQL only, one statement of data-modifying CTEs (one round trip, atomic without a
     transaction block): the ``UPDATE`` of :func:`update` with ``returning`` (with no ``values``, the
     matching rows are only locked and read), and, only if a row matched, the INSERTs of
-    ``inserts`` (``(model, names, rows)`` each). Returns the rows that matched (none: nothing was
-    written).
+    ``inserts`` (``(model, rows)`` each, rows as :func:`insert` takes them). Returns the rows that
+    matched (none: nothing was written).
 
     Each table's rows travel as one JSON parameter, expanded by ``jsonb_populate_recordset`` into
     the table's own column types: the statement is the same whatever the number of rows (psycopg
     and PostgreSQL reuse its parsing), and values skip per-value adaptation.
     """
     conn = _conn(model)
-    inserts = [(m, tuple(names), rows) for m, names, rows in inserts if rows]
+    inserts = [(m, tuple(rows[0]), rows) for m, rows in inserts if rows]
     shape = tuple((m, names) for m, names, _ in inserts)
     key = ("write_fenced", conn.alias, model, tuple(values), tuple(where), tuple(returning), shape)
     if key not in _cache:
@@ -219,7 +236,7 @@ def write_fenced(model, values: dict, *, returning, inserts, **where) -> list[tu
                 f"i{i} AS (INSERT INTO {into} ({columns}) SELECT {columns}"
                 f" FROM jsonb_populate_recordset(NULL::{into}, %s::jsonb) WHERE EXISTS (SELECT FROM u))"
             )
-            encoders.append(_json_row_encoder(row_fields))
+            encoders.append(_json_row_encoder(names, row_fields))
         _cache[key] = (f"WITH {', '.join(ctes)} SELECT {returned} FROM u", fields, encoders)
     sql, fields, encoders = _cache[key]
     params = [f.get_db_prep_save(v, conn) for f, v in zip(fields, values.values(), strict=True)]
@@ -230,13 +247,14 @@ def write_fenced(model, values: dict, *, returning, inserts, **where) -> list[tu
         return cursor.fetchall()
 
 
-def _json_row_encoder(fields):
-    """A function from rows (tuples in the order of ``fields``) to the JSON array of objects that
-    ``jsonb_populate_recordset`` reads: keys are columns; JSON fields stay JSON (encoded as the
-    field encodes them), datetimes and UUIDs become their full text forms, the rest is as given."""
+def _json_row_encoder(names, fields):
+    """A function from rows (dicts keyed by the field names ``names``, of the model fields
+    ``fields``) to the JSON array of objects that ``jsonb_populate_recordset`` reads: keys are
+    columns; JSON fields stay JSON (encoded as the field encodes them), datetimes and UUIDs become
+    their full text forms, the rest is as given."""
     encoder = {f.encoder for f in fields if isinstance(f, JSONField)} - {None}
     if encoder:  # one encoder for the whole document: the fields must agree on it
-        raise ValueError("rows.write_fenced: JSON fields with custom encoders are not supported")
+        raise ValueError("sql.write_fenced: JSON fields with custom encoders are not supported")
     columns = [f.column for f in fields]
     convert = []
     for i, f in enumerate(fields):
@@ -247,8 +265,7 @@ def _json_row_encoder(fields):
 
     def encode(rows) -> str:
         objects = []
-        for row in rows:
-            row = list(row)
+        for row in field_values(rows, names):
             for i, fn in convert:
                 if row[i] is not None:
                     row[i] = fn(row[i])
