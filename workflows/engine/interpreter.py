@@ -1,10 +1,10 @@
 """The interpreter: one walk of a workflow definition, used for run, continue and stream.
 
-Every resume replays the definition from the top. Work already done is read back from the
-state's memo (see ``state.py``), so a pause at any depth resumes every enclosing container where
-it was. Runtime keys extend the static path (``2/steps/0``) with the loop iteration (``@3``) and
-the container attempt (``~1``), e.g. ``2/steps@3/0``. Gates are keyed by runtime key, kind and
-attempt: replay finds the same requirement again and applies its decision.
+Every time a run advances, the walk replays the definition from the top. Work already done is
+read back from the state's memo (see ``state.py``), so a pause at any depth continues every
+enclosing container where it was. Memo entries and requirements are keyed by runtime keys: the
+static path extended with the loop iteration and the container attempt (see ``keys.py``).
+Replay finds the same requirement again and applies its decision.
 
 The walk is a generator of events; pauses, skips, retries and cancellation travel as exceptions.
 """
@@ -234,7 +234,7 @@ class Interpreter:
         # act on events only at the end.
         self._defer = defer_checkpoints
         # Streamed: every event is stored when it is made, before anyone can see it (the end
-        # event is stored by the execution's end, see Workflow._drive).
+        # event is stored by the execution's end, see Workflow._advance).
         self._stream = stream
         self._unstored = False
         # durability="pause": what plain operator code did (steps, predicates, selectors) is stored
@@ -298,7 +298,7 @@ class Interpreter:
                 path=reqs[0].path,
                 name=reqs[0].step_name,
                 data={"pause_kind": st.pause_kind, "requirements": [r.id for r in reqs]},
-                # A step whose output awaits review is not re-run on resume: keep what it wrote.
+                # A step whose output awaits review is not re-run when the run advances: keep what it wrote.
                 memo=self._session_memo() or None,
             )
         except RunCancelled as cancel:

@@ -7,7 +7,7 @@ after a retried error or a rejected review) and the loop iteration (``@3``), e.g
 for entries a new attempt must not find again. Requirement keys are
 ``<runtime key>:<kind>:<n>``: replay finds the same requirement again.
 
-These keys are stored (in events and checkpoints): a stored run resumes only if they do not
+These keys are stored (in events and checkpoints): a stored run advances only if they do not
 change.
 """
 
@@ -34,7 +34,7 @@ AGENT = "agent"  # #attempt: its agent's turns and tool results
 ACKNOWLEDGED = "ack"  # (requirement id) the decision's continued event was made
 
 # The entries that say work was done at a path: a changed definition that lost such a path cannot
-# resume the run (``Workflow.check_compatible``).
+# advance the run (``Workflow.check_compatible``).
 WORK = frozenset((DONE, EXECUTED, FAILED, AGENT, SELECTED, BRANCH, ATTEMPT, PRE_GATE, ROUTE_ASKED))
 
 _RUNTIME_MARKS = re.compile(r"[~@]\d+")
@@ -56,8 +56,7 @@ def iteration(key: str, i: int) -> str:
 
 
 def static_path(key: str) -> str:
-    """The static path of a runtime, memo-less key or requirement key: ``2/steps~1@3/0`` ->
-    ``2/steps/0``."""
+    """The static path of a runtime key or a requirement key: ``2/steps~1@3/0`` -> ``2/steps/0``."""
     return _RUNTIME_MARKS.sub("", key.split(":", 1)[0].split("#", 1)[0])
 
 

@@ -312,7 +312,7 @@ class Workflow:
             state.memo[keys.SESSION_STATE] = copy.deepcopy(dict(session_state))
         state.status, state.version = RunStatus.RUNNING.value, 1  # inserted already claimed: one write less
         store.insert(state)
-        events = self._drive(store, state.run_id, state, defer_checkpoints=not stream, stream=stream)
+        events = self._advance(store, state.run_id, state, defer_checkpoints=not stream, stream=stream)
         return events if stream else self._collect(events)
 
     def continue_run(
@@ -340,21 +340,18 @@ class Workflow:
                 for req in run_output.step_requirements
                 if req.local is not None and req.is_active
             ]
-        events = self._drive(
+        events = self._advance(
             store, run_id, decisions=decisions, applied_to=run_output, defer_checkpoints=not stream, stream=stream
         )
         return events if stream else self._collect(events)
 
-    def resume(self, run_id: str, *, store: RunStore | None = None) -> Iterator[Event]:
-        """Claim and advance a stored run until it pauses or ends. Yields events, each once it is
-        stored."""
-        return self._drive(store or self._store(), run_id, stream=True)
-
-    def advance(self, run_id: str, *, store: RunStore | None = None) -> RunState:
+    def advance(self, run_id: str, *, store: RunStore | None = None, stream: bool = False):
         """Claim and advance a stored run until it pauses or ends (what workers do); returns its
-        state. As :meth:`resume` without handing out events, so a checkpoint is stored when operator
-        code is about to run, or with the end of the execution."""
-        return _drain(self._drive(store or self._store(), run_id, defer_checkpoints=True))
+        state, or with ``stream=True`` an iterator of its events, each handed out once it is
+        stored. Without a stream a checkpoint is stored when operator code is about to run, or
+        with the end of the execution."""
+        events = self._advance(store or self._store(), run_id, defer_checkpoints=not stream, stream=stream)
+        return events if stream else _drain(events)
 
     def get_run_output(self, run_id: str) -> WorkflowRunOutput:
         return WorkflowRunOutput(self._store().load(run_id), self, self.clock)
@@ -400,7 +397,7 @@ class Workflow:
                 f"{', '.join(sorted(missing))} no longer exist. Restore the definition or cancel the run."
             )
 
-    def _drive(
+    def _advance(
         self,
         store: RunStore,
         run_id: str,
@@ -514,7 +511,7 @@ async def _in_a_thread(start: Callable[[], Iterator[Event]], store: RunStore):
 
 
 def _drain(events: Iterator[Event], on_event=None) -> RunState:
-    """Run ``_drive``'s generator to its end (handing each event to ``on_event``); its state."""
+    """Run ``_advance``'s generator to its end (handing each event to ``on_event``); its state."""
     while True:
         try:
             event = next(events)
