@@ -728,7 +728,7 @@ class Interpreter:
         extra = self._retry_extra(frame)
         if review.pre_gate:
             kind = "user_input" if review.requires_user_input else "confirmation"
-            payload = {"schema": [field.to_dict() for field in review.user_input_schema or ()]}
+            payload = {"schema": [f.to_dict() for f in review.user_input_schema or ()]}
             message = (
                 review.confirmation_message
                 if kind == "confirmation"
@@ -738,9 +738,7 @@ class Interpreter:
             if kind == "user_input":
                 values = (req.resolution or {}).get("values")
                 if values is None:  # timed out with on_timeout=approve: the defaults
-                    values = {
-                        field.name: field.default for field in review.user_input_schema if field.default is not None
-                    }
+                    values = {f.name: f.default for f in review.user_input_schema if f.default is not None}
                 extra["user_input"] = values
         yield from self._started(frame)
         exec_key = frame.memo_of_attempt(keys.EXECUTED)
@@ -1172,7 +1170,7 @@ class Interpreter:
         if kind == "executor_confirmation":
             payload["parameters"] = tool_.parameters
         if kind == "executor_user_input":
-            payload["schema"] = [field.to_dict() for field in tool_.user_input_fields]
+            payload["schema"] = [f.to_dict() for f in tool_.user_input_fields]
         req = yield from self._gate(
             frame,
             kind,
