@@ -1,9 +1,9 @@
 """A run's state: what a store persists and the interpreter reads and advances.
 
-The interpreter replays the definition from the top every time the run advances. Everything it must not
-redo (a step's output, a selector's choice, an agent's turn, a tool's result, an attempt count)
-is kept in ``memo`` under a key derived from the step's runtime key (``keys.py``), so replay is
-deterministic. Memo entries travel inside events (``Event.memo``): a store that keeps the events
+The interpreter replays the definition from the top every time the run advances. Everything
+it must not redo (a step's output, a selector's choice, an agent's turn, a tool's result, an
+attempt count) is kept in ``memo`` under a key derived from the step's runtime key (``keys.py``),
+so replay is deterministic. Memo entries travel inside events (``Event.memo``): a store that keeps the events
 can rebuild the memo after a crash from the last snapshot plus the events after it.
 """
 
