@@ -84,10 +84,10 @@ class Scope:
     iteration: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every node walked, and a frozen one is slower to make
 class Frame:
     """Where the walk is: a node, its static path and runtime key (see ``keys``), what it reads,
-    and which attempt of it runs."""
+    and which attempt of it runs. Never changed once made."""
 
     node: Any
     path: str
