@@ -798,7 +798,7 @@ class Interpreter:
         )
         yield from self._started(frame)
         path, key = frame.inner("steps")
-        own_key = keys.attempted(frame.key, frame.attempt)
+        own_key = keys.attempted(frame.key, frame.attempt)  # its iterations' end and review are keyed from it
         all_outs: list[StepOutput] = []
         loop_input, previous, extra = scope.input, scope.previous, dict(scope.extra)
         last = None
