@@ -32,6 +32,7 @@ def _fill(total: int, *, newest_seconds_ago: int, spread_seconds: int, pending: 
     and ``newest_seconds_ago + spread_seconds`` ago, plus ``pending`` pending ones."""
     from django.utils import timezone
 
+    from workflows.engine import keys
     from workflows.models import Requirement, WorkflowRun
 
     now = timezone.now()
@@ -60,7 +61,7 @@ def _fill(total: int, *, newest_seconds_ago: int, spread_seconds: int, pending: 
                 Requirement(
                     id=uuid.uuid4(),
                     run=runs[n // per_run],
-                    key=f"{k}:confirmation:0",
+                    key=keys.requirement(str(k), "confirmation", 0),
                     path=str(k),
                     step_name=STEPS[k % len(STEPS)],
                     kind="confirmation",

@@ -23,6 +23,7 @@ sys.path.insert(0, str(HERE.parent))
 def _fill(total: int, *, workflow: str) -> None:
     from django.utils import timezone
 
+    from workflows.engine import keys
     from workflows.models import NO_DATE, Requirement, WorkflowRun
 
     per_run = 100
@@ -57,7 +58,7 @@ def _fill(total: int, *, workflow: str) -> None:
                         approvals_required=2 if i % 7 == 0 else 1,
                         id=uuid.uuid4(),
                         run=run,
-                        key=f"{k}:confirmation:0",
+                        key=keys.requirement(str(k), "confirmation", 0),
                         path=str(k),
                         step_name=f"step_{k}",
                         kind="confirmation",

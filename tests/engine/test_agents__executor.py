@@ -16,6 +16,7 @@ from workflows.engine import (
     ToolResult,
     UserInputField,
     ValidationError,
+    keys,
     tool,
 )
 
@@ -368,7 +369,7 @@ def test_tool_result_is_stored_before_the_consumer_sees_it(tools, memory_store):
         if tools.log:  # the first event handed out since the tool ran
             break
     # The worker "dies" while handling the event: the tool's result is already stored.
-    record = memory_store.load(out.run_id).memo["agent:0#0"]
+    record = memory_store.load(out.run_id).memo[keys.memo_of_attempt(keys.AGENT, "0", 0)]
     assert list(record["results"].values()) == [{"status": "ok", "result": "deleted x"}]
     assert tools.log == [("delete", "x")]
 

@@ -12,11 +12,17 @@ from workflows.engine import (
     RunStatus,
     Step,
     get_default_store,
+    keys,
     set_default_store,
 )
 from workflows.engine.state import RunState
 
 from .helpers import T0, make, only
+
+
+def done(i: int) -> str:
+    """The memo key of the output of the ``i``-th top-level step."""
+    return keys.memo(keys.DONE, keys.child("", i))
 
 
 def gated(calls, name):
@@ -89,8 +95,8 @@ def test_memo_is_rebuilt_from_events_after_a_crash(calls, memory_store):
     # The worker "dies" here: the snapshot was never written since the start, only events were.
     state = memory_store.load(event.run_id)
     assert state.status == "RUNNING"
-    assert {"done:0", "done:1"} <= set(state.memo)
-    assert state.memo["done:1"]["content"] == "b(a(None))"
+    assert {done(0), done(1)} <= set(state.memo)
+    assert state.memo[done(1)]["content"] == "b(a(None))"
     assert state.seq == event.seq
 
 
@@ -126,7 +132,7 @@ def test_events_and_step_runs_are_kept(calls, memory_store):
         "StepPaused",
         "WorkflowPaused",
     ]
-    assert rows[2]["memo"]["done:0"]["content"] == "a(None)"
+    assert rows[2]["memo"][done(0)]["content"] == "a(None)"
     runs = memory_store.step_runs[out.run_id]
     assert [(r["path"], r["name"], r["kind"], r["status"]) for r in runs] == [("0", "a", "Step", "COMPLETED")]
     assert runs[0]["output"]["content"] == "a(None)"
@@ -164,7 +170,7 @@ class CountingStore(MemoryStore):
         self.checkpoints: list[list[str]] = []
 
     def stored_done(self, run_id) -> list[str]:
-        return sorted(k for row in self.events[run_id] for k in (row["memo"] or {}) if k.startswith("done:"))
+        return sorted(k for row in self.events[run_id] for k in (row["memo"] or {}) if k.partition(":")[0] == keys.DONE)
 
     def checkpoint(self, state):
         super().checkpoint(state)
@@ -182,14 +188,14 @@ def test_without_a_stream_a_checkpoint_is_stored_before_the_next_operator_code(c
 
     wf = make([calls.fn("a"), Step(name="b", executor=b), gated(calls, "c")], store=store)
     out = wf.run()
-    assert seen == [["done:0"]]
+    assert seen == [[done(0)]]
     # a's before b runs, b's before c's confirmation is asked: one write each.
-    assert store.checkpoints == [["done:0"], ["done:0", "done:1"]]
+    assert store.checkpoints == [[done(0)], [done(0), done(1)]]
     only(out.active_requirements).confirm()
     store.checkpoints.clear()
     assert wf.continue_run(out).status == RunStatus.COMPLETED
     assert store.checkpoints == []  # c's result is written with the end of the run, in one write
-    assert store.stored_done(out.run_id) == ["done:0", "done:1", "done:2"]
+    assert store.stored_done(out.run_id) == [done(0), done(1), done(2)]
 
 
 def test_a_stream_sees_each_event_after_it_is_stored(calls):
@@ -207,4 +213,4 @@ def test_a_stream_sees_each_event_after_it_is_stored(calls):
         "StepCompleted",
         "WorkflowCompleted",
     ]
-    assert store.checkpoints[-1] == ["done:0", "done:1"]
+    assert store.checkpoints[-1] == [done(0), done(1)]

@@ -172,7 +172,7 @@ def test_resume_with_a_changed_definition_leaves_the_run_paused(calls, memory_st
     memory_store.resolve(req.id, resolution={"action": "confirm"}, version=req.version, actor=None, now=req.created_at)
     changed = Workflow("w", [Step(name="other", executor=calls.fn("x"))], store=memory_store)
     with pytest.raises(DefinitionChangedError):
-        list(changed.resume(out.run_id))
+        list(changed.advance(out.run_id, stream=True))
     assert changed.get_run_output(out.run_id).status == RunStatus.PAUSED
 
 

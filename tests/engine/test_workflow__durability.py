@@ -15,6 +15,7 @@ from workflows.engine import (
     Step,
     ToolCall,
     Workflow,
+    keys,
     tool,
 )
 
@@ -102,7 +103,7 @@ def test_pause_stores_before_a_tool_runs_and_its_result_before_anything_after_it
 
     def after(step_input):
         memo = store.load(store.run_id).memo  # what a recovery would read
-        seen["after"] = next(v["results"] for k, v in memo.items() if k.startswith("agent:"))
+        seen["after"] = next(v["results"] for k, v in memo.items() if k.partition(":")[0] == keys.AGENT)
         return "after"
 
     agent = ScriptedAgent("bot", tools=[charge], script=[ToolCall("charge", {"amount": 5}, id="c1"), "charged"])

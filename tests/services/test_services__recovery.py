@@ -161,7 +161,7 @@ def test_a_worker_that_died_mid_run_is_recovered_from_its_last_checkpoint(broker
     run = start("test_svc_chain", probe)
     workflow = registry.get("test_svc_chain")
     with pytest.raises(Crash):  # s01..s03 checkpointed; it dies at the checkpoint of s04
-        for _ in workflow._drive(CrashingStore(crash_at=4), str(run.id)):
+        for _ in workflow._advance(CrashingStore(crash_at=4), str(run.id)):
             pass
     run.refresh_from_db()
     assert run.status == "RUNNING" and probe.steps() == ["s01", "s02", "s03", "s04"]
@@ -286,7 +286,7 @@ def test_a_cancel_that_lands_just_before_the_run_pauses_cancels_the_pause(broker
             super().finish(state)
 
     run = start("test_svc_gated", probe)
-    for _ in registry.get("test_svc_gated")._drive(CancelledMeanwhile(), str(run.id)):
+    for _ in registry.get("test_svc_gated")._advance(CancelledMeanwhile(), str(run.id)):
         pass
     run.refresh_from_db()
     assert run.status == "CANCELLED" and run.content == "Run cancelled by olga"
@@ -324,7 +324,7 @@ def test_cancel_a_run_whose_worker_died(broker, probe, reviewer):
     # Cancelled while its worker (dead, lease still running) held it: the sweeper finishes it.
     run = start("test_svc_chain", probe)
     with pytest.raises(Crash):
-        for _ in registry.get("test_svc_chain")._drive(CrashingStore(crash_at=2), str(run.id)):
+        for _ in registry.get("test_svc_chain")._advance(CrashingStore(crash_at=2), str(run.id)):
             pass
     run = services.run_cancel(run_id=run.id, user=reviewer)
     assert run.status == "RUNNING" and run.cancel_requested_by == "rita"
@@ -336,7 +336,7 @@ def test_cancel_a_run_whose_worker_died(broker, probe, reviewer):
     # Once its lease ran out, a cancel is immediate.
     other = start("test_svc_chain", probe)
     with pytest.raises(Crash):
-        for _ in registry.get("test_svc_chain")._drive(CrashingStore(crash_at=2), str(other.id)):
+        for _ in registry.get("test_svc_chain")._advance(CrashingStore(crash_at=2), str(other.id)):
             pass
     WorkflowRun.objects.filter(id=other.id).update(lease_until=later(-1))
     assert services.run_cancel(run_id=other.id, user=reviewer).status == "CANCELLED"

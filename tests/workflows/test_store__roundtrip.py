@@ -6,7 +6,7 @@ import copy
 import pytest
 
 from workflows import flows, registry
-from workflows.engine import ConflictError, RunStateError, Step, Workflow
+from workflows.engine import ConflictError, RunStateError, Step, Workflow, keys
 from workflows.engine.state import RunState
 from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
 from workflows.store import DjangoStore
@@ -93,7 +93,7 @@ def test_recovery_folds_events_written_after_the_snapshot():
     WorkflowRun.objects.filter(id=run.id).update(state=old_snapshot, status="RUNNING", lease_until=None)
     state = DjangoStore().claim(str(run.id), now=run.created_at, recover=True)
     assert isinstance(state, RunState)
-    assert state.memo.get("done:0/if/0/steps/0")  # create_account's output, from the events
+    assert state.memo.get(keys.memo(keys.DONE, "0/if/0/steps/0"))  # create_account's output, from the events
     assert state.seq == RunEvent.objects.filter(run=run).count()
 
 

@@ -1,10 +1,10 @@
 """The interpreter: one walk of a workflow definition, used for run, continue and stream.
 
-Every resume replays the definition from the top. Work already done is read back from the
-state's memo (see ``state.py``), so a pause at any depth resumes every enclosing container where
-it was. Runtime keys extend the static path (``2/steps/0``) with the loop iteration (``@3``) and
-the container attempt (``~1``), e.g. ``2/steps@3/0``. Gates are keyed by runtime key, kind and
-attempt: replay finds the same requirement again and applies its decision.
+Every time a run advances, the walk replays the definition from the top. Work already done is
+read back from the state's memo (see ``state.py``), so a pause at any depth continues every
+enclosing container where it was. Memo entries and requirements are keyed by runtime keys: the
+static path extended with the loop iteration and the container attempt (see ``keys.py``).
+Replay finds the same requirement again and applies its decision.
 
 The walk is a generator of events; pauses, skips, retries and cancellation travel as exceptions.
 """
@@ -17,7 +17,6 @@ import dataclasses
 import functools
 import inspect
 import queue
-import re
 import threading
 import types
 from collections.abc import Callable, Generator
@@ -27,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import events as ev
+from . import keys
 from .agents import ToolCall, ToolResult, as_tool
 from .errors import RunCancelled
 from .events import Event
@@ -42,12 +42,6 @@ MAX_AGENT_TURNS = 50
 # workflow's store says otherwise.
 PARALLEL_MAX_WORKERS = 8
 _NO_REVIEW = HumanReview()
-_RUNTIME_MARKS = re.compile(r"[~@]\d+")
-
-
-def static_path(key: str) -> str:
-    """``2/steps~1@3/0`` -> ``2/steps/0``."""
-    return _RUNTIME_MARKS.sub("", key.split(":", 1)[0].split("#", 1)[0])
 
 
 # -- control flow -------------------------------------------------------------------------------
@@ -85,6 +79,28 @@ class Scope:
     previous: Any
     extra: dict
     iteration: int | None = None
+
+
+@dataclass(slots=True)  # not frozen: made for every node walked, and a frozen one is slower to make
+class Frame:
+    """Where the walk is: a node, its static path and runtime key (see ``keys``), what it reads,
+    and which attempt of it runs. Never changed once made."""
+
+    node: Any
+    path: str
+    key: str
+    scope: Scope
+    attempt: int = 0
+
+    def memo(self, prefix: str) -> str:
+        return keys.memo(prefix, self.key)
+
+    def memo_of_attempt(self, prefix: str) -> str:
+        return keys.memo_of_attempt(prefix, self.key, self.attempt)
+
+    def inner(self, segment: str) -> tuple[str, str]:
+        """The path and key of the node's sequence ``segment`` (``steps``, ``if``...) in this attempt."""
+        return keys.child(self.path, segment), keys.attempted(keys.child(self.key, segment), self.attempt)
 
 
 class _Channel:
@@ -215,7 +231,7 @@ class Interpreter:
         # act on events only at the end.
         self._defer = defer_checkpoints
         # Streamed: every event is stored when it is made, before anyone can see it (the end
-        # event is stored by the execution's end, see Workflow._drive).
+        # event is stored by the execution's end, see Workflow._advance).
         self._stream = stream
         self._unstored = False
         # durability="pause": what plain operator code did (steps, predicates, selectors) is stored
@@ -233,7 +249,7 @@ class Interpreter:
         self._event_loop = _EventLoop()
         self.outputs: dict[str, StepOutput] = {}
         self._outputs_view = types.MappingProxyType(self.outputs)
-        self.session = copy.deepcopy(state.memo.get("session_state") or {})
+        self.session = copy.deepcopy(state.memo.get(keys.SESSION_STATE) or {})
 
     # -- entry point ----------------------------------------------------------------------------
     def execute(self) -> Generator[Event, None, None]:
@@ -255,8 +271,8 @@ class Interpreter:
         st.pause_kind = st.paused_step_name = st.paused_step_path = None
         scope = Scope(input=st.input, previous=None, extra={})
         try:
-            if not st.memo.get("started"):
-                yield self._emit(ev.WORKFLOW_STARTED, data={"input": jsonable(st.input)}, memo={"started": True})
+            if not st.memo.get(keys.STARTED):
+                yield self._emit(ev.WORKFLOW_STARTED, data={"input": jsonable(st.input)}, memo={keys.STARTED: True})
             for req in st.unapplied_requirements():
                 yield from self._acknowledge(req)
             outs = yield from self._sequence(self.wf.steps, "", "", scope)
@@ -279,7 +295,7 @@ class Interpreter:
                 path=reqs[0].path,
                 name=reqs[0].step_name,
                 data={"pause_kind": st.pause_kind, "requirements": [r.id for r in reqs]},
-                # A step whose output awaits review is not re-run on resume: keep what it wrote.
+                # A step whose output awaits review is not re-run when the run advances: keep what it wrote.
                 memo=self._session_memo() or None,
             )
         except RunCancelled as cancel:
@@ -323,7 +339,7 @@ class Interpreter:
                 "action": effective_action(req),
                 "resolved_by": req.resolved_by,
             },
-            memo={f"ack:{req.id}": True},
+            memo={keys.acknowledged(req.id): True},
         )
 
     # -- checkpoints and operator code -----------------------------------------------------------
@@ -400,10 +416,8 @@ class Interpreter:
         outs: list[StepOutput] = []
         previous = scope.previous
         for i, node in enumerate(nodes):
-            child_path = f"{path}/{i}" if path else str(i)
-            child_key = f"{key}/{i}" if key else str(i)
             sub = Scope(scope.input, previous, scope.extra, scope.iteration)
-            out = yield from self._node(node, child_path, child_key, sub)
+            out = yield from self._node(node, keys.child(path, i), keys.child(key, i), sub)
             if out is not None:
                 outs.append(out)
                 previous = out.content
@@ -413,7 +427,7 @@ class Interpreter:
 
     def _node(self, node, path: str, key: str, scope: Scope):
         memo = self.state.memo
-        done = memo.get("done:" + key)
+        done = memo.get(keys.memo(keys.DONE, key))
         if done is not None:
             if done.get("skipped"):
                 return None
@@ -423,28 +437,28 @@ class Interpreter:
         handler = getattr(self, "_" + node.kind.lower())
         review = node.human_review or _NO_REVIEW
         while True:
-            attempt = memo.get("attempt:" + key, 0)
-            failed = memo.get(f"failed:{key}#{attempt}")
+            frame = Frame(node, path, key, scope, memo.get(keys.memo(keys.ATTEMPT, key), 0))
+            failed = memo.get(frame.memo_of_attempt(keys.FAILED))
             if failed is None:
                 try:
-                    out = yield from handler(node, path, key, scope, attempt)
+                    out = yield from handler(frame)
                     break
                 except _Retry:
                     continue
                 except _Skip as skip:
-                    yield from self._finish(node, path, key, scope, attempt, None, skip.reason)
+                    yield from self._finish(frame, None, skip.reason)
                     return None
                 except StepFailure as failure:
                     if failure.final:
                         raise
                     failed = {"error": failure.error, "error_type": failure.error_type}
-                    self._step_run(node, path, key, scope, attempt, "FAILED", error=failure.error)
+                    self._step_run(frame, "FAILED", error=failure.error)
                     event = self._emit(
                         ev.STEP_ERROR,
                         path=path,
                         name=node.name,
-                        data={**failed, "attempt": attempt},
-                        memo={f"failed:{key}#{attempt}": failed},
+                        data={**failed, "attempt": frame.attempt},
+                        memo={frame.memo_of_attempt(keys.FAILED): failed},
                     )
                     self._checkpoint()  # stored before the consumer sees it (it may die while handling it)
                     yield event
@@ -461,74 +475,65 @@ class Interpreter:
                 )
                 break
             req = yield from self._gate(
-                node,
-                path,
-                key,
-                scope,
+                frame,
                 "error",
-                attempt,
+                frame.attempt,
                 message=f"Step '{node.name}' failed: {failed['error']}",
-                payload={**failed, "retry_count": attempt, "max_retries": review.max_retries},
+                payload={**failed, "retry_count": frame.attempt, "max_retries": review.max_retries},
             )
             action = effective_action(req)
             if action == "retry":
-                if attempt + 1 > review.max_retries:
+                if frame.attempt + 1 > review.max_retries:
                     raise StepFailure(
                         node.name,
                         f"Max retries ({review.max_retries}) reached for step '{node.name}': {failed['error']}",
                         failed["error_type"],
                         final=True,
                     )
-                yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={"attempt:" + key: attempt + 1})
+                yield self._emit(
+                    ev.CHECKPOINT, path=path, name=node.name, memo={keys.memo(keys.ATTEMPT, key): frame.attempt + 1}
+                )
                 continue
             if action == "timeout_cancel":
                 raise RunCancelled(f"Workflow cancelled: Step '{node.name}' timed out")
-            yield from self._finish(
-                node,
-                path,
-                key,
-                scope,
-                attempt,
-                None,
-                "timed out" if action == "timeout_skip" else "skipped after error",
-            )
+            yield from self._finish(frame, None, "timed out" if action == "timeout_skip" else "skipped after error")
             return None
-        yield from self._finish(node, path, key, scope, attempt, out, None)
+        yield from self._finish(frame, out, None)
         return out
 
-    def _finish(self, node, path, key, scope, attempt, out: StepOutput | None, skip_reason: str | None):
+    def _finish(self, frame: Frame, out: StepOutput | None, skip_reason: str | None):
         memo = {}
         if out is None:
-            memo["done:" + key] = {"skipped": True, "reason": skip_reason}
+            memo[frame.memo(keys.DONE)] = {"skipped": True, "reason": skip_reason}
             status, name = "SKIPPED", ev.STEP_SKIPPED
             data = {"reason": skip_reason}
         else:
-            out.step_name = out.step_name or node.name
-            memo["done:" + key] = out.to_dict()
+            out.step_name = out.step_name or frame.node.name
+            memo[frame.memo(keys.DONE)] = out.to_dict()
             status, name = "COMPLETED", ev.STEP_COMPLETED
             data = {"content": out.content, "success": out.success}
             self.outputs[out.step_name] = out
         memo.update(self._session_memo())
-        self._step_run(node, path, key, scope, attempt, status, output=out, error=out.error if out else None)
-        event = self._emit(name, path=path, name=node.name, data=data, memo=memo)
+        self._step_run(frame, status, output=out, error=out.error if out else None)
+        event = self._emit(name, path=frame.path, name=frame.node.name, data=data, memo=memo)
         self._checkpoint()  # stored before the consumer sees it: a crash there must not re-run the step
         yield event
 
     def _session_memo(self) -> dict:
         """The session state to checkpoint, when steps changed it since the last checkpoint."""
-        if self.session != (self.state.memo.get("session_state") or {}):
-            return {"session_state": copy.deepcopy(self.session)}
+        if self.session != (self.state.memo.get(keys.SESSION_STATE) or {}):
+            return {keys.SESSION_STATE: copy.deepcopy(self.session)}
         return {}
 
-    def _step_run(self, node, path, key, scope, attempt, status, *, output=None, error=None):
-        started = self.state.memo.get(f"t:{key}#{attempt}")
+    def _step_run(self, frame: Frame, status, *, output=None, error=None):
+        started = self.state.memo.get(frame.memo_of_attempt(keys.STARTED_AT))
         row = {
-            "key": key,
-            "path": path,
-            "name": node.name,
-            "kind": node.kind,
-            "iteration": scope.iteration,
-            "attempt": attempt,
+            "key": frame.key,
+            "path": frame.path,
+            "name": frame.node.name,
+            "kind": frame.node.kind,
+            "iteration": frame.scope.iteration,
+            "attempt": frame.attempt,
             "status": status,
             "output": output.to_dict() if output is not None else None,
             "error": error,
@@ -538,34 +543,37 @@ class Interpreter:
         with self._lock:
             self.state.new_step_runs.append(row)
 
-    def _started(self, node, path, key, attempt):
-        mark = f"t:{key}#{attempt}"
+    def _started(self, frame: Frame):
+        mark = frame.memo_of_attempt(keys.STARTED_AT)
         if mark not in self.state.memo:
             yield self._emit(
                 ev.STEP_STARTED,
-                path=path,
-                name=node.name,
-                data={"attempt": attempt},
+                path=frame.path,
+                name=frame.node.name,
+                data={"attempt": frame.attempt},
                 memo={mark: self.clock().isoformat()},
             )
 
-    def _input(self, node, scope: Scope, extra: dict) -> StepInput:
+    def _input(self, frame: Frame, extra: dict) -> StepInput:
         data = dict(self.state.additional_data)
         data.update(extra)
         return StepInput(
-            input=scope.input,
-            previous_step_content=scope.previous,
+            input=frame.scope.input,
+            previous_step_content=frame.scope.previous,
             previous_step_outputs=self._outputs_view,
             additional_data=data,
             session_state=self.session,
-            step_name=node.name,
-            iteration=scope.iteration,
+            step_name=frame.node.name,
+            iteration=frame.scope.iteration,
         )
 
     # -- gates ----------------------------------------------------------------------------------
-    def _gate(self, node, path, key, scope, kind, n, *, message, payload, memo=None, batch=None, gate_key=None):
-        gkey = f"{gate_key or key}:{kind}:{n}"
-        req = self.state.requirement_for(gkey)
+    def _gate(self, frame: Frame, kind, n, *, message, payload, memo=None, batch=None, gate_key=None):
+        """The ``n``-th requirement of ``kind`` at ``frame`` (or at ``gate_key``): asked the first time
+        (the run pauses), its decision on replay."""
+        node = frame.node
+        rkey = keys.requirement(gate_key or frame.key, kind, n)
+        req = self.state.requirement_for(rkey)
         if req is None:
             self._before_operator_code()  # what led here is stored before a person is asked
             review = node.human_review or _NO_REVIEW
@@ -573,13 +581,13 @@ class Interpreter:
             with self._lock:
                 req = Requirement(
                     run_id=self.state.run_id,
-                    key=gkey,
-                    path=path,
+                    key=rkey,
+                    path=frame.path,
                     step_name=node.name,
                     kind=kind,
                     message=message,
                     payload=jsonable(payload),
-                    iteration=scope.iteration,
+                    iteration=frame.scope.iteration,
                     attempt=n,
                     timeout_at=now + timedelta(seconds=review.timeout) if review.timeout else None,
                     on_timeout=review.on_timeout.value if review.timeout else None,
@@ -595,7 +603,7 @@ class Interpreter:
                 self.state.add_requirement(req)
                 event = self._record(
                     ev.PAUSE_EVENT_FOR_KIND[kind],
-                    path=path,
+                    path=frame.path,
                     name=node.name,
                     memo=memo,
                     data={"requirement_id": req.id, "kind": kind, "message": message},
@@ -612,12 +620,13 @@ class Interpreter:
             raise RunCancelled(f"Workflow cancelled: requirement for step '{node.name}' was cancelled")
         return req
 
-    def _pre_gate(self, node, path, key, scope, kind, *, message, payload, default_reject):
+    def _pre_gate(self, frame: Frame, kind, *, message, payload, default_reject):
         """Confirmation or input before a node runs. Returns the requirement when the node runs."""
-        review = node.human_review
-        n = self.state.memo.get("pre:" + key, 0)
+        node, review = frame.node, frame.node.human_review
+        asked_key = frame.memo(keys.PRE_GATE)
+        n = self.state.memo.get(asked_key, 0)
         while True:
-            req = yield from self._gate(node, path, key, scope, kind, n, message=message, payload=payload)
+            req = yield from self._gate(frame, kind, n, message=message, payload=payload)
             action = effective_action(req)
             if action in ("confirm", "submit", "select"):
                 return req
@@ -630,39 +639,73 @@ class Interpreter:
                 if n + 1 > review.max_retries:
                     raise RunCancelled(f"Max retries ({review.max_retries}) reached for step '{node.name}'")
                 n += 1
-                yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={"pre:" + key: n})
+                yield self._emit(ev.CHECKPOINT, path=frame.path, name=node.name, memo={asked_key: n})
                 continue
             if on_reject == OnReject.else_branch:
                 return req
             self._reject(node, on_reject)
+
+    def _confirm_container(self, frame: Frame, message: str, payload: dict, default_reject=OnReject.skip):
+        """A container's confirmation before it runs, when its review asks for one (``message``
+        unless the review has its own). Returns the requirement when the container runs, None
+        when nothing was asked."""
+        review = frame.node.human_review
+        if review is None or not review.requires_confirmation:
+            return None
+        return (
+            yield from self._pre_gate(
+                frame,
+                "confirmation",
+                message=review.confirmation_message or message,
+                payload=payload,
+                default_reject=default_reject,
+            )
+        )
 
     def _reject(self, node, on_reject):
         if on_reject == OnReject.cancel:
             raise RunCancelled(f"Workflow cancelled: Step '{node.name}' was rejected")
         raise _Skip("rejected")
 
-    def _review_rejected(self, node, path, key, attempt, req, default=OnReject.skip):
-        """After an output review was rejected: skip, cancel or retry (re-run with feedback)."""
-        review = node.human_review
+    def _output_review(self, frame: Frame, out: StepOutput, *, message, payload, memo=None):
+        """Ask a person to review ``out``. Returns it as approved (or edited); a rejection skips,
+        cancels or (on_reject=retry) runs the node again with the feedback."""
+        node, review = frame.node, frame.node.human_review
+        req = yield from self._gate(frame, "output_review", frame.attempt, message=message, payload=payload, memo=memo)
         action = effective_action(req)
+        if action == "confirm":
+            return out
+        if action == "edit":
+            return dataclasses.replace(
+                out, content=jsonable(req.resolution["output"]), metadata={**(out.metadata or {}), "edited": True}
+            )
         if action == "timeout_skip":
             raise _Skip("timed out")
         if action == "timeout_cancel":
             raise RunCancelled(f"Workflow cancelled: Step '{node.name}' timed out")
-        on_reject = review.on_reject or default
+        on_reject = review.on_reject or OnReject.skip
         if on_reject != OnReject.retry:
             self._reject(node, on_reject)
-        if attempt + 1 > review.max_retries:
+        if frame.attempt + 1 > review.max_retries:
             raise RunCancelled(f"Max retries ({review.max_retries}) reached for step '{node.name}'")
-        return {"attempt:" + key: attempt + 1}
+        self._step_run(frame, "REJECTED", output=out)
+        yield self._emit(
+            ev.CHECKPOINT, path=frame.path, name=node.name, memo={frame.memo(keys.ATTEMPT): frame.attempt + 1}
+        )
+        raise _Retry()
 
-    def _retry_extra(self, key, attempt, scope: Scope) -> dict:
-        extra = dict(scope.extra)
-        if attempt:
-            prev = self.state.requirement_for(f"{key}:output_review:{attempt - 1}")
-            if prev is not None:
-                extra["rejection_feedback"] = prev.feedback
-                extra["previous_output"] = prev.payload.get("output")
+    def _rejected_review(self, frame: Frame) -> Requirement | None:
+        """The output review the previous attempt's output was rejected in, if any."""
+        if not frame.attempt:
+            return None
+        return self.state.requirement_for(keys.requirement(frame.key, "output_review", frame.attempt - 1))
+
+    def _retry_extra(self, frame: Frame) -> dict:
+        extra = dict(frame.scope.extra)
+        prev = self._rejected_review(frame)
+        if prev is not None:
+            extra["rejection_feedback"] = prev.feedback
+            extra["previous_output"] = prev.payload.get("output")
         return extra
 
     def _wants_review(self, review: HumanReview, out: StepOutput) -> bool:
@@ -676,9 +719,10 @@ class Interpreter:
         return bool(flag)
 
     # -- primitives -----------------------------------------------------------------------------
-    def _step(self, node, path, key, scope, attempt):
+    def _step(self, frame: Frame):
+        node = frame.node
         review = node.human_review or _NO_REVIEW
-        extra = self._retry_extra(key, attempt, scope)
+        extra = self._retry_extra(frame)
         if review.pre_gate:
             kind = "user_input" if review.requires_user_input else "confirmation"
             payload = {"schema": [f.to_dict() for f in review.user_input_schema or ()]}
@@ -687,49 +731,34 @@ class Interpreter:
                 if kind == "confirmation"
                 else (review.user_input_message or review.confirmation_message)
             )
-            req = yield from self._pre_gate(
-                node, path, key, scope, kind, message=message, payload=payload, default_reject=OnReject.skip
-            )
+            req = yield from self._pre_gate(frame, kind, message=message, payload=payload, default_reject=OnReject.skip)
             if kind == "user_input":
                 values = (req.resolution or {}).get("values")
                 if values is None:  # timed out with on_timeout=approve: the defaults
                     values = {f.name: f.default for f in review.user_input_schema if f.default is not None}
                 extra["user_input"] = values
-        yield from self._started(node, path, key, attempt)
-        exec_key = f"exec:{key}#{attempt}"
+        yield from self._started(frame)
+        exec_key = frame.memo_of_attempt(keys.EXECUTED)
         stored = self.state.memo.get(exec_key)
         if stored is not None:
             out = StepOutput.from_dict(stored)
         else:
-            step_input = self._input(node, scope, extra)
+            step_input = self._input(frame, extra)
             if node.agent is not None:
-                out = yield from self._agent(node, path, key, scope, attempt, step_input)
+                out = yield from self._agent(frame, step_input)
             else:
                 out = self._call_step(node, step_input)
             if not (review.requires_output_review and self._wants_review(review, out)):
                 return out
-        req = yield from self._gate(
-            node,
-            path,
-            key,
-            scope,
-            "output_review",
-            attempt,
-            message=review.output_review_message or f"Review output of step '{node.name}'?",
-            payload={"output": out.content, "input": jsonable(scope.input), "attempt": attempt},
-            memo={exec_key: out.to_dict()},
-        )
-        action = effective_action(req)
-        if action == "confirm":
-            return out
-        if action == "edit":
-            return dataclasses.replace(
-                out, content=jsonable(req.resolution["output"]), metadata={**(out.metadata or {}), "edited": True}
+        return (
+            yield from self._output_review(
+                frame,
+                out,
+                message=review.output_review_message or f"Review output of step '{node.name}'?",
+                payload={"output": out.content, "input": jsonable(frame.scope.input), "attempt": frame.attempt},
+                memo={exec_key: out.to_dict()},
             )
-        memo = self._review_rejected(node, path, key, attempt, req)
-        self._step_run(node, path, key, scope, attempt, "REJECTED", output=out)
-        yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo=memo)
-        raise _Retry()
+        )
 
     def _call_step(self, node, step_input: StepInput) -> StepOutput:
         error = None
@@ -747,40 +776,26 @@ class Interpreter:
                 error = exc
         raise StepFailure(node.name, _error_text(error), type(error).__name__)
 
-    def _steps(self, node, path, key, scope, attempt):
-        review = node.human_review or _NO_REVIEW
-        if review.requires_confirmation:
-            yield from self._pre_gate(
-                node,
-                path,
-                key,
-                scope,
-                "confirmation",
-                message=review.confirmation_message or f"Execute steps pipeline '{node.name}'?",
-                payload={"steps": [s.name for s in node.steps]},
-                default_reject=OnReject.skip,
-            )
-        yield from self._started(node, path, key, attempt)
-        suffix = f"~{attempt}" if attempt else ""
-        outs = yield from self._sequence(node.steps, f"{path}/steps", f"{key}/steps{suffix}", scope)
+    def _steps(self, frame: Frame):
+        node = frame.node
+        yield from self._confirm_container(
+            frame, f"Execute steps pipeline '{node.name}'?", {"steps": [s.name for s in node.steps]}
+        )
+        yield from self._started(frame)
+        path, key = frame.inner("steps")
+        outs = yield from self._sequence(node.steps, path, key, frame.scope)
         return StepOutput(step_name=node.name, content=outs[-1].content if outs else None, steps=outs)
 
-    def _loop(self, node, path, key, scope, attempt):
+    def _loop(self, frame: Frame):
+        node, scope = frame.node, frame.scope
         review = node.human_review or _NO_REVIEW
         memo = self.state.memo
-        if review.requires_confirmation:
-            yield from self._pre_gate(
-                node,
-                path,
-                key,
-                scope,
-                "confirmation",
-                message=review.confirmation_message or f"Execute loop '{node.name}'?",
-                payload={"max_iterations": node.max_iterations},
-                default_reject=OnReject.skip,
-            )
-        yield from self._started(node, path, key, attempt)
-        suffix = f"~{attempt}" if attempt else ""
+        yield from self._confirm_container(
+            frame, f"Execute loop '{node.name}'?", {"max_iterations": node.max_iterations}
+        )
+        yield from self._started(frame)
+        path, key = frame.inner("steps")
+        own_key = keys.attempted(frame.key, frame.attempt)  # its iterations' end and review are keyed from it
         all_outs: list[StepOutput] = []
         loop_input, previous, extra = scope.input, scope.previous, dict(scope.extra)
         last = None
@@ -788,7 +803,7 @@ class Interpreter:
         for i in range(node.max_iterations):
             iterations = i + 1
             sub = Scope(loop_input, previous, extra, i)
-            outs = yield from self._sequence(node.steps, f"{path}/steps", f"{key}/steps{suffix}@{i}", sub)
+            outs = yield from self._sequence(node.steps, path, keys.iteration(key, i), sub)
             all_outs.extend(outs)
             if outs:
                 last = outs[-1]
@@ -796,25 +811,22 @@ class Interpreter:
             if i + 1 >= node.max_iterations:
                 break
             if node.end_condition is not None:
-                end_key = f"end:{key}{suffix}@{i}"
+                end_key = keys.memo(keys.ENDED, keys.iteration(own_key, i))
                 if end_key not in memo:
                     self._before_operator_code()
                     try:
                         ended = bool(self._call(node.end_condition, outs))
                     except Exception as exc:
                         raise StepFailure(node.name, _error_text(exc), type(exc).__name__) from exc
-                    yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={end_key: ended})
+                    yield self._emit(ev.CHECKPOINT, path=frame.path, name=node.name, memo={end_key: ended})
                 if memo[end_key]:
                     break
             if review.requires_iteration_review:
                 req = yield from self._gate(
-                    node,
-                    path,
-                    key,
-                    sub,
+                    dataclasses.replace(frame, scope=sub),
                     "iteration_review",
                     0,
-                    gate_key=f"{key}{suffix}@{i}",
+                    gate_key=keys.iteration(own_key, i),
                     message=review.iteration_review_message
                     or (
                         f"Loop '{node.name}' finished iteration {i + 1} of {node.max_iterations}. "
@@ -850,74 +862,61 @@ class Interpreter:
             metadata={"iterations": iterations},
         )
 
-    def _condition(self, node, path, key, scope, attempt):
-        review = node.human_review or _NO_REVIEW
-        if review.requires_confirmation:
-            req = yield from self._pre_gate(
-                node,
-                path,
-                key,
-                scope,
-                "confirmation",
-                message=review.confirmation_message
-                or (f"Execute condition '{node.name}'? Confirm runs the if branch, reject the else branch."),
-                payload={"if_steps": [s.name for s in node.steps], "else_steps": [s.name for s in node.else_steps]},
-                default_reject=OnReject.else_branch,
-            )
+    def _condition(self, frame: Frame):
+        node = frame.node
+        req = yield from self._confirm_container(
+            frame,
+            f"Execute condition '{node.name}'? Confirm runs the if branch, reject the else branch.",
+            {"if_steps": [s.name for s in node.steps], "else_steps": [s.name for s in node.else_steps]},
+            default_reject=OnReject.else_branch,
+        )
+        if req is not None:
             branch = "if" if effective_action(req) == "confirm" else "else"
         else:
-            cond_key = f"cond:{key}#{attempt}"
+            cond_key = frame.memo_of_attempt(keys.BRANCH)
             if cond_key not in self.state.memo:
                 evaluator = node.evaluator
                 self._before_operator_code()
                 try:
                     value = (
-                        self._call(evaluator, self._input(node, scope, dict(scope.extra)))
+                        self._call(evaluator, self._input(frame, dict(frame.scope.extra)))
                         if callable(evaluator)
                         else evaluator
                     )
                 except Exception as exc:
                     raise StepFailure(node.name, _error_text(exc), type(exc).__name__) from exc
-                yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={cond_key: "if" if value else "else"})
+                yield self._emit(
+                    ev.CHECKPOINT, path=frame.path, name=node.name, memo={cond_key: "if" if value else "else"}
+                )
             branch = self.state.memo[cond_key]
         steps = node.steps if branch == "if" else node.else_steps
         if not steps:
             raise _Skip(f"no {branch} branch")
-        yield from self._started(node, path, key, attempt)
-        suffix = f"~{attempt}" if attempt else ""
-        outs = yield from self._sequence(steps, f"{path}/{branch}", f"{key}/{branch}{suffix}", scope)
+        yield from self._started(frame)
+        path, key = frame.inner(branch)
+        outs = yield from self._sequence(steps, path, key, frame.scope)
         return StepOutput(
             step_name=node.name, content=outs[-1].content if outs else None, steps=outs, metadata={"branch": branch}
         )
 
-    def _router(self, node, path, key, scope, attempt):
+    def _router(self, frame: Frame):
+        node, scope = frame.node, frame.scope
         review = node.human_review or _NO_REVIEW
         names = [c.name for c in node.choices]
-        if review.requires_confirmation:
-            yield from self._pre_gate(
-                node,
-                path,
-                key,
-                scope,
-                "confirmation",
-                message=review.confirmation_message or f"Execute router '{node.name}'?",
-                payload={"choices": names},
-                default_reject=OnReject.skip,
-            )
-        extra = self._retry_extra(key, attempt, scope)
+        yield from self._confirm_container(frame, f"Execute router '{node.name}'?", {"choices": names})
+        extra = self._retry_extra(frame)
         # A person picks the route again after a rejected review; a retry after an error re-selects as before.
-        rerouted = attempt > 0 and self.state.requirement_for(f"{key}:output_review:{attempt - 1}") is not None
-        if review.requires_user_input or rerouted:
-            chosen = yield from self._route_selection(node, path, key, scope, attempt, names, extra)
+        if review.requires_user_input or self._rejected_review(frame) is not None:
+            chosen = yield from self._route_selection(frame, names, extra)
         else:
-            chosen = yield from self._select(node, path, key, scope, attempt, names)
-        yield from self._started(node, path, key, attempt)
-        suffix = f"~{attempt}" if attempt else ""
+            chosen = yield from self._select(frame, names)
+        yield from self._started(frame)
+        path, key = frame.inner("choices")
         outs, previous = [], scope.previous
         for name in chosen:
             idx = names.index(name)
             sub = Scope(scope.input, previous, extra, scope.iteration)
-            out = yield from self._node(node.choices[idx], f"{path}/choices/{idx}", f"{key}/choices{suffix}/{idx}", sub)
+            out = yield from self._node(node.choices[idx], keys.child(path, idx), keys.child(key, idx), sub)
             if out is not None:
                 outs.append(out)
                 previous = out.content
@@ -929,44 +928,29 @@ class Interpreter:
         )
         if not (review.requires_output_review and self._wants_review(review, out)):
             return out
-        req = yield from self._gate(
-            node,
-            path,
-            key,
-            scope,
-            "output_review",
-            attempt,
-            message=review.output_review_message or f"Review output of router '{node.name}'?",
-            payload={"output": out.content, "routes": list(chosen), "choices": names, "attempt": attempt},
-        )
-        action = effective_action(req)
-        if action == "confirm":
-            return out
-        if action == "edit":
-            return dataclasses.replace(
-                out, content=jsonable(req.resolution["output"]), metadata={**out.metadata, "edited": True}
+        return (
+            yield from self._output_review(
+                frame,
+                out,
+                message=review.output_review_message or f"Review output of router '{node.name}'?",
+                payload={"output": out.content, "routes": list(chosen), "choices": names, "attempt": frame.attempt},
             )
-        memo = self._review_rejected(node, path, key, attempt, req)
-        self._step_run(node, path, key, scope, attempt, "REJECTED", output=out)
-        yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo=memo)
-        raise _Retry()
+        )
 
-    def _route_selection(self, node, path, key, scope, attempt, names, extra):
+    def _route_selection(self, frame: Frame, names, extra):
         """A person picks the route(s). A reject with ``on_reject=retry`` asks again (with the
         feedback), at most ``max_retries`` times; otherwise ``on_reject`` applies (default skip)."""
+        node = frame.node
         review = node.human_review or _NO_REVIEW
-        asked_key = f"route:{key}#{attempt}"
+        asked_key = frame.memo_of_attempt(keys.ROUTE_ASKED)
         asked = self.state.memo.get(asked_key, 0)
         feedback = extra.get("rejection_feedback")
         while True:
             req = yield from self._gate(
-                node,
-                path,
-                key,
-                scope,
+                frame,
                 "route_selection",
-                attempt,
-                gate_key=f"{key}#r{asked}" if asked else None,
+                frame.attempt,
+                gate_key=keys.route_asked_again(frame.key, asked) if asked else None,
                 message=review.user_input_message or f"Select a route from: {', '.join(names)}",
                 payload={
                     "choices": names,
@@ -978,7 +962,7 @@ class Interpreter:
             action = effective_action(req)
             if action == "select":
                 if req.status == EXPIRED:  # on_timeout=approve: the selector decides
-                    return (yield from self._select(node, path, key, scope, attempt, names))
+                    return (yield from self._select(frame, names))
                 return (req.resolution or {}).get("choices")
             if action == "timeout_cancel":
                 raise RunCancelled(f"Workflow cancelled: Router '{node.name}' timed out")
@@ -990,16 +974,17 @@ class Interpreter:
             if asked + 1 > review.max_retries:
                 raise RunCancelled(f"Max retries ({review.max_retries}) reached for router '{node.name}'")
             asked, feedback = asked + 1, req.feedback
-            yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={asked_key: asked})
+            yield self._emit(ev.CHECKPOINT, path=frame.path, name=node.name, memo={asked_key: asked})
 
-    def _select(self, node, path, key, scope, attempt, names):
-        sel_key = f"sel:{key}#{attempt}"
+    def _select(self, frame: Frame, names):
+        node = frame.node
+        sel_key = frame.memo_of_attempt(keys.SELECTED)
         if sel_key not in self.state.memo:
             if node.selector is None:
                 raise StepFailure(node.name, f"Router '{node.name}' has no selector and no route selection")
             self._before_operator_code()
             try:
-                picked = self._call(node.selector, self._input(node, scope, dict(scope.extra)))
+                picked = self._call(node.selector, self._input(frame, dict(frame.scope.extra)))
             except Exception as exc:
                 raise StepFailure(node.name, _error_text(exc), type(exc).__name__) from exc
             if not isinstance(picked, (list, tuple)):
@@ -1010,26 +995,18 @@ class Interpreter:
                 if name not in names:
                     raise StepFailure(node.name, f"Router '{node.name}' selector chose unknown route {item!r}")
                 chosen.append(name)
-            yield self._emit(ev.CHECKPOINT, path=path, name=node.name, memo={sel_key: chosen})
+            yield self._emit(ev.CHECKPOINT, path=frame.path, name=node.name, memo={sel_key: chosen})
         return self.state.memo[sel_key]
 
-    def _parallel(self, node, path, key, scope, attempt):
-        review = node.human_review or _NO_REVIEW
-        if review.requires_confirmation:
-            yield from self._pre_gate(
-                node,
-                path,
-                key,
-                scope,
-                "confirmation",
-                message=review.confirmation_message or f"Execute parallel '{node.name}'?",
-                payload={"branches": [s.name for s in node.steps]},
-                default_reject=OnReject.skip,
-            )
-        yield from self._started(node, path, key, attempt)
-        suffix = f"~{attempt}" if attempt else ""
+    def _parallel(self, frame: Frame):
+        node = frame.node
+        yield from self._confirm_container(
+            frame, f"Execute parallel '{node.name}'?", {"branches": [s.name for s in node.steps]}
+        )
+        yield from self._started(frame)
+        path, key = frame.inner("branches")
         walks = [
-            self._node(branch, f"{path}/branches/{i}", f"{key}/branches{suffix}/{i}", scope)
+            self._node(branch, keys.child(path, i), keys.child(key, i), frame.scope)
             for i, branch in enumerate(node.steps)
         ]
         workers = min(node.max_concurrency or self.parallel_max_workers, len(walks))
@@ -1104,10 +1081,10 @@ class Interpreter:
         return results
 
     # -- agents (executor level) ------------------------------------------------------------------
-    def _agent(self, node, path, key, scope, attempt, step_input):
-        agent = node.agent
+    def _agent(self, frame: Frame, step_input):
+        node, agent = frame.node, frame.node.agent
         tools = {t.name: t for t in (as_tool(t) for t in agent.tools)}
-        memo_key = f"agent:{key}#{attempt}"
+        memo_key = frame.memo_of_attempt(keys.AGENT)
         record = copy.deepcopy(self.state.memo.get(memo_key) or {"turns": [], "results": {}})
         for turn in range(MAX_AGENT_TURNS):
             if turn < len(record["turns"]):
@@ -1117,7 +1094,7 @@ class Interpreter:
                 record["turns"].append(action)
                 yield self._emit(
                     ev.CHECKPOINT,
-                    path=path,
+                    path=frame.path,
                     name=node.name,
                     memo={memo_key: copy.deepcopy(record)},
                     data={"agent_turn": turn},
@@ -1134,9 +1111,7 @@ class Interpreter:
                 elif tool_.pause_kind:
                     try:
                         conversation = self._conversation(step_input, record)
-                        req = yield from self._tool_gate(
-                            node, path, key, scope, attempt, turn, call_, tool_, conversation
-                        )
+                        req = yield from self._tool_gate(frame, turn, call_, tool_, conversation)
                     except Pause as pause:
                         pending.extend(pause.requirements)
                         continue
@@ -1148,7 +1123,7 @@ class Interpreter:
                 # the event): a tool runs at most once.
                 event = self._emit(
                     ev.CHECKPOINT,
-                    path=path,
+                    path=frame.path,
                     name=node.name,
                     memo={memo_key: copy.deepcopy(record)},
                     data={"tool": call_["name"], "status": result["status"]},
@@ -1174,8 +1149,8 @@ class Interpreter:
                 items.append(item)
         return items[:1] + items[1:][-limit:]
 
-    def _tool_gate(self, node, path, key, scope, attempt, turn, call_, tool_, conversation=None):
-        kind = tool_.pause_kind
+    def _tool_gate(self, frame: Frame, turn, call_, tool_, conversation=None):
+        node, kind = frame.node, tool_.pause_kind
         message = {
             "executor_confirmation": f"Allow {node.agent.name} to call {tool_.name}?",
             "executor_user_input": f"{node.agent.name} needs input to call {tool_.name}.",
@@ -1194,16 +1169,13 @@ class Interpreter:
         if kind == "executor_user_input":
             payload["schema"] = [f.to_dict() for f in tool_.user_input_fields]
         req = yield from self._gate(
-            node,
-            path,
-            key,
-            scope,
+            frame,
             kind,
             0,
             message=message,
             payload=payload,
-            gate_key=f"{key}#{attempt}/{call_['id']}",
-            batch=f"{key}#{attempt}/t{turn}",
+            gate_key=keys.tool_call(frame.key, frame.attempt, call_["id"]),
+            batch=keys.agent_turn(frame.key, frame.attempt, turn),
         )
         return req
 

@@ -1,9 +1,9 @@
 """A run's state: what a store persists and the interpreter reads and advances.
 
-The interpreter replays the definition from the top on every resume. Everything it must not
-redo (a step's output, a selector's choice, an agent's turn, a tool's result, an attempt count)
-is kept in ``memo`` under a key derived from the step's runtime path, so replay is
-deterministic. Memo entries travel inside events (``Event.memo``): a store that keeps the events
+The interpreter replays the definition from the top every time the run advances. Everything
+it must not redo (a step's output, a selector's choice, an agent's turn, a tool's result, an
+attempt count) is kept in ``memo`` under a key derived from the step's runtime key (``keys.py``),
+so replay is deterministic. Memo entries travel inside events (``Event.memo``): a store that keeps the events
 can rebuild the memo after a crash from the last snapshot plus the events after it.
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from . import keys
 from .events import Event
 from .primitives import RunStatus
 from .requirements import PENDING, Requirement
@@ -108,12 +109,12 @@ class RunState:
 
     def unapplied_requirements(self) -> list[Requirement]:
         """Requirements decided (or timed out) since the run paused, not yet acted on."""
-        return [r for r in self.requirements if r.status != PENDING and f"ack:{r.id}" not in self.memo]
+        return [r for r in self.requirements if r.status != PENDING and keys.acknowledged(r.id) not in self.memo]
 
     # -- snapshot ------------------------------------------------------------------------------
     @property
     def session_state(self) -> dict:
-        return self.memo.get("session_state") or {}
+        return self.memo.get(keys.SESSION_STATE) or {}
 
     def snapshot(self) -> dict:
         return {"memo": self.memo, "seq": self.seq}

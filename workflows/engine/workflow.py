@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from . import events as ev
+from . import keys
 from .agents import as_tool
 from .errors import DefinitionChangedError, DefinitionError, RunStateError, ValidationError
 from .events import Event
-from .interpreter import Interpreter, static_path
+from .interpreter import Interpreter
 from .jsonvalues import check_json
 from .persistence import RunStore, get_default_store
 from .primitives import (
@@ -89,10 +90,9 @@ class WorkflowRunOutput:
                 req.step_type, req._review = node.kind, node.human_review
         count = len(workflow.steps) if workflow else 0
         memo = state.memo
+        done = [memo.get(keys.memo(keys.DONE, keys.child("", i))) for i in range(count)]
         self.step_results: list[StepOutput] = [
-            StepOutput.from_dict(memo[f"done:{i}"])
-            for i in range(count)
-            if f"done:{i}" in memo and not memo[f"done:{i}"].get("skipped")
+            StepOutput.from_dict(out) for out in done if out is not None and not out.get("skipped")
         ]
 
     def __repr__(self):
@@ -213,7 +213,7 @@ class Workflow:
     def _normalise(self, nodes, prefix: str) -> tuple:
         out = []
         for i, node in enumerate(nodes):
-            path = f"{prefix}/{i}" if prefix else str(i)
+            path = keys.child(prefix, i)
             changes = {}
             if not node.name:
                 changes["name"] = f"{_DEFAULT_PREFIX[node.kind]}_{i + 1}"
@@ -221,17 +221,17 @@ class Workflow:
             validate_review(node, name)
             if isinstance(node, (Steps, Loop, Parallel)):
                 seg = "branches" if isinstance(node, Parallel) else "steps"
-                changes["steps"] = self._normalise(node.steps, f"{path}/{seg}")
+                changes["steps"] = self._normalise(node.steps, keys.child(path, seg))
             elif isinstance(node, Condition):
-                changes["steps"] = self._normalise(node.steps, f"{path}/if")
-                changes["else_steps"] = self._normalise(node.else_steps, f"{path}/else")
+                changes["steps"] = self._normalise(node.steps, keys.child(path, "if"))
+                changes["else_steps"] = self._normalise(node.else_steps, keys.child(path, "else"))
             elif isinstance(node, Router):
                 if not node.choices:
                     raise DefinitionError(f"Router '{name}' has no choices")
                 if node.selector is None and not (node.human_review and node.human_review.requires_user_input):
                     # Nothing could pick a route: say so now rather than fail when the run gets there.
                     raise DefinitionError(f"Router '{name}' needs a selector or route selection (requires_user_input)")
-                choices = self._normalise(node.choices, f"{path}/choices")
+                choices = self._normalise(node.choices, keys.child(path, "choices"))
                 names = [c.name for c in choices]
                 if len(set(names)) != len(names):
                     raise DefinitionError(f"Router '{name}': choice names must be unique: {names}")
@@ -309,10 +309,10 @@ class Workflow:
             now=self.clock(),
         )
         if session_state:
-            state.memo["session_state"] = copy.deepcopy(dict(session_state))
+            state.memo[keys.SESSION_STATE] = copy.deepcopy(dict(session_state))
         state.status, state.version = RunStatus.RUNNING.value, 1  # inserted already claimed: one write less
         store.insert(state)
-        events = self._drive(store, state.run_id, state, defer_checkpoints=not stream, stream=stream)
+        events = self._advance(store, state.run_id, state, defer_checkpoints=not stream, stream=stream)
         return events if stream else self._collect(events)
 
     def continue_run(
@@ -340,21 +340,18 @@ class Workflow:
                 for req in run_output.step_requirements
                 if req.local is not None and req.is_active
             ]
-        events = self._drive(
+        events = self._advance(
             store, run_id, decisions=decisions, applied_to=run_output, defer_checkpoints=not stream, stream=stream
         )
         return events if stream else self._collect(events)
 
-    def resume(self, run_id: str, *, store: RunStore | None = None) -> Iterator[Event]:
-        """Claim and advance a stored run until it pauses or ends. Yields events, each once it is
-        stored."""
-        return self._drive(store or self._store(), run_id, stream=True)
-
-    def advance(self, run_id: str, *, store: RunStore | None = None) -> RunState:
+    def advance(self, run_id: str, *, store: RunStore | None = None, stream: bool = False):
         """Claim and advance a stored run until it pauses or ends (what workers do); returns its
-        state. As :meth:`resume` without handing out events, so a checkpoint is stored when operator
-        code is about to run, or with the end of the execution."""
-        return _drain(self._drive(store or self._store(), run_id, defer_checkpoints=True))
+        state, or with ``stream=True`` an iterator of its events, each handed out once it is
+        stored. Without a stream a checkpoint is stored when operator code is about to run, or
+        with the end of the execution."""
+        events = self._advance(store or self._store(), run_id, defer_checkpoints=not stream, stream=stream)
+        return events if stream else _drain(events)
 
     def get_run_output(self, run_id: str) -> WorkflowRunOutput:
         return WorkflowRunOutput(self._store().load(run_id), self, self.clock)
@@ -387,11 +384,9 @@ class Workflow:
             return
         missing = set()
         for key in state.memo:
-            kind, _, rest = key.partition(":")
-            if kind in ("done", "exec", "failed", "agent", "sel", "cond", "attempt", "pre", "route") and rest:
-                path = static_path(rest)
-                if path not in self.index:
-                    missing.add(path)
+            path = keys.work_path(key)
+            if path is not None and path not in self.index:
+                missing.add(path)
         for req in state.requirements:
             node = self.index.get(req.path)
             if node is None or node.name != req.step_name:
@@ -402,7 +397,7 @@ class Workflow:
                 f"{', '.join(sorted(missing))} no longer exist. Restore the definition or cancel the run."
             )
 
-    def _drive(
+    def _advance(
         self,
         store: RunStore,
         run_id: str,
@@ -516,7 +511,7 @@ async def _in_a_thread(start: Callable[[], Iterator[Event]], store: RunStore):
 
 
 def _drain(events: Iterator[Event], on_event=None) -> RunState:
-    """Run ``_drive``'s generator to its end (handing each event to ``on_event``); its state."""
+    """Run ``_advance``'s generator to its end (handing each event to ``on_event``); its state."""
     while True:
         try:
             event = next(events)
