@@ -16,13 +16,13 @@ from typing import Any
 from django.http import QueryDict
 
 from workflows.engine.errors import DecisionError, ValidationError
-from workflows.engine.jsonvalues import MalformedJSON, parse_json, text_problem
+from workflows.engine.jsonvalues import MalformedJSON, parse_json, pretty_json, text_problem
 from workflows.engine.primitives import FIELD_TYPE_LABELS, UserInputField
 from workflows.engine.requirements import ACTIONS, clean_decision
 from workflows.models import Requirement
 from workflows.store import requirement_to_engine
 
-from .services import content_hash, output_text
+from .services import content_hash
 
 MAX_FIELD_BYTES = 100 * 1024
 NON_FIELD = "__all__"
@@ -198,7 +198,7 @@ class DecisionForm:
             elif raw is not None:
                 item.value = raw
             elif spec.default is not None:
-                item.value = spec.default if isinstance(spec.default, str) else output_text(spec.default)
+                item.value = spec.default if isinstance(spec.default, str) else pretty_json(spec.default)
             if widget == "select":
                 item.options = [("", "Choose…")] + [(str(v), str(v)) for v in spec.allowed_values]
             fields.append(item)
@@ -209,14 +209,14 @@ class DecisionForm:
         """The edit textarea's text: what was submitted, else the output under review."""
         if self.bound and "output" in self.raw:
             return self.raw["output"].replace("\r\n", "\n")
-        return output_text((self.requirement.payload or {}).get("output"))
+        return pretty_json((self.requirement.payload or {}).get("output"))
 
     @property
     def args_text(self) -> str:
         """The tool-call arguments textarea: what was submitted, else the agent's arguments."""
         if self.bound and "args" in self.raw:
             return self.raw["args"].replace("\r\n", "\n")
-        return output_text((self.requirement.payload or {}).get("args") or {})
+        return pretty_json((self.requirement.payload or {}).get("args") or {})
 
     @property
     def selected_choices(self) -> list[str]:

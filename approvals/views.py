@@ -30,13 +30,13 @@ from workflows import registry, teams
 from workflows import selectors as workflow_selectors
 from workflows import services as workflow_services
 from workflows.engine.errors import ConflictError, DecisionError, ExpiredError, ValidationError
+from workflows.engine.jsonvalues import edit_diff
 from workflows.engine.requirements import ACTIONS
 from workflows.models import Requirement
 
 from . import bulk, selectors
 from .forms import NON_FIELD, DecisionForm
 from .models import Decision
-from .services import output_diff
 
 INBOX_PAGE_SIZE = 25
 # Kinds whose page has a form of its own besides Reject.
@@ -355,7 +355,7 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
     valid = form.is_valid()
     editing = form.action == "edit" and req.is_pending and req.kind == Requirement.Kind.OUTPUT_REVIEW
     if request.POST.get("diff_only"):  # the live diff beside the edit textarea (htmx): never a decision
-        diff = output_diff(req.payload.get("output"), form.edited_output) if valid and editing else ""
+        diff = edit_diff(req.payload.get("output"), form.edited_output) if valid and editing else ""
         return _render_decision(
             request, req, form, mode="edit", template="approvals/decide.html#edit-diff", edit_diff=diff
         )
@@ -364,7 +364,7 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
         return _render_decision(request, req, form, mode=mode, status=400, edit_diff="" if mode == "edit" else None)
     if editing and not form.edit_confirmed(htmx=bool(request.htmx)):
         # Without the live diff the reviewer sees the change first; Save again applies it.
-        diff = output_diff(req.payload.get("output"), form.edited_output)
+        diff = edit_diff(req.payload.get("output"), form.edited_output)
         return _render_decision(request, req, form, mode="edit", edit_diff=diff, preview_token=form.preview_token)
 
     try:

@@ -7,7 +7,6 @@ consumer to re-render).
 
 from __future__ import annotations
 
-import difflib
 from datetime import datetime, time
 
 from django.contrib import messages
@@ -24,9 +23,9 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from . import analytics, charts, export, graph, registry, selectors, services
 from .engine.errors import RunNotFoundError, RunStateError, ValidationError
+from .engine.jsonvalues import edit_diff, pretty_json
 from .forms import RunFilterForm, RunStartForm
 from .models import AssignmentChange, Requirement, StepRun, WorkflowRun
-from .templatetags.workflows_tags import pretty_json
 
 RUNS_PER_PAGE = 25
 HIDDEN_EVENTS = ("Checkpoint",)
@@ -100,15 +99,14 @@ def _visible_run(request: HttpRequest, run_id) -> WorkflowRun:
 
 
 def _edit_diff(req: Requirement) -> str:
-    """Unified diff (text) between the output shown and the output a reviewer saved, or the tool
-    arguments the agent asked for and the ones a reviewer confirmed."""
+    """The diff of an edit (the output shown and the output a reviewer saved, or the tool arguments
+    the agent asked for and the ones a reviewer confirmed) as the audit row holds it, without the
+    file names: the page's caption names both sides."""
     resolution = req.resolution or {}
     if resolution.get("action") != "edit":
         return ""
     field = "args" if "args" in resolution else "output"
-    before = pretty_json((req.payload or {}).get(field)).splitlines()
-    after = pretty_json(resolution.get(field)).splitlines()
-    lines = difflib.unified_diff(before, after, "shown", "saved", lineterm="", n=2)
+    lines = edit_diff((req.payload or {}).get(field), resolution.get(field)).splitlines()
     return "\n".join(line for line in lines if not line.startswith(("---", "+++")))
 
 
