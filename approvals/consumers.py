@@ -150,7 +150,7 @@ class RunConsumer(_LiveConsumer):
     def render(self, user) -> str:
         from workflows.views import run_live_context
 
-        run = workflow_selectors.runs_visible_to(user).select_related("created_by").filter(id=self.run_id).first()
+        run = workflow_selectors.visible_run(user, self.run_id)
         if run is None:  # no longer visible since may_watch(): the next change closes the socket
             return ""
         context = {**run_live_context(user=user, run=run), "oob": True, "csrf_token": _csrf_token(self.scope)}

@@ -7,7 +7,7 @@ documented status codes are the ones the views answer.
 from __future__ import annotations
 
 from .engine.primitives import FIELD_TYPES
-from .engine.requirements import ACTIONS, KINDS
+from .engine.requirements import ALL_ACTIONS, KINDS
 from .models import Requirement, WorkflowRun
 
 # The events a webhook endpoint may subscribe to (the notifications app sends them).
@@ -19,7 +19,6 @@ WEBHOOK_EVENTS = [
     "run.failed",
     "run.cancelled",
 ]
-ALL_ACTIONS = list(dict.fromkeys(a for actions in ACTIONS.values() for a in actions))
 
 
 def _ref(name: str) -> dict:
@@ -773,7 +772,7 @@ def openapi_schema() -> dict:
                         },
                         "status": {"type": "string", "enum": list(Requirement.Status.values)},
                         "version": {"type": "integer"},
-                        "actions": {"type": "array", "items": {"type": "string", "enum": ALL_ACTIONS}},
+                        "actions": {"type": "array", "items": {"type": "string", "enum": list(ALL_ACTIONS)}},
                         "timeout_at": NULLABLE_TIME,
                         "on_timeout": {"type": ["string", "null"]},
                         "created_at": {"type": "string", "format": "date-time"},
@@ -859,7 +858,7 @@ def openapi_schema() -> dict:
                     "required": ["action"],
                     "additionalProperties": False,
                     "properties": {
-                        "action": {"type": "string", "enum": ALL_ACTIONS},
+                        "action": {"type": "string", "enum": list(ALL_ACTIONS)},
                         "data": {"type": ["object", "null"]},
                         "version": {"type": ["integer", "null"]},
                     },
@@ -910,7 +909,7 @@ def openapi_schema() -> dict:
                                 "additionalProperties": False,
                                 "properties": {
                                     "id": {"type": "string", "format": "uuid"},
-                                    "action": {"type": "string", "enum": ALL_ACTIONS},
+                                    "action": {"type": "string", "enum": list(ALL_ACTIONS)},
                                     "data": {"type": ["object", "null"]},
                                     "version": {"type": ["integer", "null"]},
                                 },

@@ -59,6 +59,12 @@ def runs_visible_to(user) -> QuerySet[WorkflowRun]:
     return WorkflowRun.objects.filter(Q(created_by=user) | Q(id__in=reviewed))
 
 
+def visible_run(user, run_id) -> WorkflowRun | None:
+    """The run ``run_id`` if ``user`` may open it (with its starter), else None: unknown and
+    not-yours look the same."""
+    return runs_visible_to(user).select_related("created_by").filter(id=run_id).first()
+
+
 def requirements_inspectable_by(user) -> QuerySet[Requirement]:
     """Requirements ``user`` may look at (run pages, the API's reads): the ones they may resolve,
     or all of them for holders of ``workflows.view_requirement`` (auditors) and superusers."""

@@ -26,8 +26,7 @@ from tests.fuzz import (
     rolled_back,
     snapshot,
 )
-from workflows.api import ALL_ACTIONS
-from workflows.engine.requirements import ACTIONS
+from workflows.engine.requirements import ACTIONS, ALL_ACTIONS
 from workflows.models import Requirement
 
 pytestmark = pytest.mark.django_db

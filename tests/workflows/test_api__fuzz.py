@@ -28,8 +28,7 @@ from tests.fuzz import (
     snapshot,
     texts,
 )
-from workflows.api import ALL_ACTIONS
-from workflows.engine.requirements import ACTIONS
+from workflows.engine.requirements import ACTIONS, ALL_ACTIONS
 from workflows.models import Requirement, WorkflowRun
 
 pytestmark = pytest.mark.django_db

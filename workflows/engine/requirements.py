@@ -43,6 +43,7 @@ ACTIONS = {
     "executor_user_input": ("submit", "reject"),
     "external_execution": ("provide_result", "reject"),
 }
+ALL_ACTIONS = tuple(dict.fromkeys(action for actions in ACTIONS.values() for action in actions))
 
 MAX_FEEDBACK = 10_000
 
