@@ -30,6 +30,7 @@ KINDS = (
 EXECUTOR_KINDS = ("executor_confirmation", "executor_user_input", "external_execution")
 
 PENDING, RESOLVED, EXPIRED, CANCELLED = "PENDING", "RESOLVED", "EXPIRED", "CANCELLED"
+REQUIREMENT_STATUSES = (PENDING, RESOLVED, EXPIRED, CANCELLED)
 
 # The actions each kind accepts.
 ACTIONS = {
