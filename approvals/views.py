@@ -35,7 +35,7 @@ from workflows.engine.requirements import ACTIONS
 from workflows.models import Requirement
 
 from . import bulk, selectors
-from .forms import NON_FIELD, DecisionForm
+from .forms import DecisionForm
 from .models import Decision
 
 INBOX_PAGE_SIZE = 25
@@ -369,7 +369,11 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
 
     try:
         workflow_services.requirement_resolve(
-            requirement_id=req.id, user=request.user, action=form.action, data=form.data, version=form.version
+            requirement_id=req.id,
+            user=request.user,
+            action=form.action,
+            data=form.decision_data,
+            version=form.cleaned_data["version"],
         )
     except Requirement.DoesNotExist:
         raise Http404("No such requirement, or it is not assigned to you.") from None
@@ -378,19 +382,19 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
     except registry.WorkflowUnavailableError as exc:
         return render(request, "approvals/conflict.html", {"req": req, "unavailable": str(exc)}, status=409)
     except teams.SeparationOfDutiesError as exc:
-        form.errors[NON_FIELD] = str(exc)
+        form.add_error(None, str(exc))
         return _render_decision(request, req, form, status=403)
     except teams.TeamConflict as exc:
-        form.errors[NON_FIELD] = str(exc)
+        form.add_error(None, str(exc))
         return _render_decision(request, req, form, status=409)
     except ConflictError:
         return _render_conflict(request, req, expired=False)
     except ValidationError as exc:
-        form.add_errors(exc.errors)
+        form.add_decision_errors(exc.errors)
         mode = "edit" if editing else "decide"
         return _render_decision(request, req, form, mode=mode, status=400, edit_diff="" if mode == "edit" else None)
     except DecisionError as exc:
-        form.errors[NON_FIELD] = str(exc)
+        form.add_error(None, str(exc))
         return _render_decision(request, req, form, status=400)
 
     decided = Requirement.objects.only("status", "approvals_required", "approvals_per_group").get(id=req.id)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .engine.requirements import Requirement as EngineRequirement
 from .models import Delegation, Requirement, WorkflowRun
+from .store import requirement_to_engine
 
 RESOLVE_PERM = "workflows.resolve_requirement"
 
@@ -37,6 +39,11 @@ def requirements_visible_to(user) -> QuerySet[Requirement]:
     if user.has_perm(RESOLVE_PERM):
         rule |= Q(is_assigned=False)
     return qs.filter(rule)
+
+
+def engine_requirement(row: Requirement) -> EngineRequirement:
+    """The requirement as the engine sees it: what ``clean_decision`` checks a decision against."""
+    return requirement_to_engine(row)
 
 
 def requirements_pending_for(user) -> QuerySet[Requirement]:
