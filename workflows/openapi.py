@@ -1,7 +1,8 @@
 """The hand-written OpenAPI 3.1 description of ``/api/v1/`` (served at ``/api/v1/openapi.json``).
 
-Keep it next to ``api.py``: a test checks that every API route is described here and that the
-documented status codes are the ones the views answer.
+Keep it next to ``api.py``: ``tests/workflows/test_api__openapi_contract.py`` checks it against the
+views (every route and method is described; every documented status is answered, with JSON that
+validates against the documented schema).
 """
 
 from __future__ import annotations
@@ -566,7 +567,7 @@ def openapi_schema() -> dict:
                         },
                     },
                     "responses": _responses(
-                        "400", "401", "404", "413", **{"201": _json_body(_ref("Comment"), "The comment.")}
+                        "400", "401", "403", "404", "413", **{"201": _json_body(_ref("Comment"), "The comment.")}
                     ),
                 },
             },
