@@ -1,10 +1,12 @@
-"""Decision forms: turn POSTed strings into the typed ``action`` + ``data`` of a decision.
+"""The decision form: turn POSTed strings into the typed ``action`` + ``data`` of a decision.
 
-Only conversion happens here (text to int, JSON to list, checkbox to bool, size limits). Whether a
-decision is acceptable (required fields, allowed values, known routes...) is decided by
-``workflows.engine.requirements.clean_decision``, which ``requirement_resolve`` calls; its
-``ValidationError`` messages come back to :meth:`DecisionForm.add_errors`, so every message is
-shown next to its field whichever layer found it.
+A Django form whose fields are those of the pressed action, built from the requirement: the
+user-input schema's fields, the edited output, the routes, the tool's arguments or result, the
+feedback of a reject. The fields convert (text to int, JSON to list, checkbox to bool, size
+limits); whether the decision is acceptable (required fields, allowed values, known routes...) is
+decided by ``workflows.engine.requirements.clean_decision``, which :meth:`DecisionForm.clean`
+calls. Its ``ValidationError`` messages land on their fields, here and when the service refuses a
+decision (:meth:`DecisionForm.add_decision_errors`).
 """
 
 from __future__ import annotations
@@ -13,27 +15,31 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.http import QueryDict
+from django import forms
 
+from workflows import selectors
 from workflows.engine.errors import DecisionError, ValidationError
-from workflows.engine.jsonvalues import MalformedJSON, parse_json, text_problem
+from workflows.engine.jsonvalues import MalformedJSON, parse_json, pretty_json, text_problem
 from workflows.engine.primitives import FIELD_TYPE_LABELS, UserInputField
 from workflows.engine.requirements import ACTIONS, clean_decision
 from workflows.models import Requirement
-from workflows.store import requirement_to_engine
 
-from .services import content_hash, output_text
+from .services import content_hash
 
 MAX_FIELD_BYTES = 100 * 1024
-NON_FIELD = "__all__"
+NON_FIELD = forms.forms.NON_FIELD_ERRORS
+MISSING_VERSION = "This form is missing its version: reload the page and decide again."
 # Confirms an edit submitted by htmx: that page shows the diff live, as the reviewer types.
 LIVE_PREVIEW = "live"
-
-USER_INPUT_KINDS = (Requirement.Kind.USER_INPUT, Requirement.Kind.EXECUTOR_USER_INPUT)
-
-
-class FieldError(ValueError):
-    pass
+VALUE_PREFIX = "value-"  # a user-input field's name on the page: value-<schema name>
+# The fields the error summary links to: (element id, label).
+SUMMARY_LINKS = {
+    "feedback": ("field-feedback", "Feedback"),
+    "output": ("field-output", "Output"),
+    "result": ("field-result", "Result"),
+    "choices": ("choice-1", "Routes"),
+    "args": ("field-args", "Arguments"),
+}
 
 
 @dataclass
@@ -95,9 +101,9 @@ def _text(raw: str | None) -> str:
     text = (raw or "").replace("\r\n", "\n")
     problem = text_problem(text)
     if problem:
-        raise FieldError(problem)
+        raise forms.ValidationError(problem)
     if len(text.encode()) > MAX_FIELD_BYTES:
-        raise FieldError(f"Too long: at most {MAX_FIELD_BYTES // 1024} KB.")
+        raise forms.ValidationError(f"Too long: at most {MAX_FIELD_BYTES // 1024} KB.")
     return text
 
 
@@ -107,9 +113,9 @@ def _json(raw: str) -> Any:
         return parse_json(raw, "value")
     except MalformedJSON as exc:
         detail = exc.errors["value"].removeprefix("Not valid JSON: ").rstrip(".")
-        raise FieldError(f"Enter valid JSON ({detail}).") from None
+        raise forms.ValidationError(f"Enter valid JSON ({detail}).") from None
     except ValidationError as exc:
-        raise FieldError(exc.errors["value"]) from None
+        raise forms.ValidationError(exc.errors["value"]) from None
 
 
 def _convert(spec: UserInputField, raw: str | None) -> Any:
@@ -127,18 +133,76 @@ def _convert(spec: UserInputField, raw: str | None) -> Any:
         try:
             return int(text)
         except ValueError:
-            raise FieldError("Enter a whole number.") from None
+            raise forms.ValidationError("Enter a whole number.") from None
     if spec.field_type == "float":
         try:
             number = float(text)
         except ValueError:
-            raise FieldError("Enter a number.") from None
+            raise forms.ValidationError("Enter a number.") from None
         if not math.isfinite(number):
-            raise FieldError("Enter a finite number.")
+            raise forms.ValidationError("Enter a finite number.")
         return number
     if spec.field_type in ("list", "dict"):
         return _json(text)
     return text
+
+
+# -- fields: conversion only (none is "required": clean_decision says what is) ----------------------
+class TextField(forms.Field):
+    """Text as it is stored (see ``_text``), stripped if ``strip``."""
+
+    def __init__(self, *, strip: bool = False):
+        super().__init__(required=False)
+        self.strip = strip
+
+    def to_python(self, value):
+        text = _text(value)
+        return text.strip() if self.strip else text
+
+
+class JSONTextField(forms.Field):
+    """JSON typed in a textarea."""
+
+    def __init__(self):
+        super().__init__(required=False)
+
+    def to_python(self, value):
+        return _json(_text(value))
+
+
+class OutputField(forms.Field):
+    """An edited output: text when the output under review is text, else JSON. None when it was
+    not submitted (``clean_decision`` then says it is required)."""
+
+    def __init__(self, *, as_text: bool):
+        super().__init__(required=False)
+        self.as_text = as_text
+
+    def to_python(self, value):
+        if value is None:
+            return None
+        text = _text(value)
+        return text if self.as_text else _json(text)
+
+
+class RoutesField(forms.Field):
+    """The chosen routes: every ``choices`` value posted (checkboxes, or one radio button)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self):
+        super().__init__(required=False)
+
+
+class SchemaField(forms.Field):
+    """One field of a user-input schema."""
+
+    def __init__(self, spec: UserInputField):
+        super().__init__(required=False, label=spec.name)
+        self.spec = spec
+
+    def to_python(self, value):
+        return _convert(self.spec, value)
 
 
 def _widget(spec: UserInputField) -> tuple[str, str]:
@@ -153,26 +217,98 @@ def _widget(spec: UserInputField) -> tuple[str, str]:
     }.get(spec.field_type, ("text", ""))
 
 
-class DecisionForm:
+class DecisionForm(forms.Form):
     """The decision one POST carries for ``requirement``.
 
     ``action`` is the value of the pressed button (an action of ``ACTIONS[kind]``), ``version``
-    the requirement version the page showed, and the rest depends on the action.
+    the requirement version the page showed; the other fields are those of the action.
+    After ``is_valid()``: ``cleaned_data["version"]`` and :attr:`decision_data`.
     """
 
-    def __init__(self, requirement: Requirement, data: QueryDict | None = None):
-        self.requirement = requirement
-        self.raw = data if data is not None else QueryDict()
-        self.bound = data is not None
-        self.errors: dict[str, str] = {}
-        self.action: str = self.raw.get("action", "")
-        self.version: int | None = None
-        self.data: dict = {}
+    version = forms.IntegerField(error_messages={"required": MISSING_VERSION, "invalid": MISSING_VERSION})
 
-    # -- reading the page's fields -------------------------------------------------------------
+    def __init__(self, requirement: Requirement, data=None):
+        super().__init__(data)
+        self.requirement = requirement
+        self.action: str = self.data.get("action", "") if self.is_bound else ""
+        self.fields |= self._action_fields()
+
+    def _action_fields(self) -> dict[str, forms.Field]:
+        if self.action not in ACTIONS.get(self.requirement.kind, ()):
+            return {}  # nothing to convert: clean_decision says why the action is refused
+        if self.action == "reject":
+            return {"feedback": TextField(strip=True)}
+        if self.action == "submit":
+            return {VALUE_PREFIX + spec.name: SchemaField(spec) for spec in self.schema}
+        if self.action == "edit" and self.requirement.kind == Requirement.Kind.EXECUTOR_CONFIRMATION:
+            return {"args": JSONTextField()}
+        if self.action == "edit":
+            return {"output": OutputField(as_text=isinstance(self.payload.get("output"), str))}
+        if self.action == "select":
+            return {"choices": RoutesField()}
+        if self.action == "provide_result":
+            return {"result": TextField(strip=True)}
+        return {}
+
+    @property
+    def payload(self) -> dict:
+        return self.requirement.payload or {}
+
     @property
     def schema(self) -> list[UserInputField]:
-        return [UserInputField.coerce(f) for f in (self.requirement.payload or {}).get("schema", [])]
+        return [UserInputField.coerce(f) for f in self.payload.get("schema", [])]
+
+    # -- validation ------------------------------------------------------------------------------
+    @property
+    def decision_data(self) -> dict:
+        """The decision's data from the fields that converted (a field in error is left out)."""
+        cleaned = self.cleaned_data
+        if self.action == "reject":
+            return {"feedback": cleaned.get("feedback") or None}
+        if self.action == "submit":
+            values = {spec.name: cleaned.get(VALUE_PREFIX + spec.name) for spec in self.schema}
+            return {"values": {name: value for name, value in values.items() if value is not None}}
+        if "args" in self.fields:
+            return {"args": cleaned["args"]} if "args" in cleaned else {}
+        if "output" in self.fields:
+            return {"output": cleaned["output"]} if "output" in self.data and "output" in cleaned else {}
+        if "choices" in self.fields:
+            return {"choices": cleaned.get("choices") or []}
+        if "result" in self.fields:
+            return {"result": cleaned.get("result") or None}
+        return {}
+
+    def clean(self):
+        try:
+            clean_decision(selectors.engine_requirement(self.requirement), self.action, self.decision_data)
+        except ValidationError as exc:
+            # A field that did not convert already says why; the others get clean_decision's
+            # messages now, rather than one round of errors after another.
+            self.add_decision_errors(
+                {name: message for name, message in exc.errors.items() if self._field_of(name) not in self.errors}
+            )
+        except DecisionError as exc:
+            self.add_error(None, str(exc))
+        return self.cleaned_data
+
+    def _field_of(self, name: str) -> str | None:
+        """The form field a ``clean_decision`` message is about, or None (a message for the form)."""
+        for candidate in (VALUE_PREFIX + name, name) if self.action == "submit" else (name,):
+            if candidate in self.fields and candidate != "version":
+                return candidate
+        return None
+
+    def add_decision_errors(self, errors: dict[str, str]) -> None:
+        """Attach a ``ValidationError``'s messages: to their field when the page shows it."""
+        for name, message in errors.items():
+            target = self._field_of(name)
+            if target is None and name != NON_FIELD:
+                message = f"{name}: {message}"
+            self.add_error(target, message)
+
+    # -- reading the page's fields ---------------------------------------------------------------
+    def _messages(self, name: str) -> str:
+        return " ".join(self.errors.get(name, []))
 
     @property
     def input_fields(self) -> list[InputField]:
@@ -186,19 +322,19 @@ class DecisionForm:
                 step=step,
                 description=spec.description or "",
                 required=spec.required,
-                error=self.errors.get(spec.name, ""),
+                error=self._messages(VALUE_PREFIX + spec.name),
                 min_value=spec.min_value,
                 max_value=spec.max_value,
                 max_length=spec.max_length,
                 pattern=spec.pattern or "",
             )
-            raw = self.raw.get(item.html_name) if self.bound else None
+            raw = self.data.get(item.html_name) if self.is_bound else None
             if widget == "checkbox":
-                item.checked = bool(raw) if self.bound else bool(spec.default)
+                item.checked = bool(raw) if self.is_bound else bool(spec.default)
             elif raw is not None:
                 item.value = raw
             elif spec.default is not None:
-                item.value = spec.default if isinstance(spec.default, str) else output_text(spec.default)
+                item.value = pretty_json(spec.default)
             if widget == "select":
                 item.options = [("", "Choose…")] + [(str(v), str(v)) for v in spec.allowed_values]
             fields.append(item)
@@ -207,122 +343,41 @@ class DecisionForm:
     @property
     def output_text(self) -> str:
         """The edit textarea's text: what was submitted, else the output under review."""
-        if self.bound and "output" in self.raw:
-            return self.raw["output"].replace("\r\n", "\n")
-        return output_text((self.requirement.payload or {}).get("output"))
+        if self.is_bound and "output" in self.data:
+            return self.data["output"].replace("\r\n", "\n")
+        return pretty_json(self.payload.get("output"))
 
     @property
     def args_text(self) -> str:
         """The tool-call arguments textarea: what was submitted, else the agent's arguments."""
-        if self.bound and "args" in self.raw:
-            return self.raw["args"].replace("\r\n", "\n")
-        return output_text((self.requirement.payload or {}).get("args") or {})
+        if self.is_bound and "args" in self.data:
+            return self.data["args"].replace("\r\n", "\n")
+        return pretty_json(self.payload.get("args") or {})
 
     @property
     def selected_choices(self) -> list[str]:
-        return self.raw.getlist("choices") if self.bound else []
+        return self.data.getlist("choices") if self.is_bound else []
 
     @property
     def error_links(self) -> list[tuple[str, str, str]]:
         """(field id, label, message) of each field error: the error summary links to the fields."""
-        ids = {"feedback": ("field-feedback", "Feedback"), "output": ("field-output", "Output")}
-        ids |= {"result": ("field-result", "Result"), "choices": ("choice-1", "Routes")}
-        ids |= {"args": ("field-args", "Arguments")}
-        ids |= {f.name: (f"field-{f.name}", f.name) for f in self.schema}
-        return [(*ids[name], message) for name, message in self.errors.items() if name in ids]
+        links = []
+        for name in self.errors:
+            if name.startswith(VALUE_PREFIX) and name in self.fields:
+                label = name.removeprefix(VALUE_PREFIX)
+                links.append((f"field-{label}", label, self._messages(name)))
+            elif name in SUMMARY_LINKS:
+                links.append((*SUMMARY_LINKS[name], self._messages(name)))
+        return links
 
     @property
     def non_field_error(self) -> str:
-        return self.errors.get(NON_FIELD, "")
+        return " ".join([*self.errors.get("version", []), *self.non_field_errors()])
 
-    def value(self, name: str) -> str:
-        return self.raw.get(name, "") if self.bound else ""
-
-    # -- parsing -------------------------------------------------------------------------------
-    def is_valid(self) -> bool:
-        try:
-            self.version = int(self.raw.get("version", ""))
-        except ValueError:
-            self.errors[NON_FIELD] = "This form is missing its version: reload the page and decide again."
-        if self.action not in ACTIONS.get(self.requirement.kind, ()):
-            # Nothing to convert for an action this kind does not take: clean_decision says why.
-            try:
-                clean_decision(requirement_to_engine(self.requirement), self.action, {})
-            except DecisionError as exc:
-                self.add_errors({NON_FIELD: str(exc)})
-            return not self.errors
-        parse = {
-            "reject": self._reject,
-            "submit": self._submit,
-            "edit": self._edit,
-            "select": self._select,
-            "provide_result": self._result,
-        }.get(self.action)
-        if parse is not None:
-            parse()
-        if self.errors:
-            self._more_errors()
-        return not self.errors
-
-    def _more_errors(self) -> None:
-        """With conversion errors the decision is not sent; still show clean_decision's messages
-        for the other fields now, rather than one round of errors after another."""
-        try:
-            clean_decision(requirement_to_engine(self.requirement), self.action, self.data)
-        except ValidationError as exc:
-            self.add_errors({name: msg for name, msg in exc.errors.items() if name not in self.errors})
-        except DecisionError:
-            pass
-
-    def _field(self, name: str, convert) -> Any:
-        try:
-            return convert()
-        except FieldError as exc:
-            self.errors[name] = str(exc)
-            return None
-
-    def _reject(self):
-        feedback = self._field("feedback", lambda: _text(self.raw.get("feedback")).strip())
-        self.data = {"feedback": feedback or None}
-
-    def _submit(self):
-        values = {}
-        for spec in self.schema:
-            value = self._field(spec.name, lambda spec=spec: _convert(spec, self.raw.get(f"value-{spec.name}")))
-            if value is not None:
-                values[spec.name] = value
-        self.data = {"values": values}
-
-    def _edit(self):
-        if self.requirement.kind == Requirement.Kind.EXECUTOR_CONFIRMATION:
-            text = self._field("args", lambda: _text(self.raw.get("args")))
-            if text is not None:
-                args = self._field("args", lambda: _json(text))
-                if "args" not in self.errors:
-                    self.data = {"args": args}
-            return
-        if "output" not in self.raw:
-            self.errors["output"] = "This field is required."
-            return
-        original = (self.requirement.payload or {}).get("output")
-        text = self._field("output", lambda: _text(self.raw["output"]))
-        if text is None:
-            return
-        output = text if isinstance(original, str) else self._field("output", lambda: _json(text))
-        if "output" not in self.errors:
-            self.data = {"output": output}
-
-    def _select(self):
-        self.data = {"choices": self.raw.getlist("choices")}
-
-    def _result(self):
-        result = self._field("result", lambda: _text(self.raw.get("result")).strip())
-        self.data = {"result": result or None}
-
-    # -- edits: shown before saved -------------------------------------------------------------
+    # -- edits: shown before saved ---------------------------------------------------------------
     @property
     def edited_output(self) -> Any:
-        return self.data.get("output")
+        return self.cleaned_data.get("output")
 
     @property
     def preview_token(self) -> str:
@@ -330,15 +385,5 @@ class DecisionForm:
         return content_hash(self.edited_output)
 
     def edit_confirmed(self, *, htmx: bool) -> bool:
-        confirmed = self.raw.get("confirmed", "")
+        confirmed = self.data.get("confirmed", "")
         return (htmx and confirmed == LIVE_PREVIEW) or confirmed == self.preview_token
-
-    # -- errors from the service -----------------------------------------------------------------
-    def add_errors(self, errors: dict[str, str]) -> None:
-        """Attach a ``ValidationError``'s messages: to their field when the page shows it."""
-        shown = {"feedback", "output", "choices", "result", "args"} | {f.name for f in self.schema}
-        for name, message in errors.items():
-            key = name if name in shown else NON_FIELD
-            if key == NON_FIELD and name != NON_FIELD:
-                message = f"{name}: {message}"
-            self.errors[key] = f"{self.errors[key]} {message}" if key in self.errors else message

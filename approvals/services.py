@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from typing import Any
 
+from workflows.engine.jsonvalues import edit_diff
 from workflows.engine.persistence import SYSTEM_ACTOR
 from workflows.models import Requirement
 from workflows.runtime import hooks
@@ -21,25 +21,6 @@ def canonical_json(value: Any) -> str:
 
 def content_hash(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
-
-
-def output_text(value: Any) -> str:
-    """How an output reads in a textarea and a diff: a string as is, anything else as pretty JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-
-
-def output_diff(old: Any, new: Any) -> str:
-    """Unified diff (text) from the reviewed output to the edited one; empty when they read the same."""
-    lines = difflib.unified_diff(
-        output_text(old).splitlines(),
-        output_text(new).splitlines(),
-        fromfile="shown output",
-        tofile="edited output",
-        lineterm="",
-    )
-    return "\n".join(lines)
 
 
 def decision_record(
@@ -59,7 +40,7 @@ def decision_record(
     diff = ""
     if action == "edit":  # an output review's output, or a tool call's arguments
         field = "args" if "args" in resolution else "output"
-        diff = output_diff(shown.get(field), resolution.get(field))
+        diff = edit_diff(shown.get(field), resolution.get(field))
     authenticated = user is not None and user.is_authenticated
     return Decision.objects.create(
         requirement_id=requirement.id,

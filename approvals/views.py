@@ -27,13 +27,13 @@ from workflows import registry, teams
 from workflows import selectors as workflow_selectors
 from workflows import services as workflow_services
 from workflows.engine.errors import ConflictError, DecisionError, ExpiredError, ValidationError
+from workflows.engine.jsonvalues import edit_diff
 from workflows.models import Requirement
 
 from . import bulk, selectors
 from .contexts import decision_context, inbox_context, inbox_filters, inbox_query
-from .forms import NON_FIELD, DecisionForm
+from .forms import DecisionForm
 from .models import Decision
-from .services import output_diff
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -205,7 +205,7 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
     valid = form.is_valid()
     editing = form.action == "edit" and req.is_pending and req.kind == Requirement.Kind.OUTPUT_REVIEW
     if request.POST.get("diff_only"):  # the live diff beside the edit textarea (htmx): never a decision
-        diff = output_diff(req.payload.get("output"), form.edited_output) if valid and editing else ""
+        diff = edit_diff(req.payload.get("output"), form.edited_output) if valid and editing else ""
         return _render_decision(
             request, req, form, mode="edit", template="approvals/decide.html#edit-diff", edit_diff=diff
         )
@@ -214,12 +214,16 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
         return _render_decision(request, req, form, mode=mode, status=400, edit_diff="" if mode == "edit" else None)
     if editing and not form.edit_confirmed(htmx=bool(request.htmx)):
         # Without the live diff the reviewer sees the change first; Save again applies it.
-        diff = output_diff(req.payload.get("output"), form.edited_output)
+        diff = edit_diff(req.payload.get("output"), form.edited_output)
         return _render_decision(request, req, form, mode="edit", edit_diff=diff, preview_token=form.preview_token)
 
     try:
         workflow_services.requirement_resolve(
-            requirement_id=req.id, user=request.user, action=form.action, data=form.data, version=form.version
+            requirement_id=req.id,
+            user=request.user,
+            action=form.action,
+            data=form.decision_data,
+            version=form.cleaned_data["version"],
         )
     except Requirement.DoesNotExist:
         raise Http404("No such requirement, or it is not assigned to you.") from None
@@ -228,19 +232,19 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
     except registry.WorkflowUnavailableError as exc:
         return render(request, "approvals/conflict.html", {"req": req, "unavailable": str(exc)}, status=409)
     except teams.SeparationOfDutiesError as exc:
-        form.errors[NON_FIELD] = str(exc)
+        form.add_error(None, str(exc))
         return _render_decision(request, req, form, status=403)
     except teams.TeamConflict as exc:
-        form.errors[NON_FIELD] = str(exc)
+        form.add_error(None, str(exc))
         return _render_decision(request, req, form, status=409)
     except ConflictError:
         return _render_conflict(request, req, expired=False)
     except ValidationError as exc:
-        form.add_errors(exc.errors)
+        form.add_decision_errors(exc.errors)
         mode = "edit" if editing else "decide"
         return _render_decision(request, req, form, mode=mode, status=400, edit_diff="" if mode == "edit" else None)
     except DecisionError as exc:
-        form.errors[NON_FIELD] = str(exc)
+        form.add_error(None, str(exc))
         return _render_decision(request, req, form, status=400)
 
     decided = Requirement.objects.only("status", "approvals_required", "approvals_per_group").get(id=req.id)

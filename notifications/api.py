@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from workflows.engine.errors import ValidationError
-from workflows.web.api import ApiError, _body, _json, _unknown_fields, _uuid, api_view
+from workflows.web.api import ApiError, api_view, json_body, json_response, unknown_fields, uuid_or_404
 
 from . import services
 from .models import WebhookEndpoint
@@ -39,16 +39,16 @@ def webhooks(request):
     """``GET /api/v1/webhooks``; ``POST`` ``{url, events}`` -> 201 with the secret (shown once)."""
     _check_permission(request)
     if request.method in ("GET", "HEAD"):
-        return _json({"results": [endpoint_json(e) for e in WebhookEndpoint.objects.order_by("created_at")]})
-    body = _body(request)
-    errors = _unknown_fields(body, ("url", "events"))
+        return json_response({"results": [endpoint_json(e) for e in WebhookEndpoint.objects.order_by("created_at")]})
+    body = json_body(request)
+    errors = unknown_fields(body, ("url", "events"))
     if errors:
         raise ApiError(400, errors=errors)
     try:
         endpoint = services.webhook_create(url=body.get("url"), events=body.get("events"), user=request.user)
     except ValidationError as exc:
         raise ApiError(400, errors=exc.errors) from None
-    response = _json(endpoint_json(endpoint, secret=True), status=201)
+    response = json_response(endpoint_json(endpoint, secret=True), status=201)
     response["Location"] = reverse("notifications:api-webhook", args=[endpoint.id])
     return response
 
@@ -57,12 +57,12 @@ def webhooks(request):
 def webhook_detail(request, webhook_id: str):
     """``GET`` or ``DELETE /api/v1/webhooks/<id>`` (204)."""
     _check_permission(request)
-    key = _uuid(webhook_id)
+    key = uuid_or_404(webhook_id)
     if request.method == "DELETE":
         if not services.webhook_delete(endpoint_id=key):
             raise ApiError(404, "No such webhook.", code="not_found")
-        return _json(None, status=204)
+        return json_response(None, status=204)
     endpoint = WebhookEndpoint.objects.filter(id=key).first()
     if endpoint is None:
         raise ApiError(404, "No such webhook.", code="not_found")
-    return _json(endpoint_json(endpoint))
+    return json_response(endpoint_json(endpoint))

@@ -24,8 +24,8 @@ from django.utils.html import format_html
 
 from . import services
 from .engine.errors import ConflictError, RunNotFoundError, RunStateError, ValidationError
+from .engine.jsonvalues import pretty_json
 from .models import ApiToken, AssignmentChange, Delegation, Requirement, RunEvent, StepRun, WorkflowRun
-from .templatetags.workflows_tags import pretty_json
 from .web.tokens import token_digest, token_new, user_may_hold_token
 
 _ID_PREFIX = re.compile(r"[0-9a-f-]{4,36}")

@@ -15,21 +15,26 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-EXECUTOR_KINDS = ("executor_confirmation", "executor_user_input", "external_execution")
+from .engine.primitives import PRIORITIES, RunStatus
+from .engine.requirements import EXECUTOR_KINDS, KINDS, REQUIREMENT_STATUSES
+
 # "No date" in the inbox's sort keys: after every real date.
 NO_DATE = datetime(9999, 12, 31, tzinfo=UTC)
 # The permission (declared in Requirement.Meta) that opens unassigned requirements to a user.
 RESOLVE_PERM = "workflows.resolve_requirement"
 
 
+def _choices(name: str, values, labels: dict[str, str] | None = None) -> type[models.TextChoices]:
+    """Choices named after the engine's values (``PENDING``, ``USER_INPUT``...), so a status, kind
+    or priority the engine adds is a choice too. Labels: the value in words unless ``labels`` says."""
+    labels = labels or {}
+    return models.TextChoices(
+        name, [(value.upper(), (value, labels.get(value, value.replace("_", " ").capitalize()))) for value in values]
+    )
+
+
 class WorkflowRun(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "PENDING"
-        RUNNING = "RUNNING"
-        PAUSED = "PAUSED"
-        COMPLETED = "COMPLETED"
-        CANCELLED = "CANCELLED"
-        ERROR = "ERROR"
+    Status = _choices("Status", [status.value for status in RunStatus])
 
     ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING, Status.PAUSED)
 
@@ -126,31 +131,12 @@ class StepRun(models.Model):
 
 
 class Requirement(models.Model):
-    class Kind(models.TextChoices):
-        CONFIRMATION = "confirmation"
-        USER_INPUT = "user_input", "User input"
-        OUTPUT_REVIEW = "output_review", "Output review"
-        ROUTE_SELECTION = "route_selection", "Route selection"
-        ITERATION_REVIEW = "iteration_review", "Iteration review"
-        ERROR = "error"
-        EXECUTOR_CONFIRMATION = "executor_confirmation", "Tool confirmation"
-        EXECUTOR_USER_INPUT = "executor_user_input", "Tool input"
-        EXTERNAL_EXECUTION = "external_execution", "External execution"
-
-    class Status(models.TextChoices):
-        PENDING = "PENDING"
-        RESOLVED = "RESOLVED"
-        EXPIRED = "EXPIRED"
-        CANCELLED = "CANCELLED"
-
-    class Priority(models.TextChoices):
-        LOW = "low"
-        NORMAL = "normal"
-        HIGH = "high"
-        URGENT = "urgent"
+    Kind = _choices("Kind", KINDS, {"executor_confirmation": "Tool confirmation", "executor_user_input": "Tool input"})
+    Status = _choices("Status", REQUIREMENT_STATUSES)
+    Priority = _choices("Priority", PRIORITIES)
 
     # Sorting by priority walks an index on this number (the names do not sort in priority order).
-    PRIORITY_RANKS = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+    PRIORITY_RANKS = {priority: rank for rank, priority in enumerate(PRIORITIES)}
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="requirements")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .engine.requirements import Requirement as EngineRequirement
 from .models import RESOLVE_PERM, Delegation, Requirement, WorkflowRun
+from .store import requirement_to_engine
 
 
 def _active(user) -> bool:
@@ -37,6 +39,11 @@ def requirements_visible_to(user) -> QuerySet[Requirement]:
     return qs.filter(rule)
 
 
+def engine_requirement(row: Requirement) -> EngineRequirement:
+    """The requirement as the engine sees it: what ``clean_decision`` checks a decision against."""
+    return requirement_to_engine(row)
+
+
 def requirements_pending_for(user) -> QuerySet[Requirement]:
     return requirements_visible_to(user).filter(status=Requirement.Status.PENDING)
 
@@ -55,6 +62,12 @@ def runs_visible_to(user) -> QuerySet[WorkflowRun]:
         return WorkflowRun.objects.all()
     reviewed = requirements_visible_to(user).values("run_id")
     return WorkflowRun.objects.filter(Q(created_by=user) | Q(id__in=reviewed))
+
+
+def visible_run(user, run_id) -> WorkflowRun | None:
+    """The run ``run_id`` if ``user`` may open it (with its starter), else None: unknown and
+    not-yours look the same."""
+    return runs_visible_to(user).select_related("created_by").filter(id=run_id).first()
 
 
 def requirements_inspectable_by(user) -> QuerySet[Requirement]:

@@ -6,7 +6,6 @@ from django import template
 
 from approvals import selectors
 from approvals.bulk import BULK_ACTIONS
-from approvals.services import output_text
 from workflows import registry
 from workflows.engine.primitives import FIELD_TYPE_LABELS
 
@@ -17,12 +16,6 @@ register = template.Library()
 def workflow_unavailable(name: str) -> bool:
     """Whether no workflow of this name is registered in this deployment (its runs cannot go on)."""
     return not registry.is_registered(name)
-
-
-@register.filter
-def pretty(value) -> str:
-    """A value as a person reads it: text as is, anything else as indented JSON (escaped by the template)."""
-    return output_text(value)
 
 
 @register.filter

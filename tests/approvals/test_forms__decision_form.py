@@ -1,11 +1,11 @@
-"""DecisionForm: strings in, typed decision data out (validation itself is clean_decision's)."""
+"""DecisionForm: strings in, typed decision data out; its clean() is clean_decision."""
 
 from __future__ import annotations
 
 import pytest
 from django.http import QueryDict
 
-from approvals.forms import MAX_FIELD_BYTES, NON_FIELD, DecisionForm
+from approvals.forms import MAX_FIELD_BYTES, DecisionForm
 from workflows.models import Requirement
 
 
@@ -52,14 +52,29 @@ def test_converts_each_field_type():
         },
     )
     assert not form.errors
-    assert form.version == 3
-    assert form.data == {"values": {"n": 7, "f": 2.5, "b": True, "s": "hi", "l": [1], "d": {"k": None}, "level": 2}}
+    assert form.cleaned_data["version"] == 3
+    assert form.decision_data == {
+        "values": {"n": 7, "f": 2.5, "b": True, "s": "hi", "l": [1], "d": {"k": None}, "level": 2}
+    }
 
 
-def test_empty_fields_are_left_out_for_clean_decision_to_judge():
+def test_empty_fields_are_left_out_and_clean_decision_judges_them():
     form = form_for(requirement(schema=SCHEMA), version="3", action="submit")
-    assert not form.errors
-    assert form.data == {"values": {"b": False}}
+    assert form.decision_data == {"values": {"b": False}}
+    assert set(form.errors) == {f"value-{spec['name']}" for spec in SCHEMA} - {"value-b"}
+    assert form.error_links[0] == ("field-n", "n", " ".join(form.errors["value-n"]))
+
+
+def test_clean_decision_messages_join_conversion_errors_in_one_round():
+    form = form_for(requirement(schema=SCHEMA[:2]), version="3", action="submit", **{"value-n": "x"})
+    assert form.errors["value-n"] == ["Enter a whole number."]
+    assert "value-f" in form.errors  # required: clean_decision's message, in the same round
+
+
+def test_an_action_the_kind_does_not_take_is_a_form_error():
+    form = form_for(requirement("confirmation"), version="1", action="submit")
+    assert "accepts confirm, reject" in form.non_field_error
+    assert not form.error_links
 
 
 @pytest.mark.parametrize(
@@ -74,7 +89,7 @@ def test_empty_fields_are_left_out_for_clean_decision_to_judge():
 )
 def test_conversion_errors_are_field_errors(name, raw, message):
     form = form_for(requirement(schema=SCHEMA), version="3", action="submit", **{f"value-{name}": raw})
-    assert message in form.errors[name]
+    assert message in " ".join(form.errors[f"value-{name}"])
 
 
 def test_widgets_follow_field_types():
@@ -91,19 +106,20 @@ def test_widgets_follow_field_types():
 
 
 def test_missing_or_bad_version():
-    assert NON_FIELD in form_for(requirement(), action="confirm").errors
-    assert NON_FIELD in form_for(requirement(), action="confirm", version="x").errors
+    for form in (form_for(requirement("confirmation"), action="confirm"), form_for(requirement(), version="x")):
+        assert form.non_field_error.startswith("This form is missing its version")
 
 
 def test_edit_keeps_text_for_text_outputs_and_parses_json_otherwise():
     text = form_for(requirement("output_review", output="old"), version="1", action="edit", output="a\r\nb")
-    assert text.data == {"output": "a\nb"}
+    assert text.decision_data == {"output": "a\nb"}
     structured = form_for(requirement("output_review", output={"a": 1}), version="1", action="edit", output='{"a": 2}')
-    assert structured.data == {"output": {"a": 2}}
+    assert structured.decision_data == {"output": {"a": 2}}
     bad = form_for(requirement("output_review", output={"a": 1}), version="1", action="edit", output="{")
-    assert "Enter valid JSON" in bad.errors["output"]
-    missing = form_for(requirement("output_review", output="x"), version="1", action="edit")
-    assert missing.errors["output"] == "This field is required."
+    assert bad.errors["output"][0].startswith("Enter valid JSON")
+    for original in ("x", {"a": 1}):
+        missing = form_for(requirement("output_review", output=original), version="1", action="edit")
+        assert missing.errors["output"] == ["This field is required."]
 
 
 def test_edit_preview_token_binds_the_exact_output():
@@ -124,17 +140,19 @@ def test_edit_preview_token_binds_the_exact_output():
 
 
 def test_select_reject_and_result():
-    assert form_for(requirement("route_selection"), version="1", action="select", choices=["a", "b"]).data == {
-        "choices": ["a", "b"]
-    }
-    assert form_for(requirement("confirmation"), version="1", action="reject", feedback="  ").data == {"feedback": None}
-    assert form_for(requirement("external_execution"), version="1", action="provide_result", result=" 42 ").data == {
-        "result": "42"
-    }
+    routes = requirement("route_selection", choices=["a", "b"], multiple=True)
+    assert form_for(routes, version="1", action="select", choices=["a", "b"]).decision_data == {"choices": ["a", "b"]}
+    reject = form_for(requirement("confirmation"), version="1", action="reject", feedback="  ")
+    assert reject.decision_data == {"feedback": None}
+    result = form_for(requirement("external_execution"), version="1", action="provide_result", result=" 42 ")
+    assert result.decision_data == {"result": "42"}
+    unknown = form_for(routes, version="1", action="select", choices=["c"])
+    assert unknown.errors["choices"] == ["Unknown route(s): c. Choose from: a, b."]
 
 
 def test_service_errors_land_on_their_fields():
-    form = DecisionForm(requirement(schema=SCHEMA), QueryDict())
-    form.add_errors({"n": "This field is required.", "data": "Expected an object.", "__all__": "Bad."})
-    assert form.errors["n"] == "This field is required."
-    assert form.errors[NON_FIELD] == "data: Expected an object. Bad."
+    form = form_for(requirement(schema=SCHEMA[:1]), version="3", action="submit", **{"value-n": "1"})
+    assert form.is_valid()
+    form.add_decision_errors({"n": "Taken.", "data": "Expected an object.", "__all__": "Bad."})
+    assert form.errors["value-n"] == ["Taken."]
+    assert form.non_field_error == "data: Expected an object. Bad."

@@ -9,10 +9,11 @@ import pytest
 from django.db import transaction
 
 from approvals.models import Decision
-from approvals.services import canonical_json, content_hash, decision_record, output_diff
+from approvals.services import canonical_json, content_hash, decision_record
 from workflows import services
 from workflows.engine import HumanReview, Step, Workflow
 from workflows.engine.errors import ConflictError, ValidationError
+from workflows.engine.jsonvalues import edit_diff
 from workflows.models import Requirement
 
 from .conftest import pending
@@ -64,7 +65,7 @@ def test_edit_records_a_unified_diff(reviewer, django_capture_on_commit_callback
 
 
 def test_structured_outputs_are_diffed_as_pretty_json():
-    diff = output_diff({"b": 1, "a": [1, 2]}, {"a": [1, 2, 3], "b": 1})
+    diff = edit_diff({"b": 1, "a": [1, 2]}, {"a": [1, 2, 3], "b": 1})
     assert "+    3" in diff and "-    2" in diff and "+    2," in diff
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from approvals.services import output_diff
 from workflows import services
+from workflows.engine.jsonvalues import edit_diff
 from workflows.templatetags.workflows_tags import diff_lines
 
 from .conftest import pending
@@ -16,7 +16,7 @@ from .conftest import pending
 def test_a_one_word_change_in_a_long_line_marks_the_word():
     old = "The quick brown fox jumps over the lazy dog and keeps running until the sun goes down."
     new = old.replace("lazy", "sleepy")
-    lines = diff_lines(output_diff(old, new))
+    lines = diff_lines(edit_diff(old, new))
     removed = [line for css, line in lines if css == "diff-del"]
     added = [line for css, line in lines if css == "diff-add"]
     tail = " dog and keeps running until the sun goes down."
@@ -25,12 +25,12 @@ def test_a_one_word_change_in_a_long_line_marks_the_word():
 
 
 def test_word_marks_escape_the_text():
-    lines = diff_lines(output_diff("a <b> c", "a <i> c"))
+    lines = diff_lines(edit_diff("a <b> c", "a <i> c"))
     assert '-a <del class="diff-word">&lt;b&gt;</del> c' in [line for _, line in lines]
 
 
 def test_unpaired_lines_stay_whole():
-    lines = diff_lines(output_diff("one", "one\ntwo\nthree"))
+    lines = diff_lines(edit_diff("one", "one\ntwo\nthree"))
     assert ("diff-add", "+two") in lines and ("diff-add", "+three") in lines
 
 
@@ -56,5 +56,5 @@ def test_history_says_what_was_done_in_words(reviewer_client, reviewer, sent_run
 
 
 def test_a_rewritten_line_is_shown_whole():
-    lines = diff_lines(output_diff("Draft about x", "something else"))
+    lines = diff_lines(edit_diff("Draft about x", "something else"))
     assert ("diff-del", "-Draft about x") in lines and ("diff-add", "+something else") in lines

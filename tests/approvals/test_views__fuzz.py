@@ -26,9 +26,8 @@ from tests.fuzz import (
     rolled_back,
     snapshot,
 )
-from workflows.engine.requirements import ACTIONS
+from workflows.engine.requirements import ACTIONS, ALL_ACTIONS
 from workflows.models import Requirement
-from workflows.web.api import ALL_ACTIONS
 
 pytestmark = pytest.mark.django_db
 

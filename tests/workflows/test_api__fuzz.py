@@ -28,9 +28,8 @@ from tests.fuzz import (
     snapshot,
     texts,
 )
-from workflows.engine.requirements import ACTIONS
+from workflows.engine.requirements import ACTIONS, ALL_ACTIONS
 from workflows.models import Requirement, WorkflowRun
-from workflows.web.api import ALL_ACTIONS
 
 pytestmark = pytest.mark.django_db
 

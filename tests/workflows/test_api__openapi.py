@@ -62,6 +62,7 @@ def test_schema_declares_both_auth_schemes_and_the_error_codes(client):
 
 def test_every_reference_resolves(client):
     schema = client.get("/api/v1/openapi.json").json()
-    text = str(schema)
-    for name in set(re.findall(r"#/components/schemas/(\w+)", text)):
-        assert name in schema["components"]["schemas"], name
+    refs = re.findall(r"#/components/(\w+)/(\w+)", str(schema))
+    assert {kind for kind, _name in refs} == {"schemas", "responses"}
+    for kind, name in refs:
+        assert name in schema["components"][kind], name

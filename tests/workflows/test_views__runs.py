@@ -11,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from approvals.models import Decision
 from workflows import registry, services
 from workflows.engine import HumanReview, Step, Workflow
 from workflows.models import Requirement, WorkflowRun
@@ -202,6 +203,33 @@ def test_run_page__shows_who_decided_and_edit_diffs(client, operator, make_user)
     # The same diff component as the decision pages, changed words marked inside the line.
     assert '<span class="diff-del">-Draft about <del class="diff-word">launch</del></span>' in text
     assert '<span class="diff-add">+Draft about <ins class="diff-word">launch, edited</ins></span>' in text
+
+
+def test_run_page__edit_diff_is_the_audit_rows(client, operator, make_user, temp_workflow):
+    """One pretty-printer and one diff for both: keys in any order, the same lines."""
+    temp_workflow(
+        Workflow(
+            name="pages_structured_review",
+            steps=[
+                Step(
+                    name="draft",
+                    executor=lambda si: {"title": "Spring", "tags": ["a", "b"], "body": {"z": 1, "a": 2}},
+                    human_review=HumanReview(requires_output_review=True),
+                )
+            ],
+        )
+    )
+    editor = make_user("ed", "resolve_requirement")
+    run = run_of("pages_structured_review")
+    req = run.requirements.get()
+    edited = {"tags": ["a", "c"], "body": {"a": 2, "z": 1}, "title": "Summer"}
+    services.requirement_resolve(requirement_id=req.id, user=editor, action="edit", data={"output": edited})
+    audit = Decision.objects.get(requirement_id=req.id).diff
+    assert audit.startswith("--- shown output\n+++ edited output\n")
+    client.force_login(operator)
+    page = client.get(f"/runs/{run.id}/").context["requirements"][0].edit_diff
+    assert page.splitlines() == audit.splitlines()[2:]  # the page's caption names the two sides
+    assert '-  "title": "Spring"' in page and '+  "title": "Summer"' in page
 
 
 def test_run_page__shows_rejection_feedback(client, operator, reviewer, paused_run):

@@ -11,11 +11,16 @@ every page, socket and database can show and hold:
 - nesting is bounded (well under the databases' JSON limits and Python's recursion limit, with
   room for the levels the run state wraps around a value), and so is the size.
 
+It also decides how a value reads as text (:func:`pretty_json`) and how an edit reads as a diff
+(:func:`edit_diff`): pages, the decision form and the audit row all use these, so the diff a run
+page shows for an edit is the one the audit row stored.
+
 Pure Python (no Django): the engine's ``clean_decision`` uses it too.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from typing import Any
@@ -122,3 +127,30 @@ def parse_json(text: str | bytes, field: str, *, max_bytes: int = MAX_BYTES, max
         raise MalformedJSON({field: f"Not valid JSON: {exc}."}) from None
     check_json(value, field, max_bytes=max_bytes, max_depth=max_depth)
     return value
+
+
+def pretty_json(value: Any) -> str:
+    """How a value reads for a person: text as it is, anything else as indented JSON.
+
+    Keys are sorted: PostgreSQL's jsonb does not keep the order they were written in, so only a
+    sorted text reads the same on both databases (and diffs of one value against another line up).
+    """
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):  # keys of mixed types cannot be sorted; a value holding itself
+        return repr(value)
+
+
+def edit_diff(shown: Any, edited: Any) -> str:
+    """Unified diff (text) from the value a reviewer was shown to the one they saved; empty when
+    both read the same."""
+    lines = difflib.unified_diff(
+        pretty_json(shown).splitlines(),
+        pretty_json(edited).splitlines(),
+        fromfile="shown output",
+        tofile="edited output",
+        lineterm="",
+    )
+    return "\n".join(lines)

@@ -30,6 +30,7 @@ KINDS = (
 EXECUTOR_KINDS = ("executor_confirmation", "executor_user_input", "external_execution")
 
 PENDING, RESOLVED, EXPIRED, CANCELLED = "PENDING", "RESOLVED", "EXPIRED", "CANCELLED"
+REQUIREMENT_STATUSES = (PENDING, RESOLVED, EXPIRED, CANCELLED)
 
 # The actions each kind accepts.
 ACTIONS = {
@@ -43,6 +44,7 @@ ACTIONS = {
     "executor_user_input": ("submit", "reject"),
     "external_execution": ("provide_result", "reject"),
 }
+ALL_ACTIONS = tuple(dict.fromkeys(action for actions in ACTIONS.values() for action in actions))
 
 MAX_FEEDBACK = 10_000
 

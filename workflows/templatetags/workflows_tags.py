@@ -15,18 +15,10 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
+from workflows.engine.jsonvalues import pretty_json
+
 register = template.Library()
-
-
-@register.filter
-def pretty_json(value) -> str:
-    """``value`` as indented JSON text (a plain string stays as it is)."""
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
-    except (TypeError, ValueError):
-        return repr(value)
+register.filter(pretty_json)
 
 
 @register.filter

@@ -45,7 +45,7 @@ from workflows.engine.errors import (
     ValidationError,
 )
 from workflows.engine.jsonvalues import parse_json, text_problem
-from workflows.engine.requirements import ACTIONS
+from workflows.engine.requirements import ALL_ACTIONS
 from workflows.models import Requirement, RequirementComment, WorkflowRun
 from workflows.representations import comment_json, requirement_json, run_json, run_summary_json, with_team
 
@@ -54,7 +54,6 @@ from .forms import RunQueryForm
 from .openapi import openapi_schema
 from .tokens import token_user
 
-ALL_ACTIONS = tuple(dict.fromkeys(a for actions in ACTIONS.values() for a in actions))
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 MAX_OFFSET = 2**31 - 1  # far past any list; the databases refuse integers past 64 bits
@@ -76,13 +75,13 @@ class ApiError(Exception):
 
     def response(self) -> JsonResponse:
         body = {"errors": self.errors} if self.errors is not None else {"error": self.error, "code": self.code}
-        response = _json(body, status=self.status, headers=self.headers)
+        response = json_response(body, status=self.status, headers=self.headers)
         if self.status == 401:
             response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
 
 
-def _json(data, status: int = 200, headers: dict | None = None) -> JsonResponse:
+def json_response(data, status: int = 200, headers: dict | None = None) -> JsonResponse:
     return JsonResponse(data, status=status, encoder=DjangoJSONEncoder, safe=False, headers=headers)
 
 
@@ -162,7 +161,7 @@ def api_view(*methods: str, auth: bool = True) -> Callable:
     return decorate
 
 
-def _body(request: HttpRequest) -> dict:
+def json_body(request: HttpRequest) -> dict:
     """The request's JSON object body ({} when empty). The server refuses bodies over the limit
     before reading them (hitl_site/limits.py); this also holds for other ways in (tests, WSGI)."""
     limit = settings.HITL_MAX_BODY_BYTES
@@ -192,26 +191,26 @@ def _body(request: HttpRequest) -> dict:
     return data
 
 
-def _unknown_fields(body: dict, allowed: tuple[str, ...]) -> dict:
+def unknown_fields(body: dict, allowed: tuple[str, ...]) -> dict:
     return {key: "Unknown field." for key in body if key not in allowed}
 
 
-def _uuid(value: str) -> uuid.UUID:
+def uuid_or_404(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
         raise ApiError(404, "Not found.", code="not_found") from None
 
 
-def _visible_run(request, run_id: str) -> WorkflowRun:
-    run = selectors.runs_visible_to(request.user).select_related("created_by").filter(id=_uuid(run_id)).first()
+def _run_or_404(request, run_id: str) -> WorkflowRun:
+    run = selectors.visible_run(request.user, uuid_or_404(run_id))
     if run is None:
         raise ApiError(404, "No such run.", code="not_found")
     return run
 
 
 def _inspectable_requirement(request, requirement_id: str) -> Requirement:
-    req = with_team(selectors.requirements_inspectable_by(request.user)).filter(id=_uuid(requirement_id)).first()
+    req = with_team(selectors.requirements_inspectable_by(request.user)).filter(id=uuid_or_404(requirement_id)).first()
     if req is None:
         raise ApiError(404, "No such requirement.", code="not_found")
     return req
@@ -271,7 +270,7 @@ def _run_list(request):
         params = request.GET.copy()
         params["cursor"], params["limit"] = _cursor_encode(rows[-1]), str(limit)
         following = f"{reverse('workflows:api-runs')}?{params.urlencode()}"
-    return _json({"results": [run_summary_json(r) for r in rows], "next": following})
+    return json_response({"results": [run_summary_json(r) for r in rows], "next": following})
 
 
 @api_view("GET")
@@ -295,11 +294,11 @@ def runs_export(request):
 @api_view("POST")
 def run_rerun(request, run_id: str):
     """``POST /api/v1/runs/<id>/rerun`` ``{input?, additional_data?}`` -> 201 with the new run."""
-    run = _visible_run(request, run_id)
+    run = _run_or_404(request, run_id)
     if not selectors.user_may_start_runs(request.user):
         raise ApiError(403, "You may not start runs (needs workflows.start_run).", code="forbidden")
-    body = _body(request)
-    errors = _unknown_fields(body, ("input", "additional_data"))
+    body = json_body(request)
+    errors = unknown_fields(body, ("input", "additional_data"))
     if "additional_data" in body and not isinstance(body["additional_data"], dict | None):
         errors["additional_data"] = "Expected an object."
     if errors:
@@ -316,7 +315,7 @@ def run_rerun(request, run_id: str):
     except ValidationError as exc:
         raise ApiError(400, errors=exc.errors) from None
     new = WorkflowRun.objects.select_related("created_by").get(id=new.id)
-    response = _json(run_json(new, request.user), status=201)
+    response = json_response(run_json(new, request.user), status=201)
     response["Location"] = reverse("workflows:api-run", args=[new.id])
     return response
 
@@ -325,8 +324,8 @@ def _run_start(request):
     """``POST /api/v1/runs`` ``{workflow, input, additional_data}`` -> 201 with the run."""
     if not selectors.user_may_start_runs(request.user):
         raise ApiError(403, "You may not start runs (needs workflows.start_run).", code="forbidden")
-    body = _body(request)
-    errors = _unknown_fields(body, ("workflow", "input", "additional_data"))
+    body = json_body(request)
+    errors = unknown_fields(body, ("workflow", "input", "additional_data"))
     name = body.get("workflow")
     if not isinstance(name, str) or not name:
         errors["workflow"] = "The name of a registered workflow is required."
@@ -347,23 +346,23 @@ def _run_start(request):
     except ValidationError as exc:
         raise ApiError(400, errors=exc.errors) from None
     run = WorkflowRun.objects.select_related("created_by").get(id=run.id)
-    response = _json(run_json(run, request.user), status=201)
+    response = json_response(run_json(run, request.user), status=201)
     response["Location"] = reverse("workflows:api-run", args=[run.id])
     return response
 
 
 @api_view("GET")
 def run_detail(request, run_id: str):
-    return _json(run_json(_visible_run(request, run_id), request.user))
+    return json_response(run_json(_run_or_404(request, run_id), request.user))
 
 
 @api_view("POST")
 def run_cancel(request, run_id: str):
-    run = _visible_run(request, run_id)
+    run = _run_or_404(request, run_id)
     if not selectors.user_may_cancel_runs(request.user):
         raise ApiError(403, "You may not cancel runs (needs workflows.cancel_run).", code="forbidden")
-    body = _body(request)  # an empty body, {} or {"reason"} (a malformed one is still a 400)
-    errors = _unknown_fields(body, ("reason",))
+    body = json_body(request)  # an empty body, {} or {"reason"} (a malformed one is still a 400)
+    errors = unknown_fields(body, ("reason",))
     reason = body.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > services.MAX_CANCEL_REASON):
         errors["reason"] = f"Expected text of at most {services.MAX_CANCEL_REASON} characters."
@@ -376,7 +375,7 @@ def run_cancel(request, run_id: str):
     except RunStateError as exc:
         raise ApiError(409, str(exc), code="not_active") from None
     run = WorkflowRun.objects.select_related("created_by").get(id=run.id)
-    return _json(run_json(run, request.user))
+    return json_response(run_json(run, request.user))
 
 
 # -- requirements ---------------------------------------------------------------------------------
@@ -427,20 +426,20 @@ def requirements(request):
         params = request.GET.copy()
         params["offset"], params["limit"] = str(offset + limit), str(limit)
         following = f"{reverse('workflows:api-requirements')}?{params.urlencode()}"
-    return _json({"count": count, "next": following, "results": [requirement_json(r) for r in rows]})
+    return json_response({"count": count, "next": following, "results": [requirement_json(r) for r in rows]})
 
 
 @api_view("GET")
 def requirement_detail(request, requirement_id: str):
-    return _json(requirement_json(_inspectable_requirement(request, requirement_id)))
+    return json_response(requirement_json(_inspectable_requirement(request, requirement_id)))
 
 
 @api_view("POST")
 def requirement_resolve(request, requirement_id: str):
     """``POST /api/v1/requirements/<id>/resolve`` ``{action, data, version}``."""
     req = _resolvable(request, requirement_id)
-    body = _body(request)
-    errors = _unknown_fields(body, ("action", "data", "version"))
+    body = json_body(request)
+    errors = unknown_fields(body, ("action", "data", "version"))
     action, data, version = body.get("action"), body.get("data"), body.get("version")
     if not isinstance(action, str) or action not in ALL_ACTIONS:
         errors["action"] = f"One of {', '.join(ALL_ACTIONS)}."
@@ -470,7 +469,7 @@ def requirement_resolve(request, requirement_id: str):
         raise ApiError(409, str(exc), code=exc.code) from None
     except ConflictError as exc:
         raise _conflict(req, exc) from None
-    return _json(requirement_json(with_team(Requirement.objects).get(id=req.id)))
+    return json_response(requirement_json(with_team(Requirement.objects).get(id=req.id)))
 
 
 def _conflict(req: Requirement, exc: ConflictError) -> ApiError:
@@ -508,37 +507,41 @@ def _team_change(req: Requirement, change: Callable) -> dict:
 def requirement_claim(request, requirement_id: str):
     """``POST /api/v1/requirements/<id>/claim`` ``{reason}``: a reason takes over someone's claim."""
     req = _resolvable(request, requirement_id)
-    body = _body(request)
-    errors = _unknown_fields(body, ("reason",))
+    body = json_body(request)
+    errors = unknown_fields(body, ("reason",))
     reason = body.get("reason")
     if reason is not None and not isinstance(reason, str):
         errors["reason"] = "Expected text."
     if errors:
         raise ApiError(400, errors=errors)
     if reason is not None:
-        return _json(
+        return json_response(
             _team_change(
                 req, lambda: services.requirement_take_over(requirement_id=req.id, user=request.user, reason=reason)
             )
         )
-    return _json(_team_change(req, lambda: services.requirement_claim(requirement_id=req.id, user=request.user)))
+    return json_response(
+        _team_change(req, lambda: services.requirement_claim(requirement_id=req.id, user=request.user))
+    )
 
 
 @api_view("POST")
 def requirement_release(request, requirement_id: str):
     req = _resolvable(request, requirement_id)
-    errors = _unknown_fields(_body(request), ())
+    errors = unknown_fields(json_body(request), ())
     if errors:
         raise ApiError(400, errors=errors)
-    return _json(_team_change(req, lambda: services.requirement_release(requirement_id=req.id, user=request.user)))
+    return json_response(
+        _team_change(req, lambda: services.requirement_release(requirement_id=req.id, user=request.user))
+    )
 
 
 @api_view("POST")
 def requirement_reassign(request, requirement_id: str):
     """``POST /api/v1/requirements/<id>/reassign`` ``{user | group, note}``."""
     req = _resolvable(request, requirement_id)
-    body = _body(request)
-    errors = _unknown_fields(body, ("user", "group", "note"))
+    body = json_body(request)
+    errors = unknown_fields(body, ("user", "group", "note"))
     username, group_name, note = body.get("user"), body.get("group"), body.get("note", "")
     to_user = to_group = None
     if (username is None) == (group_name is None):
@@ -555,7 +558,7 @@ def requirement_reassign(request, requirement_id: str):
         errors["note"] = "Expected text."
     if errors:
         raise ApiError(400, errors=errors)
-    return _json(
+    return json_response(
         _team_change(
             req,
             lambda: services.requirement_reassign(
@@ -570,8 +573,8 @@ def requirement_comments(request, requirement_id: str):
     """``GET`` the comments (oldest first); ``POST`` ``{text}`` adds one (201)."""
     req = _inspectable_requirement(request, requirement_id)
     if request.method == "POST":
-        body = _body(request)
-        errors = _unknown_fields(body, ("text",))
+        body = json_body(request)
+        errors = unknown_fields(body, ("text",))
         if not isinstance(body.get("text"), str):
             errors["text"] = "Expected text."
         if errors:
@@ -582,9 +585,9 @@ def requirement_comments(request, requirement_id: str):
             raise ApiError(400, errors=exc.errors) from None
         except Requirement.DoesNotExist:
             raise ApiError(404, "No such requirement.", code="not_found") from None
-        return _json(comment_json(comment), status=201)
+        return json_response(comment_json(comment), status=201)
     comments = RequirementComment.objects.filter(requirement=req).order_by("created_at", "id")[:500]
-    return _json({"results": [comment_json(c) for c in comments]})
+    return json_response({"results": [comment_json(c) for c in comments]})
 
 
 MAX_BULK_ITEMS = 100
@@ -596,8 +599,8 @@ def requirements_bulk(request):
     ``{results: [{id, status, code, errors}]}``, one result per item in order. Each item is decided
     on its own, exactly once (``services.requirements_resolve_bulk``); a malformed item is
     ``invalid`` and the others still go through. A malformed body is a 400 and decides nothing."""
-    body = _body(request)
-    errors = _unknown_fields(body, ("items",))
+    body = json_body(request)
+    errors = unknown_fields(body, ("items",))
     items = body.get("items")
     if not isinstance(items, list) or not items:
         errors["items"] = "Expected a non-empty list of {id, action, data, version}."
@@ -625,13 +628,13 @@ def requirements_bulk(request):
         else:
             outcome = next(outcomes)
             results.append({"id": outcome.id, "status": outcome.status, "code": outcome.code, "errors": outcome.errors})
-    return _json({"results": results})
+    return json_response({"results": results})
 
 
 def _bulk_item_errors(item) -> dict:
     if not isinstance(item, dict):
         return {"item": "Expected an object {id, action, data, version}."}
-    errors = _unknown_fields(item, ("id", "action", "data", "version"))
+    errors = unknown_fields(item, ("id", "action", "data", "version"))
     if not isinstance(item.get("id"), str):
         errors["id"] = "Expected a requirement id."
     if not isinstance(item.get("action"), str) or item["action"] not in ALL_ACTIONS:
@@ -653,13 +656,13 @@ def analytics_figures(request):
     form, period, workflow = analytics.filters_from(request.GET)
     if period is None:
         raise ApiError(400, errors={field: " ".join(messages) for field, messages in form.errors.items()})
-    return _json(analytics.figures(period=period, workflow=workflow).as_dict())
+    return json_response(analytics.figures(period=period, workflow=workflow).as_dict())
 
 
 # -- schema ---------------------------------------------------------------------------------------
 @api_view("GET", auth=False)
 def openapi(request):
-    return _json(openapi_schema())
+    return json_response(openapi_schema())
 
 
 def _api_path(request) -> bool:

@@ -36,7 +36,7 @@ class RunConsumer(LiveConsumer):
         return selectors.runs_visible_to(user).filter(id=self.run_id).exists()
 
     def render(self, user) -> str:
-        run = selectors.runs_visible_to(user).select_related("created_by").filter(id=self.run_id).first()
+        run = selectors.visible_run(user, self.run_id)
         if run is None:  # no longer visible since may_watch(): the next change closes the socket
             return ""
         context = {**run_live_context(user=user, run=run), "oob": True, "csrf_token": csrf_token(self.scope)}

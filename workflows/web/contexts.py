@@ -3,13 +3,11 @@ re-renders its live part (``consumers``), so a push equals a reload."""
 
 from __future__ import annotations
 
-import difflib
-
 from django.db.models.functions import Coalesce
 
 from workflows import registry, selectors, services
+from workflows.engine.jsonvalues import edit_diff, pretty_json
 from workflows.models import AssignmentChange, Requirement, StepRun, WorkflowRun
-from workflows.templatetags.workflows_tags import pretty_json
 
 from . import graph
 from .forms import RunStartForm
@@ -18,15 +16,14 @@ HIDDEN_EVENTS = ("Checkpoint",)
 
 
 def _edit_diff(req: Requirement) -> str:
-    """Unified diff (text) between the output shown and the output a reviewer saved, or the tool
-    arguments the agent asked for and the ones a reviewer confirmed."""
+    """The diff of an edit (the output shown and the output a reviewer saved, or the tool arguments
+    the agent asked for and the ones a reviewer confirmed) as the audit row holds it, without the
+    file names: the page's caption names both sides."""
     resolution = req.resolution or {}
     if resolution.get("action") != "edit":
         return ""
     field = "args" if "args" in resolution else "output"
-    before = pretty_json((req.payload or {}).get(field)).splitlines()
-    after = pretty_json(resolution.get(field)).splitlines()
-    lines = difflib.unified_diff(before, after, "shown", "saved", lineterm="", n=2)
+    lines = edit_diff((req.payload or {}).get(field), resolution.get(field)).splitlines()
     return "\n".join(line for line in lines if not line.startswith(("---", "+++")))
 
 

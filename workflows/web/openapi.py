@@ -1,13 +1,14 @@
 """The hand-written OpenAPI 3.1 description of ``/api/v1/`` (served at ``/api/v1/openapi.json``).
 
-Keep it next to ``api.py``: a test checks that every API route is described here and that the
-documented status codes are the ones the views answer.
+Keep it next to ``api.py``: ``tests/workflows/test_api__openapi_contract.py`` checks it against the
+views (every route and method is described; every documented status is answered, with JSON that
+validates against the documented schema).
 """
 
 from __future__ import annotations
 
 from workflows.engine.primitives import FIELD_TYPES
-from workflows.engine.requirements import ACTIONS, KINDS
+from workflows.engine.requirements import ALL_ACTIONS, KINDS
 from workflows.models import Requirement, WorkflowRun
 
 # The events a webhook endpoint may subscribe to (the notifications app sends them).
@@ -19,7 +20,6 @@ WEBHOOK_EVENTS = [
     "run.failed",
     "run.cancelled",
 ]
-ALL_ACTIONS = list(dict.fromkeys(a for actions in ACTIONS.values() for a in actions))
 
 
 def _ref(name: str) -> dict:
@@ -28,6 +28,10 @@ def _ref(name: str) -> dict:
 
 def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _response_ref(name: str) -> dict:
+    return {"$ref": f"#/components/responses/{name}"}
 
 
 def _json_body(schema: dict, description: str) -> dict:
@@ -69,19 +73,21 @@ CURSOR = {
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}
 FORMAT = {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}}
 
-_ERRORS = {
-    "400": _json_body(_ref("ValidationErrors"), "Invalid body or data: one message per field."),
-    "401": _error("No session and no valid bearer token."),
-    "403": _error("Authenticated, but not allowed to do this (or the CSRF check of a session request failed)."),
-    "404": _error("Unknown, or not visible to the caller (also for ids that are not UUIDs)."),
-    "413": _error("The body is larger than 1 MB."),
+# The error answers every operation shares, described once (components/responses) by status.
+ERROR_RESPONSES = {
+    "400": ("Invalid", _json_body(_ref("ValidationErrors"), "Invalid body or data: one message per field.")),
+    "401": ("Unauthenticated", _error("No session and no valid bearer token.")),
+    "403": (
+        "Forbidden",
+        _error("Authenticated, but not allowed to do this (or the CSRF check of a session request failed)."),
+    ),
+    "404": ("NotFound", _error("Unknown, or not visible to the caller (also for ids that are not UUIDs).")),
+    "413": ("TooLarge", _error("The body is larger than 1 MB.")),
 }
 
 
 def _responses(*codes: str, **ok) -> dict:
-    out = {code: spec for code, spec in ok.items()}
-    out.update({code: _ERRORS[code] for code in codes})
-    return out
+    return {**ok, **{code: _response_ref(ERROR_RESPONSES[code][0]) for code in codes}}
 
 
 def _id_param(name: str, what: str) -> dict:
@@ -567,12 +573,13 @@ def openapi_schema() -> dict:
                         },
                     },
                     "responses": _responses(
-                        "400", "401", "404", "413", **{"201": _json_body(_ref("Comment"), "The comment.")}
+                        "400", "401", "403", "404", "413", **{"201": _json_body(_ref("Comment"), "The comment.")}
                     ),
                 },
             },
         },
         "components": {
+            "responses": dict(ERROR_RESPONSES.values()),
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",
@@ -598,36 +605,30 @@ def openapi_schema() -> dict:
                     },
                 },
                 "Run": {
-                    "type": "object",
-                    "required": ["id", "workflow", "status", "pause_kind", "requirements", "step_results", "content"],
-                    "properties": {
-                        "id": {"type": "string", "format": "uuid"},
-                        "workflow": {"type": "string"},
-                        "status": {"type": "string", "enum": list(WorkflowRun.Status.values)},
-                        "pause_kind": {"type": ["string", "null"], "enum": ["step", "executor", "error", None]},
-                        "paused_step_name": {"type": ["string", "null"]},
-                        "input": ANY,
-                        "additional_data": {"type": "object"},
-                        "requirements": {
-                            "type": "array",
-                            "description": "The active (PENDING) requirements the caller may see.",
-                            "items": _ref("Requirement"),
-                        },
-                        "step_results": {"type": "array", "items": _ref("StepOutput")},
-                        "content": ANY,
-                        "error": {"type": ["string", "null"]},
-                        "cancel_requested": {"type": "boolean"},
-                        "cancel_reason": {"type": "string", "description": "Why the run was cancelled, if said."},
-                        "created_by": {"type": ["string", "null"]},
-                        "created_at": {"type": "string", "format": "date-time"},
-                        "updated_at": {"type": "string", "format": "date-time"},
-                        "finished_at": NULLABLE_TIME,
-                        "rerun_of": NULLABLE_UUID,
-                        "links": {
+                    "description": "A run in full: its summary, input, active requirements and results.",
+                    "allOf": [
+                        _ref("RunSummary"),
+                        {
                             "type": "object",
-                            "properties": {"self": {"type": "string"}, "page": {"type": "string"}},
+                            "required": ["pause_kind", "requirements", "step_results", "content"],
+                            "properties": {
+                                "input": ANY,
+                                "additional_data": {"type": "object"},
+                                "requirements": {
+                                    "type": "array",
+                                    "description": "The active (PENDING) requirements the caller may see.",
+                                    "items": _ref("Requirement"),
+                                },
+                                "step_results": {"type": "array", "items": _ref("StepOutput")},
+                                "content": ANY,
+                                "cancel_requested": {"type": "boolean"},
+                                "cancel_reason": {
+                                    "type": "string",
+                                    "description": "Why the run was cancelled, if said.",
+                                },
+                            },
                         },
-                    },
+                    ],
                 },
                 "RunSummary": {
                     "type": "object",
@@ -773,7 +774,7 @@ def openapi_schema() -> dict:
                         },
                         "status": {"type": "string", "enum": list(Requirement.Status.values)},
                         "version": {"type": "integer"},
-                        "actions": {"type": "array", "items": {"type": "string", "enum": ALL_ACTIONS}},
+                        "actions": {"type": "array", "items": {"type": "string", "enum": list(ALL_ACTIONS)}},
                         "timeout_at": NULLABLE_TIME,
                         "on_timeout": {"type": ["string", "null"]},
                         "created_at": {"type": "string", "format": "date-time"},
@@ -859,7 +860,7 @@ def openapi_schema() -> dict:
                     "required": ["action"],
                     "additionalProperties": False,
                     "properties": {
-                        "action": {"type": "string", "enum": ALL_ACTIONS},
+                        "action": {"type": "string", "enum": list(ALL_ACTIONS)},
                         "data": {"type": ["object", "null"]},
                         "version": {"type": ["integer", "null"]},
                     },
@@ -910,7 +911,7 @@ def openapi_schema() -> dict:
                                 "additionalProperties": False,
                                 "properties": {
                                     "id": {"type": "string", "format": "uuid"},
-                                    "action": {"type": "string", "enum": ALL_ACTIONS},
+                                    "action": {"type": "string", "enum": list(ALL_ACTIONS)},
                                     "data": {"type": ["object", "null"]},
                                     "version": {"type": ["integer", "null"]},
                                 },

@@ -17,7 +17,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -95,15 +95,18 @@ def run_export(request: HttpRequest, fmt: str) -> HttpResponse:
     )
 
 
-def _visible_run(request: HttpRequest, run_id) -> WorkflowRun:
-    return get_object_or_404(selectors.runs_visible_to(request.user).select_related("created_by"), id=run_id)
+def _run_or_404(request: HttpRequest, run_id) -> WorkflowRun:
+    run = selectors.visible_run(request.user, run_id)
+    if run is None:
+        raise Http404("No such run")
+    return run
 
 
 @login_required
 @require_POST
 def run_rerun(request: HttpRequest, run_id) -> HttpResponse:
     """Start the run again: with the same input and additional data, or with the edited ones."""
-    run = _visible_run(request, run_id)
+    run = _run_or_404(request, run_id)
     if not selectors.user_may_start_runs(request.user):
         raise PermissionDenied
     form = rerun_form(run, request.POST)
@@ -137,7 +140,7 @@ def run_rerun(request: HttpRequest, run_id) -> HttpResponse:
 @login_required
 @require_safe
 def run_detail(request: HttpRequest, run_id) -> HttpResponse:
-    run = _visible_run(request, run_id)
+    run = _run_or_404(request, run_id)
     context = run_live_context(user=request.user, run=run)
     context["workflow_registered"] = registered(run.workflow_name)
     return render(request, "workflows/run_detail.html", context)
@@ -150,7 +153,7 @@ def run_live(request: HttpRequest, run_id) -> HttpResponse:
     To a poll that lost its session or its access, 204: the page keeps what it shows rather than
     swapping a login page or an error into the run's part.
     """
-    run = selectors.runs_visible_to(request.user).select_related("created_by").filter(id=run_id).first()
+    run = selectors.visible_run(request.user, run_id)
     if run is None:
         if getattr(request, "htmx", False):
             return HttpResponse(status=204)
@@ -163,7 +166,7 @@ def run_live(request: HttpRequest, run_id) -> HttpResponse:
 @login_required
 @require_POST
 def run_cancel(request: HttpRequest, run_id) -> HttpResponse:
-    run = _visible_run(request, run_id)
+    run = _run_or_404(request, run_id)
     if not selectors.user_may_cancel_runs(request.user):
         raise PermissionDenied
     # Cancelling cannot be undone: the form asks why, and the reason is kept with the run.
