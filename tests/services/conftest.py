@@ -9,7 +9,6 @@ import uuid
 from functools import partial
 
 import pytest
-from django.contrib.auth.models import Permission
 
 from tests.services import flows
 from tests.services.processes import BASE_DIR, CeleryProcesses
@@ -85,14 +84,6 @@ def _test_workflows():
 
 
 @pytest.fixture
-def reviewer(django_user_model):
-    """May resolve any unassigned requirement."""
-    user = django_user_model.objects.create_user("rita")
-    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    return django_user_model.objects.get(id=user.id)
-
-
-@pytest.fixture
 def probe():
     p = Probe()
     yield p
@@ -110,15 +101,6 @@ def make_probe():
     yield make
     for p in made:
         p.cleanup()
-
-
-@pytest.fixture
-def sent():
-    """Continuations are recorded (run ids), not executed."""
-    ids: list[str] = []
-    previous = dispatch.set_backend(ids.append)
-    yield ids
-    dispatch.set_backend(previous)
 
 
 @pytest.fixture
