@@ -180,6 +180,16 @@ def sent_runs():
     dispatch.set_backend(previous)
 
 
+@pytest.fixture
+def sync_worker():
+    """Scheduled continuations run in the thread that commits, as a worker would run them."""
+    from workflows import dispatch, services
+
+    previous = dispatch.set_backend(lambda run_id: services.run_advance(run_id=run_id))
+    yield
+    dispatch.set_backend(previous)
+
+
 # --- browser fixtures --------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.services import flows
 from tests.services.processes import BASE_DIR, CeleryProcesses
-from workflows import dispatch, registry, services
+from workflows import dispatch, registry
 
 # Registered at collection, before any test forks a live server, which must know it. The others
 # are registered for the tests of this directory only (other tests list or run every workflow).
@@ -101,14 +101,6 @@ def make_probe():
     yield make
     for p in made:
         p.cleanup()
-
-
-@pytest.fixture
-def inline():
-    """Continuations run in the thread that commits, as a worker would run them."""
-    previous = dispatch.set_backend(lambda run_id: services.run_advance(run_id=run_id))
-    yield
-    dispatch.set_backend(previous)
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,7 @@ def paused(name: str, probe) -> Requirement:
     return Requirement.objects.get(run_id=out.run_id, status="PENDING")
 
 
-def test_two_people_decide_at_once_exactly_one_wins(reviewers, inline, make_probe):
+def test_two_people_decide_at_once_exactly_one_wins(reviewers, sync_worker, make_probe):
     for _ in range(8):
         probe = make_probe()
         req = paused("test_svc_gated", probe)
@@ -84,7 +84,7 @@ def test_two_people_decide_at_once_exactly_one_wins(reviewers, inline, make_prob
         assert RunEvent.objects.filter(run=run, event="WorkflowCompleted").count() == 1
 
 
-def test_a_decision_racing_the_timeout_exactly_one_wins(reviewers, inline, make_probe):
+def test_a_decision_racing_the_timeout_exactly_one_wins(reviewers, sync_worker, make_probe):
     outcomes = set()
     for i in range(12):
         probe = make_probe()

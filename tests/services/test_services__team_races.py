@@ -25,7 +25,7 @@ def people(make_user):
     return [make_user(name, "resolve_requirement") for name in ("rita", "rudi", "rosa")]
 
 
-def test_two_reviewers_claim_at_once_exactly_one_holds_it(people, inline, make_probe):
+def test_two_reviewers_claim_at_once_exactly_one_holds_it(people, sync_worker, make_probe):
     for _ in range(8):
         req = paused("test_svc_gated", make_probe())
         results = in_threads(
@@ -41,7 +41,7 @@ def test_two_reviewers_claim_at_once_exactly_one_holds_it(people, inline, make_p
         assert req.claimed_by_id == won[0].claimed_by_id
 
 
-def test_quorum_approvals_at_once_resolve_exactly_once(people, inline, make_probe):
+def test_quorum_approvals_at_once_resolve_exactly_once(people, sync_worker, make_probe):
     for _ in range(6):
         probe = make_probe()
         req = paused("test_svc_quorum", probe)
@@ -66,7 +66,7 @@ def test_quorum_approvals_at_once_resolve_exactly_once(people, inline, make_prob
         assert RunEvent.objects.filter(run=run, event="WorkflowCompleted").count() == 1
 
 
-def test_reassign_while_someone_decides_one_order_or_the_other(people, inline, make_probe, make_user):
+def test_reassign_while_someone_decides_one_order_or_the_other(people, sync_worker, make_probe, make_user):
     manager = make_user("mona", "resolve_requirement", "reassign_requirement")
     outcomes = set()
     for _ in range(8):
