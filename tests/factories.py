@@ -19,7 +19,7 @@ from workflows.models import Requirement, WorkflowRun
 PASSWORD = "correct-horse-battery"
 
 
-def permissions(*codenames: str) -> list[Permission]:
+def workflow_permissions(*codenames: str) -> list[Permission]:
     found = list(Permission.objects.filter(content_type__app_label="workflows", codename__in=codenames))
     missing = set(codenames) - {p.codename for p in found}
     if missing:
@@ -41,7 +41,7 @@ class GroupFactory(DjangoModelFactory):
     @factory.post_generation
     def permissions(group, create, codenames, **kwargs):
         if codenames:
-            group.permissions.add(*permissions(*codenames))
+            group.permissions.add(*workflow_permissions(*codenames))
 
 
 class UserFactory(DjangoModelFactory):
@@ -67,7 +67,7 @@ class UserFactory(DjangoModelFactory):
     @factory.post_generation
     def permissions(user, create, codenames, **kwargs):
         if codenames:
-            user.user_permissions.add(*permissions(*codenames))
+            user.user_permissions.add(*workflow_permissions(*codenames))
 
     @factory.post_generation
     def groups(user, create, groups, **kwargs):
