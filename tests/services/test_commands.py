@@ -24,7 +24,8 @@ def run_command(*args) -> str:
     return out.getvalue().strip()
 
 
-def test_start_run_prints_the_id_of_the_run_it_started(sent_runs, probe, operator):
+def test_start_run_prints_the_id_of_the_run_it_started(sent_runs, probe, make_user):
+    make_user("olga")
     run_id = run_command(
         "start_run",
         "test_svc_gated",
