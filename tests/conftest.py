@@ -130,6 +130,66 @@ def temp_workflow():
             registry._registry[name] = previous
 
 
+# --- people ------------------------------------------------------------------
+# One user per role, the same everywhere; a test that needs someone else makes them with
+# `make_user` (or tests.factories.UserFactory). Every user signs in with factories.PASSWORD.
+
+
+@pytest.fixture
+def make_user(db):
+    """``make_user("lee", "resolve_requirement", groups=("legal",), email=..., staff=True)``: a
+    user with exactly these workflows permissions and groups."""
+    from tests.factories import UserFactory
+
+    def make(username: str, *perms: str, staff: bool = False, email: str = "", groups=()):
+        return UserFactory(username=username, permissions=perms, is_staff=staff, email=email, groups=groups)
+
+    return make
+
+
+@pytest.fixture
+def reviewer(make_user):
+    """Resolves requirements open to everyone and those assigned to them; sees no runs but the
+    ones they started."""
+    return make_user("rita", "resolve_requirement")
+
+
+@pytest.fixture
+def operator(make_user):
+    """Starts, watches and cancels runs and sees what they wait for; resolves nothing."""
+    return make_user("olga", "start_run", "cancel_run", "view_workflowrun", "view_requirement")
+
+
+@pytest.fixture
+def outsider(make_user):
+    """Signed in, without any permission or assignment."""
+    return make_user("otto")
+
+
+# --- continuations -----------------------------------------------------------
+
+
+@pytest.fixture
+def sent_runs():
+    """Ids of the runs the services scheduled to continue (after commit), recorded instead of run."""
+    from workflows import dispatch
+
+    sent: list[str] = []
+    previous = dispatch.set_backend(sent.append)
+    yield sent
+    dispatch.set_backend(previous)
+
+
+@pytest.fixture
+def sync_worker():
+    """Scheduled continuations run in the thread that commits, as a worker would run them."""
+    from workflows import dispatch, services
+
+    previous = dispatch.set_backend(lambda run_id: services.run_advance(run_id=run_id))
+    yield
+    dispatch.set_backend(previous)
+
+
 # --- browser fixtures --------------------------------------------------------
 
 

@@ -11,10 +11,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def debug_client(settings, django_user_model):
+def debug_client(settings, outsider):
     settings.DEBUG = True
     client = Client()  # loads the middleware with DEBUG on
-    client.force_login(django_user_model.objects.create_user("rita"))
+    client.force_login(outsider)
     return client
 
 
@@ -46,6 +46,6 @@ def test_a_missing_slash_still_redirects(debug_client):
     assert response["Location"] == "/inbox/"
 
 
-def test_with_debug_off_the_same_page(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("rita"))
+def test_with_debug_off_the_same_page(client, outsider):
+    client.force_login(outsider)
     assert_own_404(client.get("/no-such-page/"))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
+
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ def _limit(settings):
 
 @pytest.fixture
 def alice():
-    return get_user_model().objects.create_user("alice", password="right-password")
+    return UserFactory(username="alice", password="right-password")
 
 
 def sign_in(client, username, password, address="10.0.0.1"):
@@ -47,7 +48,7 @@ def test_the_account_is_locked_from_every_address(client, alice):
     for n in range(LIMIT):
         sign_in(client, "alice", "wrong", address=f"10.0.1.{n}")
     assert sign_in(client, "alice", "right-password", address="10.0.2.1").status_code == 429
-    get_user_model().objects.create_user("bob", password="bobs-password")
+    UserFactory(username="bob", password="bobs-password")
     assert sign_in(client, "bob", "bobs-password", address="10.0.2.1").status_code == 302  # others are not
 
 

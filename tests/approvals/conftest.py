@@ -1,20 +1,13 @@
-"""Fixtures of the reviewer-app tests: users, paused runs of the example workflows, a recording
-dispatch backend (decisions schedule continuations on commit; tests assert what was sent)."""
+"""Fixtures of the reviewer-app tests: a signed-in reviewer, sessions for the sockets, paused runs
+of the example workflows."""
 
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 
+from tests.factories import GroupFactory
 from workflows import registry
 from workflows.models import Requirement
-from workflows.runtime import dispatch
-
-
-def grant(user, *codenames: str):
-    perms = Permission.objects.filter(content_type__app_label="workflows", codename__in=codenames)
-    user.user_permissions.add(*perms)
-    return user
 
 
 def signed_in_session(user):
@@ -31,27 +24,6 @@ def signed_in_session(user):
 
 
 @pytest.fixture
-def sent_runs():
-    """Run ids the services scheduled (after commit), instead of a worker running them."""
-    sent: list[str] = []
-    dispatch.set_backend(sent.append)
-    yield sent
-    dispatch.set_backend(None)
-
-
-@pytest.fixture
-def reviewer(django_user_model, sent_runs):
-    user = django_user_model.objects.create_user("rita")
-    return grant(user, "resolve_requirement")
-
-
-@pytest.fixture
-def outsider(django_user_model):
-    """Logged in, but without the resolve permission or any assignment."""
-    return django_user_model.objects.create_user("olga")
-
-
-@pytest.fixture
 def reviewer_client(client, reviewer):
     client.force_login(reviewer)
     return client
@@ -65,4 +37,4 @@ def pending(workflow_name: str, input="x", **kwargs) -> Requirement:
 
 @pytest.fixture
 def finance_group(db):
-    return Group.objects.create(name="finance")
+    return GroupFactory(name="finance")

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from approvals.models import Decision
+from tests.factories import UserFactory
 from workflows import services
 
 from .conftest import pending
@@ -13,8 +14,8 @@ from .conftest import pending
 pytestmark = pytest.mark.django_db
 
 
-def test_decisions_are_listed_and_read_only(client, django_user_model, sent_runs, django_capture_on_commit_callbacks):
-    admin = django_user_model.objects.create_superuser("root")
+def test_decisions_are_listed_and_read_only(client, sent_runs, django_capture_on_commit_callbacks):
+    admin = UserFactory(username="root", superuser=True)
     req = pending("data_export")
     with django_capture_on_commit_callbacks(execute=True):
         services.requirement_resolve(requirement_id=req.id, user=admin, action="confirm", version=req.version)

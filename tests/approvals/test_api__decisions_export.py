@@ -9,9 +9,10 @@ import json
 import pytest
 
 from approvals.models import Decision
+from tests.factories import workflow_permissions
 from workflows import services
 
-from .conftest import grant, pending
+from .conftest import pending
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ def test_export__only_decisions_on_requirements_the_caller_may_inspect(client, d
     assert Decision.objects.count() == 2
     client.force_login(outsider)
     assert json.loads(download(client, "format=json")) == []
-    grant(outsider, "view_requirement")  # an auditor
+    outsider.user_permissions.add(*workflow_permissions("view_requirement"))  # an auditor
     outsider = type(outsider).objects.get(pk=outsider.pk)
     client.force_login(outsider)
     assert len(json.loads(download(client, "format=json"))) == 2

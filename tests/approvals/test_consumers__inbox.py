@@ -7,11 +7,12 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from approvals.consumers import InboxConsumer
+from tests.factories import UserFactory
 from workflows import registry
 from workflows.engine import HumanReview, Step, Workflow
 from workflows.runtime.broadcast import INBOX_GROUP
 
-from .conftest import grant, signed_in_session
+from .conftest import signed_in_session
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -45,10 +46,8 @@ async def changed():
 
 
 @database_sync_to_async
-def make_user(name, *perms):
-    from django.contrib.auth.models import User
-
-    return grant(User.objects.create_user(name), *perms)
+def person(name, *perms):
+    return UserFactory(username=name, permissions=perms)
 
 
 @database_sync_to_async
@@ -62,7 +61,7 @@ async def test_anonymous_handshake_is_refused():
 
 
 async def test_new_and_resolved_requirements_are_pushed_to_the_table():
-    rita = await make_user("rita", "resolve_requirement")
+    rita = await person("rita", "resolve_requirement")
     communicator, connected, _ = await connect(rita, "table=1")
     assert connected
     out = await start("data_export")
@@ -83,7 +82,7 @@ async def test_new_and_resolved_requirements_are_pushed_to_the_table():
 
 
 async def test_pushes_keep_the_pages_filters():
-    rita = await make_user("rita", "resolve_requirement")
+    rita = await person("rita", "resolve_requirement")
     communicator, connected, _ = await connect(rita, "table=1&workflow=trip_planner")
     await start("data_export")
     planned = await start("trip_planner")
@@ -94,7 +93,7 @@ async def test_pushes_keep_the_pages_filters():
 
 
 async def test_nobody_is_sent_what_is_assigned_to_someone_else():
-    rita = await make_user("rita", "resolve_requirement")
+    rita = await person("rita", "resolve_requirement")
     communicator, _, _ = await connect(rita, "table=1")
     out = await start("test_secret_review")
     await changed()
@@ -104,7 +103,7 @@ async def test_nobody_is_sent_what_is_assigned_to_someone_else():
 
 
 async def test_badge_only_socket_and_ignored_frames():
-    rita = await make_user("rita", "resolve_requirement")
+    rita = await person("rita", "resolve_requirement")
     communicator, connected, _ = await connect(rita)
     await communicator.send_to(text_data='{"action": "confirm", "requirement": "anything"}')
     await communicator.send_to(bytes_data=b"\x00\xff")

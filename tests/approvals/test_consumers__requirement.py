@@ -12,11 +12,12 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from hitl_site.routing import websocket_urlpatterns
+from tests.factories import UserFactory
 from workflows import registry, services
 from workflows.models import Requirement
 from workflows.runtime.broadcast import run_group
 
-from .conftest import grant, signed_in_session
+from .conftest import signed_in_session
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -32,12 +33,10 @@ async def connect(user, requirement_id):
 
 @database_sync_to_async
 def setup():
-    from django.contrib.auth.models import User
-
-    alice = grant(User.objects.create_user("alice"), "resolve_requirement")
-    bob = grant(User.objects.create_user("bob"), "resolve_requirement")
-    owner = grant(User.objects.create_user("olga"), "start_run", "cancel_run", "view_workflowrun")
-    stranger = User.objects.create_user("sam")
+    alice = UserFactory(username="alice", permissions=["resolve_requirement"])
+    bob = UserFactory(username="bob", permissions=["resolve_requirement"])
+    owner = UserFactory(username="olga", permissions=["start_run", "cancel_run", "view_workflowrun"])
+    stranger = UserFactory(username="sam")
     run_id = registry.get("data_export").run("crm", user=owner).run_id
     req = Requirement.objects.get(run_id=run_id, status="PENDING")
     return alice, bob, owner, stranger, req

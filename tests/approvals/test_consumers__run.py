@@ -10,10 +10,11 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from hitl_site.routing import websocket_urlpatterns
+from tests.factories import UserFactory
 from workflows import registry, services
 from workflows.runtime.broadcast import run_group
 
-from .conftest import grant, signed_in_session
+from .conftest import signed_in_session
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -29,10 +30,8 @@ async def connect(user, run_id):
 
 @database_sync_to_async
 def setup():
-    from django.contrib.auth.models import User
-
-    owner = grant(User.objects.create_user("olga"), "start_run", "view_workflowrun", "cancel_run")
-    stranger = User.objects.create_user("sam")
+    owner = UserFactory(username="olga", permissions=["start_run", "view_workflowrun", "cancel_run"])
+    stranger = UserFactory(username="sam")
     run_id = registry.get("data_export").run("crm", user=owner).run_id
     return owner, stranger, run_id
 

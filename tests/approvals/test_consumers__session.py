@@ -7,14 +7,12 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 
 from hitl_site.routing import websocket_urlpatterns
+from tests.factories import GroupFactory, UserFactory
 from workflows import registry
 from workflows.runtime.broadcast import INBOX_GROUP, run_group
-
-from .conftest import grant
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -61,7 +59,7 @@ async def closed_with(communicator) -> int:
 
 @database_sync_to_async
 def reviewer_with_a_pending_requirement():
-    user = grant(User.objects.create_user("rita", password="rita-pw"), "resolve_requirement")
+    user = UserFactory(username="rita", permissions=["resolve_requirement"])
     registry.get("data_export").run("crm")
     return user
 
@@ -112,10 +110,8 @@ async def test_inbox_socket_closes_when_the_permission_is_withdrawn():
 async def test_inbox_socket_closes_when_the_group_is_left():
     @database_sync_to_async
     def member():
-        user = User.objects.create_user("gus", password="gus-pw")
-        group = Group.objects.create(name="reviewers")
-        group.permissions.add(Permission.objects.get(codename="resolve_requirement"))
-        user.groups.add(group)
+        group = GroupFactory(name="reviewers", permissions=["resolve_requirement"])
+        user = UserFactory(username="gus", groups=[group])
         registry.get("data_export").run("crm")
         return user, group
 
@@ -130,7 +126,7 @@ async def test_inbox_socket_closes_when_the_group_is_left():
 
 @database_sync_to_async
 def watcher_of_a_run():
-    user = grant(User.objects.create_user("vic", password="vic-pw"), "view_workflowrun")
+    user = UserFactory(username="vic", permissions=["view_workflowrun"])
     return user, registry.get("data_export").run("crm").run_id
 
 

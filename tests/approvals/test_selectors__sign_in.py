@@ -1,10 +1,10 @@
 """workflows.web.live.user_still_signed_in: what live sockets check on each broadcast, in one query."""
 
 import pytest
-from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tests.factories import UserFactory
 from workflows.web import live
 
 from .conftest import signed_in_session
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_one_query_and_a_fresh_user():
-    rita = User.objects.create_user("rita", password="rita-pw")
+    rita = UserFactory(username="rita")
     sign_in = live.sign_in_of(signed_in_session(rita))
     with CaptureQueriesContext(connection) as queries:
         user = live.user_still_signed_in(sign_in)
@@ -30,7 +30,7 @@ def test_no_sign_in_without_a_signed_in_session():
 
 
 def test_an_expired_or_deleted_session_signs_nobody_in():
-    rita = User.objects.create_user("rita", password="rita-pw")
+    rita = UserFactory(username="rita")
     session = signed_in_session(rita)
     sign_in = live.sign_in_of(session)
     session.delete()

@@ -25,7 +25,7 @@ def test_hook_is_registered_once():
     assert services.resolution_hooks.count(decision_record) == 1
 
 
-def test_decision_row_content(reviewer, django_capture_on_commit_callbacks):
+def test_decision_row_content(reviewer, sent_runs, django_capture_on_commit_callbacks):
     req = pending("data_export")
     shown = dict(req.payload)
     with django_capture_on_commit_callbacks(execute=True):
@@ -43,7 +43,7 @@ def test_decision_row_content(reviewer, django_capture_on_commit_callbacks):
     assert decision.created_at is not None
 
 
-def test_edit_records_a_unified_diff(reviewer, django_capture_on_commit_callbacks):
+def test_edit_records_a_unified_diff(reviewer, sent_runs, django_capture_on_commit_callbacks):
     req = pending("blog_post", "spring")
     with django_capture_on_commit_callbacks(execute=True):
         services.requirement_resolve(
@@ -94,7 +94,7 @@ def test_row_is_written_in_the_resolving_transaction(reviewer):
     assert req.status == "PENDING"
 
 
-def test_rows_are_immutable(reviewer, django_capture_on_commit_callbacks):
+def test_rows_are_immutable(reviewer, sent_runs, django_capture_on_commit_callbacks):
     req = pending("data_export")
     with django_capture_on_commit_callbacks(execute=True):
         services.requirement_resolve(requirement_id=req.id, user=reviewer, action="confirm", version=req.version)

@@ -26,12 +26,12 @@ def test_layout_landmarks_nav_and_logout(reviewer_client):
     assert "<script>" not in page and "<style" not in page and " style=" not in page  # no inline scripts or styles
 
 
-def test_staff_see_the_admin_link(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("sam", is_staff=True))
+def test_staff_see_the_admin_link(client, make_user):
+    client.force_login(make_user("sam", staff=True))
     assert 'href="/admin/">Admin</a>' in client.get("/inbox/").content.decode()
 
 
-def test_messages_are_shown(reviewer_client, django_capture_on_commit_callbacks):
+def test_messages_are_shown(reviewer_client, sent_runs, django_capture_on_commit_callbacks):
     req = pending("data_export")
     with django_capture_on_commit_callbacks(execute=True):
         response = reviewer_client.post(f"/inbox/{req.id}/", {"action": "confirm", "version": req.version}, follow=True)

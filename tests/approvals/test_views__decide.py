@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import Decision
+from tests.factories import UserFactory
 from workflows import services
 from workflows.engine import HumanReview, Step, Workflow
 from workflows.models import Requirement, WorkflowRun
 
-from .conftest import grant, pending
+from .conftest import pending
 
 pytestmark = pytest.mark.django_db
 
@@ -31,11 +32,9 @@ def post(client, req, **data):
 
 def executor_batch():
     """support_agent after its external call was answered: a tool confirmation and a tool input."""
-    from django.contrib.auth import get_user_model
-
     req = pending("support_agent")
-    operator = get_user_model().objects.create_superuser("setup-admin")
-    services.requirement_resolve(requirement_id=req.id, user=operator, action="provide_result", data={"result": "ok"})
+    admin = UserFactory(username="setup-admin", superuser=True)
+    services.requirement_resolve(requirement_id=req.id, user=admin, action="provide_result", data={"result": "ok"})
     services.run_advance(run_id=req.run_id)
     rows = Requirement.objects.filter(run_id=req.run_id, status="PENDING")
     return {row.kind: row for row in rows}
@@ -110,7 +109,7 @@ def test_confirmation_page_and_confirm(reviewer_client, reviewer, django_capture
     assert sent_runs == [str(req.run_id)]
 
 
-def test_confirmation_reject_with_feedback(reviewer_client, django_capture_on_commit_callbacks):
+def test_confirmation_reject_with_feedback(reviewer_client, sent_runs, django_capture_on_commit_callbacks):
     req = pending("data_export")
     with django_capture_on_commit_callbacks(execute=True):
         response = post(reviewer_client, req, action="reject", feedback="Not this week\r\nsorry")
@@ -137,7 +136,7 @@ def test_user_input_page_has_one_labelled_field_per_schema_field(reviewer_client
     assert ">Submit</button>" in page
 
 
-def test_user_input_submit_converts_types(reviewer_client, django_capture_on_commit_callbacks):
+def test_user_input_submit_converts_types(reviewer_client, sent_runs, django_capture_on_commit_callbacks):
     req = pending("trip_planner")
     with django_capture_on_commit_callbacks(execute=True):
         response = post(
@@ -154,7 +153,7 @@ def test_user_input_submit_converts_types(reviewer_client, django_capture_on_com
     }
 
 
-def test_user_input_unchecked_bool_is_false(reviewer_client, django_capture_on_commit_callbacks):
+def test_user_input_unchecked_bool_is_false(reviewer_client, sent_runs, django_capture_on_commit_callbacks):
     req = pending("trip_planner")
     with django_capture_on_commit_callbacks(execute=True):
         post(reviewer_client, req, action="submit", **{"value-city": "Oslo", "value-days": "2"})
@@ -185,7 +184,7 @@ def test_user_input_required_and_allowed_values_come_from_clean_decision(reviewe
     assert Decision.objects.count() == 0
 
 
-def test_list_and_dict_fields_take_json(reviewer_client, django_capture_on_commit_callbacks, temp_workflow):
+def test_list_and_dict_fields_take_json(reviewer_client, sent_runs, django_capture_on_commit_callbacks, temp_workflow):
     from workflows.engine import UserInputField
 
     wf = temp_workflow(
@@ -241,7 +240,7 @@ def test_output_review_page(reviewer_client):
     assert 'for="field-feedback">Feedback</label>' in page
 
 
-def test_output_review_approve(reviewer_client, django_capture_on_commit_callbacks):
+def test_output_review_approve(reviewer_client, sent_runs, django_capture_on_commit_callbacks):
     req = pending("blog_post")
     with django_capture_on_commit_callbacks(execute=True):
         response = post(reviewer_client, req, action="confirm")
@@ -250,7 +249,7 @@ def test_output_review_approve(reviewer_client, django_capture_on_commit_callbac
     assert req.resolution == {"action": "confirm"}
 
 
-def test_output_review_edit_shows_diff_before_saving(reviewer_client, django_capture_on_commit_callbacks):
+def test_output_review_edit_shows_diff_before_saving(reviewer_client, sent_runs, django_capture_on_commit_callbacks):
     req = pending("blog_post", "spring")
     edit_page = reviewer_client.get(url(req) + "?edit=1").content.decode()
     assert '<label for="field-output">Output</label>' in edit_page
@@ -285,7 +284,7 @@ def test_output_review_edit_shows_diff_before_saving(reviewer_client, django_cap
 
 
 def test_output_review_edit_with_htmx_saves_at_once_and_live_diff_never_decides(
-    reviewer_client, django_capture_on_commit_callbacks
+    reviewer_client, sent_runs, django_capture_on_commit_callbacks
 ):
     req = pending("blog_post", "spring")
     diff = post(
@@ -311,7 +310,7 @@ def test_output_review_edit_with_htmx_saves_at_once_and_live_diff_never_decides(
 
 
 def test_output_review_edit_of_structured_output_takes_json(
-    reviewer_client, django_capture_on_commit_callbacks, temp_workflow
+    reviewer_client, sent_runs, django_capture_on_commit_callbacks, temp_workflow
 ):
     wf = temp_workflow(
         Workflow(
@@ -344,7 +343,7 @@ def test_output_review_edit_of_structured_output_takes_json(
     assert "+    3" in Decision.objects.get(requirement=req).diff
 
 
-def test_route_selection_multiple(reviewer_client, django_capture_on_commit_callbacks):
+def test_route_selection_multiple(reviewer_client, sent_runs, django_capture_on_commit_callbacks):
     req = pending("research_router")
     page = reviewer_client.get(url(req)).content.decode()
     for name in ("quick", "deep", "expert"):
@@ -386,7 +385,7 @@ def test_route_selection_single_uses_radios_and_validates(reviewer_client, temp_
     assert two.status_code == 400 and "Select exactly one route." in two.content.decode()
 
 
-def test_iteration_review(reviewer_client, django_capture_on_commit_callbacks):
+def test_iteration_review(reviewer_client, sent_runs, django_capture_on_commit_callbacks):
     req = pending("copy_refiner", "Ship")
     page = reviewer_client.get(url(req)).content.decode()
     assert "Output of iteration 1 of 5" in page and "Ship+" in page
@@ -397,7 +396,7 @@ def test_iteration_review(reviewer_client, django_capture_on_commit_callbacks):
     assert req.resolution == {"action": "reject", "feedback": "punchier"}
 
 
-def test_error_kind(reviewer_client, django_capture_on_commit_callbacks):
+def test_error_kind(reviewer_client, sent_runs, django_capture_on_commit_callbacks):
     req = pending("inventory_sync")
     page = reviewer_client.get(url(req)).content.decode()
     assert "ConnectionError" in page and "inventory service unavailable" in page
@@ -409,7 +408,7 @@ def test_error_kind(reviewer_client, django_capture_on_commit_callbacks):
     assert req.resolution == {"action": "skip"}
 
 
-def test_error_kind_retry(reviewer_client, django_capture_on_commit_callbacks):
+def test_error_kind_retry(reviewer_client, sent_runs, django_capture_on_commit_callbacks):
     req = pending("inventory_sync")
     with django_capture_on_commit_callbacks(execute=True):
         assert post(reviewer_client, req, action="retry").status_code == 302
@@ -417,7 +416,7 @@ def test_error_kind_retry(reviewer_client, django_capture_on_commit_callbacks):
     assert req.resolution == {"action": "retry"}
 
 
-def test_external_execution(reviewer_client, django_capture_on_commit_callbacks):
+def test_external_execution(reviewer_client, sent_runs, django_capture_on_commit_callbacks):
     req = pending("support_agent")
     page = reviewer_client.get(url(req)).content.decode()
     assert "lookup_contract" in page and "&quot;ACME&quot;" not in page and "ACME" in page
@@ -449,7 +448,9 @@ def test_executor_confirmation_and_user_input(reviewer_client, django_capture_on
 
 
 # -- after a decision ---------------------------------------------------------------------------
-def test_redirects_to_the_next_pending_item_then_to_the_inbox(reviewer_client, django_capture_on_commit_callbacks):
+def test_redirects_to_the_next_pending_item_then_to_the_inbox(
+    reviewer_client, sent_runs, django_capture_on_commit_callbacks
+):
     older = pending("data_export")
     newer = pending("refund_decision")
     with django_capture_on_commit_callbacks(execute=True):
@@ -463,7 +464,7 @@ def test_redirects_to_the_next_pending_item_then_to_the_inbox(reviewer_client, d
     assert "Nothing else is waiting for you." in reviewer_client.get(response["Location"]).content.decode()
 
 
-def test_resolved_requirement_shows_the_decision(reviewer_client, django_capture_on_commit_callbacks):
+def test_resolved_requirement_shows_the_decision(reviewer_client, sent_runs, django_capture_on_commit_callbacks):
     req = pending("data_export")
     with django_capture_on_commit_callbacks(execute=True):
         post(reviewer_client, req, action="reject", feedback="no")
@@ -483,9 +484,9 @@ def test_stale_version_is_409_and_changes_nothing(reviewer_client):
     assert Decision.objects.count() == 0
 
 
-def test_already_resolved_is_409_naming_who(reviewer_client, django_user_model, django_capture_on_commit_callbacks):
+def test_already_resolved_is_409_naming_who(reviewer_client, make_user, sent_runs, django_capture_on_commit_callbacks):
     req = pending("data_export")
-    other = grant(django_user_model.objects.create_user("bob"), "resolve_requirement")
+    other = make_user("bob", "resolve_requirement")
     with django_capture_on_commit_callbacks(execute=True):
         services.requirement_resolve(requirement_id=req.id, user=other, action="confirm", version=req.version)
     response = post(reviewer_client, req, action="reject", feedback="too late")

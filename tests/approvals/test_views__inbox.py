@@ -59,7 +59,7 @@ def test_countdown_shows_for_requirements_with_a_deadline(reviewer_client):
 
 
 def test_resolved_and_foreign_requirements_are_not_listed(
-    reviewer_client, reviewer, finance_group, django_capture_on_commit_callbacks
+    reviewer_client, reviewer, sent_runs, finance_group, django_capture_on_commit_callbacks
 ):
     from workflows import services
 
@@ -75,7 +75,7 @@ def test_resolved_and_foreign_requirements_are_not_listed(
 
 def test_without_permission_only_assigned_items_show(client, outsider, finance_group, sent_runs):
     open_to_all = pending("data_export")
-    mine = Requirement.objects.get(run_id=assigned_workflow(assignees=["olga"]).run("x").run_id)
+    mine = Requirement.objects.get(run_id=assigned_workflow(assignees=[outsider.username]).run("x").run_id)
     client.force_login(outsider)
     page = client.get(INBOX).content.decode()
     assert f"req-{mine.id}" in page

@@ -15,6 +15,7 @@ from django.db import DataError, connection, transaction
 from django.urls import reverse
 
 from hitl_site.routing import websocket_urlpatterns
+from tests.factories import UserFactory
 from workflows.models import Requirement, RunEvent, StepRun, WorkflowRun
 from workflows.runtime.broadcast import run_group
 
@@ -70,11 +71,9 @@ def test_pages_holding_a_lone_surrogate_still_render(admin_client, reviewer_clie
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_the_run_socket_pushes_a_run_holding_a_lone_surrogate():
-    from django.contrib.auth.models import User
-
     @database_sync_to_async
     def setup():
-        admin = User.objects.create_superuser("ada")
+        admin = UserFactory(username="ada", superuser=True)
         req = pending("blog_post", "draft")
         return admin, req, _stored(req)
 

@@ -14,8 +14,6 @@ from workflows import services
 from workflows.engine import HumanReview, Step, Workflow
 from workflows.models import AssignmentChange, Requirement
 
-from .conftest import grant
-
 pytestmark = pytest.mark.django_db
 
 
@@ -61,13 +59,13 @@ def pending(name, user=None):
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return grant(django_user_model.objects.create_user("alice"), "resolve_requirement", "start_run")
+def alice(make_user):
+    return make_user("alice", "resolve_requirement", "start_run")
 
 
 @pytest.fixture
-def bob(django_user_model):
-    return grant(django_user_model.objects.create_user("bob"), "resolve_requirement")
+def bob(make_user):
+    return make_user("bob", "resolve_requirement")
 
 
 def client_of(user):
@@ -180,11 +178,11 @@ def test_team_posts_need_a_login_and_post(flows, alice):
     assert client_of(alice).get(url(req, "claim")).status_code == 405
 
 
-def test_the_run_page_shows_claims_reassignments_and_approvals(flows, alice, bob, django_user_model):
+def test_the_run_page_shows_claims_reassignments_and_approvals(flows, alice, bob, make_user):
     req = pending("page_team_quorum")
     services.requirement_claim(requirement_id=req.id, user=bob)
     services.requirement_resolve(requirement_id=req.id, user=bob, action="confirm")
-    inspector = grant(django_user_model.objects.create_user("ivan"), "view_workflowrun", "view_requirement")
+    inspector = make_user("ivan", "view_workflowrun", "view_requirement")
     page = client_of(inspector).get(f"/runs/{req.run_id}/").content.decode()
     section = page[page.index("Claims, approvals and reassignments") :]
     assert "<strong>Claim</strong> of pay by bob" in section and "<strong>Approve</strong> of pay by bob" in section

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from approvals.models import Decision
+from tests.factories import UserFactory
 from workflows import services
 from workflows.models import Requirement, StepRun
 
@@ -22,9 +22,9 @@ def tool_calls(sent_runs):
     """support_agent after its external contract lookup was answered: a tool confirmation and a
     tool input wait."""
     req = pending("support_agent")
-    operator = get_user_model().objects.create_superuser("setup-admin")
+    admin = UserFactory(username="setup-admin", superuser=True)
     services.requirement_resolve(
-        requirement_id=req.id, user=operator, action="provide_result", data={"result": "contract 42"}
+        requirement_id=req.id, user=admin, action="provide_result", data={"result": "contract 42"}
     )
     services.run_advance(run_id=req.run_id)
     rows = Requirement.objects.filter(run_id=req.run_id, status="PENDING")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.contrib.auth.models import User
+
+from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +31,7 @@ def test_every_page_has_no_axe_violation(asgi_live_server, browser):
     from workflows import services
     from workflows.models import Requirement
 
-    admin = User.objects.create_superuser("ada", password="ada-secret-pw", email="")
+    admin = UserFactory(username="ada", superuser=True)
     reqs = {name: _pending(name, admin) for name in ("data_export", "trip_planner", "blog_post", "research_router")}
     reqs["copy_refiner"] = _pending("copy_refiner", admin)
     reqs["inventory_sync"] = _pending("inventory_sync", admin)
@@ -61,7 +62,7 @@ def test_every_page_has_no_axe_violation(asgi_live_server, browser):
         if found:
             problems[f"login @{width}"] = found
     page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill("ada-secret-pw")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/")
     for width in WIDTHS:

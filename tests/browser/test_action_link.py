@@ -8,17 +8,17 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from notifications import services as notifications
 from notifications.models import Delivery
+from tests.factories import PASSWORD
 from workflows import registry
 from workflows.models import Requirement, WorkflowRun
 
-from .test_decisions import PASSWORD, wait_for
+from .test_decisions import wait_for
 
 
 class Mailbox:
@@ -52,11 +52,10 @@ def smtp(asgi_live_server, settings):
 
 
 def test_open_the_link_from_the_mail_confirm_and_the_run_goes_on(
-    asgi_live_server, page: Page, transactional_db, django_user_model, smtp, settings, screenshot_dir
+    asgi_live_server, page: Page, transactional_db, make_user, smtp, settings, screenshot_dir
 ):
     settings.HITL_BASE_URL = asgi_live_server
-    user = django_user_model.objects.create_user("rita", password=PASSWORD, email="rita@example.com")
-    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
+    make_user("rita", "resolve_requirement", email="rita@example.com")
     later = timezone.now() + timedelta(days=1)
     with transaction.atomic():
         run_id = registry.get("data_export").run("crm").run_id

@@ -3,8 +3,9 @@ violation (real Chromium; axe-core 4 as bundled by axe-playwright-python)."""
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.contrib.auth.models import User
 from django.urls import reverse
+
+from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,7 +22,7 @@ def test_admin_run_pages_have_no_serious_axe_violations(asgi_live_server, browse
     from workflows import registry, services
     from workflows.models import Requirement, RunEvent
 
-    admin = User.objects.create_superuser("ada", password="ada-secret-pw", email="")
+    admin = UserFactory(username="ada", superuser=True)
     paused = registry.get("data_export").run("crm", user=admin).run_id
     decided = registry.get("blog_post").run("launch", user=admin).run_id
     requirement = Requirement.objects.get(run_id=decided)
@@ -33,7 +34,7 @@ def test_admin_run_pages_have_no_serious_axe_violations(asgi_live_server, browse
     page = context.new_page()
     page.goto(asgi_live_server + "/admin/login/")
     page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill("ada-secret-pw")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/admin/")
 

@@ -3,28 +3,21 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 from playwright.sync_api import expect
+
+from tests.factories import PASSWORD, RequirementFactory, WorkflowRunFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_operator_reads_and_filters_the_dashboard(asgi_live_server, page, screenshot_dir):
-    from workflows.models import Requirement, WorkflowRun
-
-    user = User.objects.create_user("olga", password="olga-secret-pw")
-    user.user_permissions.add(Permission.objects.get(codename="view_workflowrun"))
+def test_operator_reads_and_filters_the_dashboard(asgi_live_server, page, make_user, screenshot_dir):
+    make_user("olga", "view_workflowrun")
     now = timezone.now()
     for i, (workflow, status) in enumerate([("data_export", "COMPLETED"), ("blog_post", "CANCELLED")] * 3):
-        run = WorkflowRun.objects.create(workflow_name=workflow, status=status, finished_at=now - timedelta(days=i))
-        Requirement.objects.create(
+        run = WorkflowRunFactory(workflow_name=workflow, status=status, finished_at=now - timedelta(days=i))
+        RequirementFactory(
             run=run,
-            key=f"k{i}",
-            path="0",
-            step_name="review",
-            kind="confirmation",
-            workflow_name=workflow,
             status="RESOLVED",
             resolution={"action": "confirm" if i % 2 else "reject"},
             resolved_by_name="rita",
@@ -34,7 +27,7 @@ def test_operator_reads_and_filters_the_dashboard(asgi_live_server, page, screen
 
     page.goto(asgi_live_server + "/accounts/login/?next=/analytics/")
     page.get_by_label("Username").fill("olga")
-    page.get_by_label("Password").fill("olga-secret-pw")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Analytics", level=1)).to_be_visible()
     expect(page.get_by_role("img", name="Chart: Decisions per day")).to_be_visible()

@@ -4,13 +4,14 @@ load from static files, live pushes arrive, and the browser reports no violation
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 from playwright.sync_api import Page, expect
 
+from tests.factories import PASSWORD
 from workflows import registry
 from workflows.models import Requirement
 
-PASSWORD = "correct-horse-battery"
+pytestmark = pytest.mark.django_db(transaction=True)  # the test server reads what the tests write
+
 # Collects what the browser refuses under the policy (and the socket's openings) from the start.
 WATCH = """
 window.__violations = [];
@@ -19,13 +20,6 @@ document.addEventListener('securitypolicyviolation', (e) => {
 });
 document.addEventListener('htmx:wsOpen', () => { window.__wsOpen = (window.__wsOpen || 0) + 1; });
 """
-
-
-@pytest.fixture
-def reviewer(transactional_db, django_user_model):
-    user = django_user_model.objects.create_user("rita", password=PASSWORD)
-    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    return user
 
 
 def watched(page: Page, console: list[str]) -> Page:

@@ -10,21 +10,14 @@ import time
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Permission
 from playwright.sync_api import Page, expect
 
+from tests.factories import PASSWORD, UserFactory
 from workflows import registry, services
 from workflows.engine import HumanReview, Step, Workflow
 from workflows.models import Requirement, WorkflowRun
 
-PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture
-def reviewer(transactional_db, django_user_model):
-    user = django_user_model.objects.create_user("rita", password=PASSWORD)
-    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    return user
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -247,10 +240,10 @@ def test_external_execution(asgi_live_server, logged_in: Page, screenshot_dir):
     assert resolved(req).resolution == {"action": "provide_result", "result": "Contract 7, gold tier"}
 
 
-def test_executor_confirmation_and_user_input(asgi_live_server, logged_in: Page, screenshot_dir, django_user_model):
+def test_executor_confirmation_and_user_input(asgi_live_server, logged_in: Page, screenshot_dir):
     # Answer the external call here, so the agent's next turn (two tool calls) is waiting.
     first = pending("support_agent")
-    admin = django_user_model.objects.create_superuser("setup-admin")
+    admin = UserFactory(username="setup-admin", superuser=True)
     services.requirement_resolve(requirement_id=first.id, user=admin, action="provide_result", data={"result": "ok"})
     services.run_advance(run_id=first.run_id)
     batch = {r.kind: r for r in Requirement.objects.filter(run_id=first.run_id, status="PENDING")}
@@ -303,11 +296,11 @@ def test_assignment_boundary(asgi_live_server, logged_in: Page, screenshot_dir):
     page.screenshot(path=screenshot_dir / "not-found.png")
 
 
-def test_already_resolved_elsewhere_is_a_conflict(asgi_live_server, logged_in: Page, screenshot_dir, django_user_model):
+def test_already_resolved_elsewhere_is_a_conflict(asgi_live_server, logged_in: Page, screenshot_dir):
     req = pending("data_export")
     page = logged_in
     page.goto(f"{asgi_live_server}/inbox/{req.id}/")
-    bob = django_user_model.objects.create_superuser("bob")
+    bob = UserFactory(username="bob", superuser=True)
     services.requirement_resolve(requirement_id=req.id, user=bob, action="reject", data={"feedback": "no"})
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_text("already resolved by bob")).to_be_visible()

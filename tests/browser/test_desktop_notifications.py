@@ -4,12 +4,11 @@ load); a row arriving while the tab is in the background shows a notification.""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 from playwright.sync_api import Browser, Page, expect
 
 from notifications.models import Preference
+from tests.factories import PASSWORD
 
-PASSWORD = "correct-horse-battery"
 # A recording Notification (the real one shows nothing headless) and a tab we can send to the
 # background: document.hidden follows window.__hidden.
 FAKES = """
@@ -26,12 +25,8 @@ document.addEventListener('htmx:wsOpen', () => { window.__wsOpen = (window.__wsO
 
 
 @pytest.fixture
-def people(transactional_db, django_user_model):
-    rita = django_user_model.objects.create_user("rita", password=PASSWORD)
-    rita.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    otto = django_user_model.objects.create_user("otto", password=PASSWORD)
-    otto.user_permissions.add(Permission.objects.get(codename="start_run"))
-    return rita, otto
+def people(transactional_db, make_user):
+    return make_user("rita", "resolve_requirement"), make_user("otto", "start_run")
 
 
 def login(browser: Browser, base: str, username: str) -> Page:

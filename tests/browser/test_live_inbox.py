@@ -4,20 +4,16 @@ then disappears from, an open inbox without a reload (htmx ws extension over the
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 from playwright.sync_api import Browser, Page, expect
 
-PASSWORD = "correct-horse-battery"
+from tests.factories import PASSWORD
+
 WS_OPEN = "document.addEventListener('htmx:wsOpen', () => { window.__wsOpen = (window.__wsOpen || 0) + 1; });"
 
 
 @pytest.fixture
-def people(transactional_db, django_user_model):
-    rita = django_user_model.objects.create_user("rita", password=PASSWORD)
-    rita.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    otto = django_user_model.objects.create_user("otto", password=PASSWORD)
-    otto.user_permissions.add(*Permission.objects.filter(codename__in=["start_run", "resolve_requirement"]))
-    return rita, otto
+def people(transactional_db, make_user):
+    return make_user("rita", "resolve_requirement"), make_user("otto", "start_run", "resolve_requirement")
 
 
 def login(browser: Browser, base: str, username: str) -> Page:

@@ -1,27 +1,22 @@
 """The run page's workflow graph follows the run live (real Chromium, the real ASGI server)."""
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from playwright.sync_api import expect
 
+from tests.factories import PASSWORD
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def make_user(username: str, *codenames: str) -> User:
-    user = User.objects.create_user(username, password=f"{username}-secret-pw")
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="workflows", codename__in=codenames))
-    return user
 
 
 def log_in(page, base_url: str, username: str) -> None:
     page.goto(base_url + "/accounts/login/?next=/runs/")
     page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(f"{username}-secret-pw")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/runs/")
 
 
-def test_a_node_changes_state_live_when_the_run_advances(asgi_live_server, browser, page, screenshot_dir):
+def test_a_node_changes_state_live_when_the_run_advances(asgi_live_server, browser, page, make_user, screenshot_dir):
     from workflows import registry
     from workflows.models import Requirement
 
@@ -61,7 +56,7 @@ def test_a_node_changes_state_live_when_the_run_advances(asgi_live_server, brows
     other.context.close()
 
 
-def test_wide_graph_stays_in_its_box_at_375px(asgi_live_server, page, screenshot_dir):
+def test_wide_graph_stays_in_its_box_at_375px(asgi_live_server, page, make_user, screenshot_dir):
     make_user("olga", "start_run", "view_workflowrun")
     log_in(page, asgi_live_server, "olga")
     page.set_viewport_size({"width": 375, "height": 800})

@@ -3,21 +3,11 @@
 import time
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from playwright.sync_api import expect
 
+from tests.factories import PASSWORD
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-OPERATOR_PERMS = ("start_run", "cancel_run", "view_workflowrun", "view_requirement")
-
-
-@pytest.fixture
-def operator(transactional_db):
-    user = User.objects.create_user("olga", password="olga-secret-pw")
-    user.user_permissions.add(
-        *Permission.objects.filter(content_type__app_label="workflows", codename__in=OPERATOR_PERMS)
-    )
-    return user
 
 
 def log_in(page, base_url: str, username: str, password: str) -> None:
@@ -29,7 +19,7 @@ def log_in(page, base_url: str, username: str, password: str) -> None:
 
 
 def test_operator_starts_watches_and_cancels_a_run(asgi_live_server, page, operator, screenshot_dir):
-    log_in(page, asgi_live_server, "olga", "olga-secret-pw")
+    log_in(page, asgi_live_server, "olga", PASSWORD)
     expect(page.get_by_role("heading", name="Workflows", level=1)).to_be_visible()
 
     page.get_by_role("link", name="data_export").click()
@@ -74,7 +64,7 @@ def test_operator_starts_watches_and_cancels_a_run(asgi_live_server, page, opera
 
 
 def test_start_form_errors_are_shown_next_to_the_field(asgi_live_server, page, operator):
-    log_in(page, asgi_live_server, "olga", "olga-secret-pw")
+    log_in(page, asgi_live_server, "olga", PASSWORD)
     page.goto(asgi_live_server + "/workflows/blog_post/")
     page.get_by_label("Input").fill("launch")
     page.get_by_label("Additional data").fill("[1, 2]")
@@ -88,14 +78,14 @@ def test_run_page_follows_changes_without_reload(asgi_live_server, browser, page
 
     run_id = registry.get("data_export").run("crm", user=operator).run_id
     page.add_init_script("document.addEventListener('htmx:wsOpen', () => { window.__wsOpen = true; });")
-    log_in(page, asgi_live_server, "olga", "olga-secret-pw")
+    log_in(page, asgi_live_server, "olga", PASSWORD)
     page.goto(f"{asgi_live_server}/runs/{run_id}/")
     expect(page.locator("#run-status")).to_have_text("Paused")
     page.wait_for_function("() => window.__wsOpen === true")
     page.evaluate("window.__sameDocument = true")
     # Cancelled elsewhere (another browser, through the server): the change is pushed to this page.
     other = browser.new_context().new_page()
-    log_in(other, asgi_live_server, "olga", "olga-secret-pw")
+    log_in(other, asgi_live_server, "olga", PASSWORD)
     other.goto(f"{asgi_live_server}/runs/{run_id}/")
     other.get_by_text("Cancel this run…").click()
     other.get_by_label("Reason").fill("Started twice")

@@ -5,24 +5,18 @@ starter is refused under four eyes."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 from playwright.sync_api import Browser, Page, expect
 
+from tests.factories import PASSWORD
 from workflows import registry
 from workflows.models import Requirement, WorkflowRun
 
-PASSWORD = "correct-horse-battery"
 WS_OPEN = "document.addEventListener('htmx:wsOpen', () => { window.__wsOpen = (window.__wsOpen || 0) + 1; });"
 
 
 @pytest.fixture
-def people(transactional_db, django_user_model):
-    users = {}
-    for name in ("alice", "bob"):
-        user = django_user_model.objects.create_user(name, password=PASSWORD)
-        user.user_permissions.add(*Permission.objects.filter(codename__in=["resolve_requirement", "start_run"]))
-        users[name] = django_user_model.objects.get(pk=user.pk)
-    return users
+def people(transactional_db, make_user):
+    return {name: make_user(name, "resolve_requirement", "start_run") for name in ("alice", "bob")}
 
 
 def login(browser: Browser, base: str, username: str) -> Page:

@@ -5,20 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import Permission
 from playwright.sync_api import Page, expect
 
+from tests.factories import PASSWORD
 from workflows import registry, services
 from workflows.models import Requirement
 
-PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture
-def reviewer(transactional_db, django_user_model):
-    user = django_user_model.objects.create_user("rita", password=PASSWORD)
-    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    return user
+pytestmark = pytest.mark.django_db(transaction=True)  # the test server reads what the tests write
 
 
 @pytest.fixture
@@ -105,7 +98,7 @@ def test_a_failed_submit_moves_focus_to_the_error_summary(inbox: Page, asgi_live
     assert req.status == "PENDING"
 
 
-def test_bulk_approve_racing_another_reviewer(asgi_live_server, browser, reviewer, django_user_model):
+def test_bulk_approve_racing_another_reviewer(asgi_live_server, browser, reviewer, make_user):
     # Without JavaScript no live update removes the row the other reviewer decides: the race is
     # the server's to settle, item by item.
     first, second = pending("data_export", "a"), pending("refund_decision", "b")
@@ -118,8 +111,7 @@ def test_bulk_approve_racing_another_reviewer(asgi_live_server, browser, reviewe
     page.get_by_role("checkbox", name="Select export").check()
     page.get_by_role("checkbox", name="Select refund_or_voucher").check()
     # Another reviewer decides one of them first.
-    other = django_user_model.objects.create_user("otto")
-    other.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
+    other = make_user("otto", "resolve_requirement")
     services.requirement_resolve(requirement_id=second.id, user=other, action="reject", data={"feedback": "no"})
     page.get_by_role("button", name="Approve selected").click()
     expect(page.get_by_role("heading", name="Decided in bulk")).to_be_visible()
@@ -133,7 +125,7 @@ def test_bulk_approve_racing_another_reviewer(asgi_live_server, browser, reviewe
     assert second.resolution == {"action": "reject", "feedback": "no"}
 
 
-def test_ticks_survive_a_live_update(inbox: Page, browser, asgi_live_server, django_user_model):
+def test_ticks_survive_a_live_update(inbox: Page, browser, asgi_live_server, make_user):
     first = pending("data_export", "a")
     inbox.add_init_script("document.addEventListener('htmx:wsOpen', () => { window.__wsOpen = true; });")
     inbox.reload()
@@ -141,8 +133,7 @@ def test_ticks_survive_a_live_update(inbox: Page, browser, asgi_live_server, dja
     tick = inbox.locator(f'input[name="selected"][value^="{first.id}:"]')
     tick.check()
     # Someone starts another run through the server: the open inbox re-renders its table.
-    starter = django_user_model.objects.create_user("otto", password=PASSWORD)
-    starter.user_permissions.add(Permission.objects.get(codename="start_run"))
+    make_user("otto", "start_run")
     other = browser.new_context().new_page()
     other.goto(asgi_live_server + "/accounts/login/?next=/workflows/data_export/")
     other.get_by_label("Username").fill("otto")

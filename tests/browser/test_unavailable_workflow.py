@@ -5,23 +5,15 @@ its run page; and an assignment typo on its decision page."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from playwright.sync_api import expect
 
+from tests.factories import PASSWORD
 from workflows.engine import HumanReview, Step, Workflow
 from workflows.models import Requirement
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "correct-horse-battery"
 NOTICE = "Workflow not available in this deployment"
-
-
-@pytest.fixture
-def reviewer(transactional_db):
-    user = User.objects.create_user("rita", password=PASSWORD)
-    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    return user
 
 
 def test_a_reviewer_sees_that_the_workflow_is_not_available(asgi_live_server, page, reviewer, screenshot_dir):

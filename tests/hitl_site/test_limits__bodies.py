@@ -220,7 +220,7 @@ def test_middleware__bodies_under_the_limit_and_other_scopes_pass():
     assert seen == ["websocket"]
 
 
-def test_a_websocket_message_over_the_limit_closes_the_socket(bounded_server, django_user_model):
+def test_a_websocket_message_over_the_limit_closes_the_socket(bounded_server, outsider):
     """daphne's own limit (--websocket-max-message-size, 1 MiB): the socket is closed rather
     than the message kept. Consumers act on nothing a page sends anyway."""
     from django.test import Client
@@ -228,7 +228,7 @@ def test_a_websocket_message_over_the_limit_closes_the_socket(bounded_server, dj
     from websockets.sync.client import connect
 
     client = Client()
-    client.force_login(django_user_model.objects.create_user("wanda"))
+    client.force_login(outsider)
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     host, port, _ = bounded_server
     origin = f"http://{host}:{port}"

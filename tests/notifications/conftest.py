@@ -1,6 +1,6 @@
 """Real receivers for the notifications tests: an HTTP server on 127.0.0.1 that records webhook
 POSTs and answers as told (status codes, slowness), and an SMTP server (aiosmtpd) that keeps the
-mails it receives. Plus users, and the publishing of deliveries recorded instead of sent."""
+mails it receives. Plus a reviewer with an address, and the publishing of deliveries recorded instead of sent."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 
 from notifications import services
-from workflows.runtime import dispatch
 
 
 @dataclass
@@ -115,26 +113,6 @@ def published(monkeypatch):
 
 
 @pytest.fixture
-def sent_runs():
-    sent: list[str] = []
-    dispatch.set_backend(sent.append)
-    yield sent
-    dispatch.set_backend(None)
-
-
-@pytest.fixture
-def make_user(django_user_model):
-    def make(username: str, *perms: str, email: str = "", groups: tuple[str, ...] = ()):
-        user = django_user_model.objects.create_user(username=username, email=email, password=f"{username}-password")
-        for codename in perms:
-            user.user_permissions.add(Permission.objects.get(content_type__app_label="workflows", codename=codename))
-        for name in groups:
-            user.groups.add(Group.objects.get_or_create(name=name)[0])
-        return django_user_model.objects.get(pk=user.pk)
-
-    return make
-
-
-@pytest.fixture
-def reviewer(make_user):
+def mailed_reviewer(make_user):
+    """The reviewer with an email address, so notifications mail them (no other user has one)."""
     return make_user("rita", "resolve_requirement", email="rita@example.com")

@@ -12,13 +12,14 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def operator(make_user):
-    return make_user("olga", "manage_webhooks")
+def webhook_admin(make_user):
+    """May manage webhooks, nothing else."""
+    return make_user("wanda", "manage_webhooks")
 
 
 @pytest.fixture
-def operator_client(client, operator):
-    client.force_login(operator)
+def webhook_admin_client(client, webhook_admin):
+    client.force_login(webhook_admin)
     return client
 
 
@@ -28,8 +29,8 @@ def bearer(user) -> dict:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
-def test_register_list_and_remove(client, operator):
-    auth = bearer(operator)
+def test_register_list_and_remove(client, webhook_admin):
+    auth = bearer(webhook_admin)
     created = client.post(
         "/api/v1/webhooks",
         {"url": "https://example.com/hook", "events": ["requirement.created", "run.completed"]},
@@ -68,15 +69,15 @@ def test_register_list_and_remove(client, operator):
         ({"url": "https://example.com/x", "events": ["run.completed"], "extra": 1}, "extra"),
     ],
 )
-def test_bad_input_is_a_400_and_registers_nothing(operator_client, body, field):
-    response = operator_client.post("/api/v1/webhooks", body, content_type="application/json")
+def test_bad_input_is_a_400_and_registers_nothing(webhook_admin_client, body, field):
+    response = webhook_admin_client.post("/api/v1/webhooks", body, content_type="application/json")
     assert response.status_code == 400
     assert field in response.json()["errors"]
     assert not WebhookEndpoint.objects.exists()
 
 
-def test_malformed_json_is_a_400(operator_client):
-    response = operator_client.post("/api/v1/webhooks", "{nope", content_type="application/json")
+def test_malformed_json_is_a_400(webhook_admin_client):
+    response = webhook_admin_client.post("/api/v1/webhooks", "{nope", content_type="application/json")
     assert response.status_code == 400
 
 
@@ -94,20 +95,20 @@ def test_without_the_permission_it_is_a_403(client, make_user):
     assert not WebhookEndpoint.objects.exists()
 
 
-def test_anonymous_is_a_401_and_unknown_ids_are_404(operator_client):
+def test_anonymous_is_a_401_and_unknown_ids_are_404(webhook_admin_client):
     from django.test import Client
 
     assert Client().get("/api/v1/webhooks").status_code == 401
-    assert operator_client.get("/api/v1/webhooks/not-a-uuid").status_code == 404
-    assert operator_client.delete("/api/v1/webhooks/00000000-0000-0000-0000-000000000000").status_code == 404
-    assert operator_client.put("/api/v1/webhooks").status_code == 405
+    assert webhook_admin_client.get("/api/v1/webhooks/not-a-uuid").status_code == 404
+    assert webhook_admin_client.delete("/api/v1/webhooks/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert webhook_admin_client.put("/api/v1/webhooks").status_code == 405
 
 
-def test_session_posts_need_the_csrf_token(operator):
+def test_session_posts_need_the_csrf_token(webhook_admin):
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    client.force_login(operator)
+    client.force_login(webhook_admin)
     response = client.post(
         "/api/v1/webhooks",
         {"url": "https://example.com/x", "events": ["run.completed"]},

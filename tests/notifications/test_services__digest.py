@@ -17,13 +17,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def subscriber(reviewer, published):
-    Preference.objects.create(user=reviewer, digest=True)
+def subscriber(mailed_reviewer, published):
+    Preference.objects.create(user=mailed_reviewer, digest=True)
     old = Requirement.objects.get(run_id=registry.get("data_export").run("a").run_id)
     Requirement.objects.filter(id=old.id).update(created_at=timezone.now() - timedelta(days=2))
     registry.get("data_export").run("b")
     Delivery.objects.all().delete()  # the mails of their creation
-    return reviewer
+    return mailed_reviewer
 
 
 def test_once_a_day_whoever_asks(subscriber, make_user):
@@ -55,8 +55,8 @@ def test_the_sweep_queues_digests_from_the_configured_hour(subscriber, settings)
     assert services.sweep(now=early + timedelta(hours=5))["digests"] == 0
 
 
-def test_nothing_waiting_no_mail(reviewer, published, smtp_server):
-    Preference.objects.create(user=reviewer, digest=True)
+def test_nothing_waiting_no_mail(mailed_reviewer, published, smtp_server):
+    Preference.objects.create(user=mailed_reviewer, digest=True)
     assert services.digests_queue() == 1
     services.deliveries_send()
     assert smtp_server.messages == []

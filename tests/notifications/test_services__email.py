@@ -4,10 +4,10 @@ people who may decide, with an address, who did not opt out; plain text and HTML
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
 
 from notifications import services
 from notifications.models import Delivery, Preference
+from tests.factories import GroupFactory, UserFactory
 from workflows import registry
 from workflows.engine import HumanReview, Step, Workflow
 from workflows.models import Requirement
@@ -30,11 +30,11 @@ def gated(name: str, **review) -> Workflow:
     )
 
 
-def test_the_mail_says_what_is_asked_where_until_when_with_a_link(smtp_server, published, reviewer):
+def test_the_mail_says_what_is_asked_where_until_when_with_a_link(smtp_server, published, mailed_reviewer):
     out = registry.get("data_export").run("crm")
     req = Requirement.objects.get(run_id=out.run_id)
     (delivery,) = Delivery.objects.filter(channel="email")
-    assert (delivery.target, delivery.recipient, delivery.requirement) == ("rita@example.com", reviewer, req)
+    assert (delivery.target, delivery.recipient, delivery.requirement) == ("rita@example.com", mailed_reviewer, req)
 
     assert services.deliveries_send() == 1
     ((to, message),) = smtp_server.messages
@@ -60,9 +60,7 @@ def test_assigned_requirements_mail_assignees_and_group_members_only(smtp_server
     make_user("noemail", groups=("legal",))  # no address
     quiet = make_user("quiet", email="quiet@example.com", groups=("legal",))
     Preference.objects.create(user=quiet, email=False)  # opted out
-    make_user("gone", email="gone@example.com", groups=("legal",)).__class__.objects.filter(username="gone").update(
-        is_active=False
-    )
+    UserFactory(username="gone", email="gone@example.com", groups=["legal"], is_active=False)
     temp_workflow(gated("test_notify_assigned", assignees=("bob",), groups=("legal",)))
     registry.get("test_notify_assigned").run("x")
 
@@ -71,20 +69,15 @@ def test_assigned_requirements_mail_assignees_and_group_members_only(smtp_server
 
 
 def test_unassigned_requirements_mail_holders_of_the_resolve_permission(
-    smtp_server, published, make_user, temp_workflow, django_user_model
+    smtp_server, published, make_user, temp_workflow
 ):
     make_user("rita", "resolve_requirement", email="rita@example.com")
-    group = Group.objects.create(name="reviewers")
-    from django.contrib.auth.models import Permission
-
-    group.permissions.add(Permission.objects.get(codename="resolve_requirement"))
+    GroupFactory(name="reviewers", permissions=["resolve_requirement"])
     make_user("gina", email="gina@example.com", groups=("reviewers",))
-    django_user_model.objects.create_superuser("root", email="root@example.com")
+    UserFactory(username="root", email="root@example.com", superuser=True)
     make_user("otto", email="otto@example.com")  # no permission
     make_user("bea", "resolve_requirement", email="bea@example.com", groups=("reviewers",))  # mailed once
-    make_user("gone", "resolve_requirement", email="gone@example.com").__class__.objects.filter(username="gone").update(
-        is_active=False
-    )
+    UserFactory(username="gone", permissions=["resolve_requirement"], email="gone@example.com", is_active=False)
     temp_workflow(gated("test_notify_open"))
     registry.get("test_notify_open").run("x")
 
@@ -97,18 +90,18 @@ def test_unassigned_requirements_mail_holders_of_the_resolve_permission(
     ]
 
 
-def test_a_requirement_decided_before_its_mail_left_is_not_mailed(smtp_server, published, reviewer, sent_runs):
+def test_a_requirement_decided_before_its_mail_left_is_not_mailed(smtp_server, published, mailed_reviewer, sent_runs):
     from workflows import services as workflow_services
 
     out = registry.get("data_export").run("crm")
     req = Requirement.objects.get(run_id=out.run_id)
-    workflow_services.requirement_resolve(requirement_id=req.id, user=reviewer, action="confirm")
+    workflow_services.requirement_resolve(requirement_id=req.id, user=mailed_reviewer, action="confirm")
     assert services.deliveries_send() == 0
     assert smtp_server.messages == []
     assert Delivery.objects.get(channel="email").status == "skipped"
 
 
-def test_an_unreachable_mail_server_is_retried(published, reviewer, settings):
+def test_an_unreachable_mail_server_is_retried(published, mailed_reviewer, settings):
     settings.MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",

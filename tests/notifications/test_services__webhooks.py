@@ -158,13 +158,15 @@ def test_only_subscribed_events_are_sent(receiver, published):
     assert Delivery.objects.filter(channel="webhook").count() == 0
 
 
-def test_resolved_completed_expired_and_cancelled_are_announced(receiver, published, reviewer, sent_runs):
+def test_resolved_completed_expired_and_cancelled_are_announced(receiver, published, mailed_reviewer, sent_runs):
     services.webhook_create(
         url=receiver.url,
         events=["requirement.resolved", "requirement.expired", "run.completed", "run.cancelled"],
     )
     req = paused_export()
-    workflow_services.requirement_resolve(requirement_id=req.id, user=reviewer, action="confirm", version=req.version)
+    workflow_services.requirement_resolve(
+        requirement_id=req.id, user=mailed_reviewer, action="confirm", version=req.version
+    )
     webhooks = Delivery.objects.filter(channel="webhook")
     assert list(webhooks.values_list("event", flat=True)) == ["requirement.resolved"]
     workflow_services.run_advance(run_id=req.run_id)
@@ -227,7 +229,7 @@ def test_a_failed_run_is_announced(receiver, published, temp_workflow):
     assert first.body == second.body and first.json["data"]["id"] == out.run_id
 
 
-def test_a_run_deleted_before_its_event_left_is_skipped(receiver, published, reviewer, sent_runs):
+def test_a_run_deleted_before_its_event_left_is_skipped(receiver, published, mailed_reviewer, sent_runs):
     services.webhook_create(url=receiver.url, events=["run.cancelled"])
     req = paused_export()
     workflow_services.run_cancel(run_id=req.run_id)

@@ -28,9 +28,11 @@ def decided_run(user) -> WorkflowRun:
     return WorkflowRun.objects.get(id=out.run_id)
 
 
-def test_a_run_end_with_a_listener_writes_its_delivery_in_the_same_statement(reviewer, published, sent_runs, receiver):
+def test_a_run_end_with_a_listener_writes_its_delivery_in_the_same_statement(
+    mailed_reviewer, published, sent_runs, receiver
+):
     services.webhook_create(url=receiver.url, events=["run.completed"])
-    run = decided_run(reviewer)
+    run = decided_run(mailed_reviewer)
     with CaptureQueriesContext(connection) as queries:
         assert workflow_services.run_advance(run_id=run.id) == "COMPLETED"
     finish = queries.captured_queries[-1]["sql"]
@@ -43,11 +45,11 @@ def test_a_run_end_with_a_listener_writes_its_delivery_in_the_same_statement(rev
     assert got.json["data"]["id"] == str(run.id) and got.json["data"]["status"] == "COMPLETED"
 
 
-def test_a_run_end_that_lost_its_lease_writes_no_delivery(reviewer, published, sent_runs):
+def test_a_run_end_that_lost_its_lease_writes_no_delivery(mailed_reviewer, published, sent_runs):
     from workflows.store import DjangoStore, LeaseLost
 
     services.webhook_create(url="http://127.0.0.1:9/hook", events=["run.completed"])
-    run = decided_run(reviewer)
+    run = decided_run(mailed_reviewer)
     store = DjangoStore()
     state = store.claim(str(run.id), now=run.updated_at)
     WorkflowRun.objects.filter(id=run.id).update(version=state.version + 5)  # handed to another worker
@@ -57,9 +59,9 @@ def test_a_run_end_that_lost_its_lease_writes_no_delivery(reviewer, published, s
     assert not Delivery.objects.filter(event="run.completed").exists()
 
 
-def test_without_a_listener_nothing_is_added(reviewer, published, sent_runs):
+def test_without_a_listener_nothing_is_added(mailed_reviewer, published, sent_runs):
     services.webhook_create(url="http://127.0.0.1:9/hook", events=["requirement.created"])
-    run = decided_run(reviewer)
+    run = decided_run(mailed_reviewer)
     with CaptureQueriesContext(connection) as queries:
         assert workflow_services.run_advance(run_id=run.id) == "COMPLETED"
     finish = queries.captured_queries[-1]["sql"]

@@ -24,9 +24,9 @@ def req(sent_runs) -> Requirement:
 
 
 @pytest.fixture
-def logged_in(reviewer) -> Client:
+def logged_in(mailed_reviewer) -> Client:
     client = Client(enforce_csrf_checks=True)
-    client.force_login(reviewer)
+    client.force_login(mailed_reviewer)
     return client
 
 
@@ -36,8 +36,8 @@ def csrf_post(client: Client, url: str):
     return client.post(url, {"csrfmiddlewaretoken": str(token)})
 
 
-def test_get_shows_a_confirm_page_and_decides_nothing(logged_in, reviewer, req):
-    url = links.action_url(user=reviewer, requirement=req)
+def test_get_shows_a_confirm_page_and_decides_nothing(logged_in, mailed_reviewer, req):
+    url = links.action_url(user=mailed_reviewer, requirement=req)
     assert url.startswith(f"/inbox/{req.id}/act/")
     for _ in range(3):  # a scanner, a preview, the person
         page = logged_in.get(url)
@@ -50,16 +50,16 @@ def test_get_shows_a_confirm_page_and_decides_nothing(logged_in, reviewer, req):
 
 
 def test_post_decides_once_through_the_audited_path(
-    logged_in, reviewer, req, sent_runs, django_capture_on_commit_callbacks
+    logged_in, mailed_reviewer, req, sent_runs, django_capture_on_commit_callbacks
 ):
-    url = links.action_url(user=reviewer, requirement=req)
+    url = links.action_url(user=mailed_reviewer, requirement=req)
     with django_capture_on_commit_callbacks(execute=True):
         response = csrf_post(logged_in, url)
     assert response.status_code == 302 and response["Location"] == f"/inbox/{req.id}/"
     req.refresh_from_db()
-    assert (req.status, req.resolution["action"], req.resolved_by) == ("RESOLVED", "confirm", reviewer)
+    assert (req.status, req.resolution["action"], req.resolved_by) == ("RESOLVED", "confirm", mailed_reviewer)
     decision = Decision.objects.get(requirement=req)
-    assert (decision.user, decision.action, decision.data) == (reviewer, "confirm", {"via": "link"})
+    assert (decision.user, decision.action, decision.data) == (mailed_reviewer, "confirm", {"via": "link"})
     assert UsedActionToken.objects.get().requirement == req
     assert sent_runs == [str(req.run_id)]  # the run continues
 
@@ -69,34 +69,34 @@ def test_post_decides_once_through_the_audited_path(
     assert Decision.objects.count() == 1
 
 
-def test_a_post_without_csrf_is_refused(logged_in, reviewer, req):
-    url = links.action_url(user=reviewer, requirement=req)
+def test_a_post_without_csrf_is_refused(logged_in, mailed_reviewer, req):
+    url = links.action_url(user=mailed_reviewer, requirement=req)
     assert logged_in.post(url).status_code == 403
     req.refresh_from_db()
     assert req.status == "PENDING"
 
 
-def test_logged_out_goes_to_the_login_page_first(reviewer, req):
-    url = links.action_url(user=reviewer, requirement=req)
+def test_logged_out_goes_to_the_login_page_first(mailed_reviewer, req):
+    url = links.action_url(user=mailed_reviewer, requirement=req)
     response = Client().get(url)
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=/inbox/")
 
 
-def test_another_users_link_is_refused(make_user, reviewer, req):
+def test_another_users_link_is_refused(make_user, mailed_reviewer, req):
     other = make_user("otto", "resolve_requirement")
     client = Client()
     client.force_login(other)
-    url = links.action_url(user=reviewer, requirement=req)
+    url = links.action_url(user=mailed_reviewer, requirement=req)
     for response in (client.get(url), client.post(url)):
         assert response.status_code == 403 and b"sent to someone else" in response.content
     req.refresh_from_db()
     assert req.status == "PENDING"
 
 
-def test_a_link_to_a_decided_requirement_is_stale(logged_in, reviewer, req):
-    url = links.action_url(user=reviewer, requirement=req)
-    workflow_services.requirement_resolve(requirement_id=req.id, user=reviewer, action="reject")
+def test_a_link_to_a_decided_requirement_is_stale(logged_in, mailed_reviewer, req):
+    url = links.action_url(user=mailed_reviewer, requirement=req)
+    workflow_services.requirement_resolve(requirement_id=req.id, user=mailed_reviewer, action="reject")
     response = logged_in.get(url)
     assert response.status_code == 410 and b"changed since the message was sent" in response.content
     assert b"resolved" in response.content
@@ -104,54 +104,54 @@ def test_a_link_to_a_decided_requirement_is_stale(logged_in, reviewer, req):
     assert Decision.objects.get().action == "reject"
 
 
-def test_a_link_to_an_older_version_is_stale(logged_in, reviewer, req):
-    url = links.action_url(user=reviewer, requirement=req)
+def test_a_link_to_an_older_version_is_stale(logged_in, mailed_reviewer, req):
+    url = links.action_url(user=mailed_reviewer, requirement=req)
     Requirement.objects.filter(id=req.id).update(version=req.version + 1)  # e.g. re-asked
     assert logged_in.get(url).status_code == 410
     req.refresh_from_db()
     assert req.status == "PENDING"
 
 
-def test_an_expired_link_is_refused(logged_in, reviewer, req, settings):
-    url = links.action_url(user=reviewer, requirement=req)
+def test_an_expired_link_is_refused(logged_in, mailed_reviewer, req, settings):
+    url = links.action_url(user=mailed_reviewer, requirement=req)
     settings.HITL_ACTION_LINK_SECONDS = -1
     response = logged_in.get(url)
     assert response.status_code == 410 and b"expired" in response.content
 
 
 @pytest.mark.parametrize("mangle", [lambda t: t[:-2] + "xx", lambda t: "nonsense", lambda t: t.upper()])
-def test_an_altered_link_is_refused(logged_in, reviewer, req, mangle):
-    url = links.action_url(user=reviewer, requirement=req)
+def test_an_altered_link_is_refused(logged_in, mailed_reviewer, req, mangle):
+    url = links.action_url(user=mailed_reviewer, requirement=req)
     token = url.rstrip("/").rsplit("/", 1)[1]
     response = logged_in.get(f"/inbox/{req.id}/act/{mangle(token)}/")
     assert response.status_code == 400 and b"not valid" in response.content
 
 
-def test_a_link_for_one_requirement_does_not_open_another(logged_in, reviewer, req):
+def test_a_link_for_one_requirement_does_not_open_another(logged_in, mailed_reviewer, req):
     other = Requirement.objects.get(run_id=registry.get("data_export").run("crm").run_id)
-    token = links.action_url(user=reviewer, requirement=req).rstrip("/").rsplit("/", 1)[1]
+    token = links.action_url(user=mailed_reviewer, requirement=req).rstrip("/").rsplit("/", 1)[1]
     assert logged_in.get(f"/inbox/{other.id}/act/{token}/").status_code == 400
 
 
-def test_links_exist_for_confirmations_and_output_reviews_only(reviewer, req):
+def test_links_exist_for_confirmations_and_output_reviews_only(mailed_reviewer, req):
     req.kind = "user_input"
-    assert links.action_url(user=reviewer, requirement=req) is None
+    assert links.action_url(user=mailed_reviewer, requirement=req) is None
     req.kind = "output_review"
-    assert links.action_url(user=reviewer, requirement=req) is not None
+    assert links.action_url(user=mailed_reviewer, requirement=req) is not None
 
 
-def test_a_user_no_longer_assigned_cannot_use_their_link(logged_in, reviewer, req):
+def test_a_user_no_longer_assigned_cannot_use_their_link(logged_in, mailed_reviewer, req):
     from django.contrib.auth.models import Permission
 
-    url = links.action_url(user=reviewer, requirement=req)
-    reviewer.user_permissions.remove(Permission.objects.get(codename="resolve_requirement"))
+    url = links.action_url(user=mailed_reviewer, requirement=req)
+    mailed_reviewer.user_permissions.remove(Permission.objects.get(codename="resolve_requirement"))
     response = csrf_post(logged_in, url)
     assert response.status_code == 403
     req.refresh_from_db()
     assert req.status == "PENDING" and not UsedActionToken.objects.exists()
 
 
-def test_the_mail_carries_a_link_bound_to_its_recipient(smtp_server, published, reviewer, req):
+def test_the_mail_carries_a_link_bound_to_its_recipient(smtp_server, published, mailed_reviewer, req):
     from notifications import services
 
     services.deliveries_send()
@@ -160,4 +160,4 @@ def test_the_mail_carries_a_link_bound_to_its_recipient(smtp_server, published, 
     prefix = f"https://hitl.example.com/inbox/{req.id}/act/"
     (line,) = [word for word in text.split() if word.startswith(prefix)]
     token = line.removeprefix(prefix).rstrip("/")
-    assert links.check(token, user=reviewer, requirement_id=req.id).action == "confirm"
+    assert links.check(token, user=mailed_reviewer, requirement_id=req.id).action == "confirm"

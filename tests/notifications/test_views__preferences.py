@@ -24,8 +24,8 @@ def test_the_page_needs_a_login(client):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
-def test_save_channels_and_quiet_hours(client, reviewer):
-    client.force_login(reviewer)
+def test_save_channels_and_quiet_hours(client, mailed_reviewer):
+    client.force_login(mailed_reviewer)
     page = client.get(URL)
     assert page.status_code == 200
     for label in (b"Email", b"Chat", b"Browser", b"Chat webhook URL", b"Quiet hours from", b"Daily digest"):
@@ -35,7 +35,7 @@ def test_save_channels_and_quiet_hours(client, reviewer):
         {"chat": "on", "chat_webhook_url": "https://hooks.example.com/T1", "quiet_from": "22:00", "quiet_to": "07:00"},
     )
     assert response.status_code == 302
-    pref = Preference.objects.get(user=reviewer)
+    pref = Preference.objects.get(user=mailed_reviewer)
     assert (pref.email, pref.chat, pref.browser, pref.digest) == (False, True, False, False)
     assert (pref.quiet_from, pref.quiet_to) == (time(22), time(7))
 
@@ -49,8 +49,8 @@ def test_save_channels_and_quiet_hours(client, reviewer):
         ({"quiet_from": "25:99", "quiet_to": "07:00"}, b"Enter a valid time"),
     ],
 )
-def test_bad_input_is_a_400_and_saves_nothing(client, reviewer, data, field):
-    client.force_login(reviewer)
+def test_bad_input_is_a_400_and_saves_nothing(client, mailed_reviewer, data, field):
+    client.force_login(mailed_reviewer)
     response = client.post(URL, data)
     assert response.status_code == 400 and field in response.content
     assert not Preference.objects.exists()
@@ -98,7 +98,7 @@ def test_chat_messages_go_to_the_users_and_the_groups_webhooks(receiver, publish
     assert receiver.requests[0].headers["X-HITL-Signature"] is None  # a chat webhook is not signed
 
 
-def test_quiet_hours_hold_messages_until_they_end(reviewer, settings):
+def test_quiet_hours_hold_messages_until_they_end(mailed_reviewer, settings):
     settings.TIME_ZONE = "UTC"
     channels = selectors.Channels(quiet_from=time(22), quiet_to=time(7))
     night = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
@@ -111,11 +111,11 @@ def test_quiet_hours_hold_messages_until_they_end(reviewer, settings):
     assert selectors.quiet_until(day, noon) == datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
 
 
-def test_a_mail_created_in_quiet_hours_waits_for_their_end(reviewer, published):
+def test_a_mail_created_in_quiet_hours_waits_for_their_end(mailed_reviewer, published):
     now = timezone.localtime()
     start = (now - timedelta(hours=1)).time().replace(second=0, microsecond=0)
     end = (now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
-    Preference.objects.create(user=reviewer, quiet_from=start, quiet_to=end)
+    Preference.objects.create(user=mailed_reviewer, quiet_from=start, quiet_to=end)
     registry.get("data_export").run("crm")
     mail = Delivery.objects.get(channel="email")
     assert mail.next_attempt_at > timezone.now() + timedelta(minutes=30)

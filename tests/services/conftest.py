@@ -9,11 +9,10 @@ import uuid
 from functools import partial
 
 import pytest
-from django.contrib.auth.models import Permission
 
 from tests.services import flows
 from tests.services.processes import BASE_DIR, CeleryProcesses
-from workflows import registry, services
+from workflows import registry
 from workflows.runtime import dispatch
 
 # Registered at collection, before any test forks a live server, which must know it. The others
@@ -86,14 +85,6 @@ def _test_workflows():
 
 
 @pytest.fixture
-def reviewer(django_user_model):
-    """May resolve any unassigned requirement."""
-    user = django_user_model.objects.create_user("rita")
-    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    return django_user_model.objects.get(id=user.id)
-
-
-@pytest.fixture
 def probe():
     p = Probe()
     yield p
@@ -111,23 +102,6 @@ def make_probe():
     yield make
     for p in made:
         p.cleanup()
-
-
-@pytest.fixture
-def sent():
-    """Continuations are recorded (run ids), not executed."""
-    ids: list[str] = []
-    previous = dispatch.set_backend(ids.append)
-    yield ids
-    dispatch.set_backend(previous)
-
-
-@pytest.fixture
-def inline():
-    """Continuations run in the thread that commits, as a worker would run them."""
-    previous = dispatch.set_backend(lambda run_id: services.run_advance(run_id=run_id))
-    yield
-    dispatch.set_backend(previous)
 
 
 @pytest.fixture(scope="module")

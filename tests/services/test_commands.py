@@ -8,7 +8,6 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -25,8 +24,8 @@ def run_command(*args) -> str:
     return out.getvalue().strip()
 
 
-def test_start_run_prints_the_id_of_the_run_it_started(sent, probe):
-    User.objects.create_user("olga")
+def test_start_run_prints_the_id_of_the_run_it_started(sent_runs, probe, make_user):
+    make_user("olga")
     run_id = run_command(
         "start_run",
         "test_svc_gated",
@@ -40,10 +39,10 @@ def test_start_run_prints_the_id_of_the_run_it_started(sent, probe):
     run = WorkflowRun.objects.get(id=run_id)
     assert run.workflow_name == "test_svc_gated" and run.input == {"customer": 42}
     assert run.additional_data == {"tag": probe.tag} and run.created_by.username == "olga"
-    assert sent == [run_id]  # handed to the workers like any other run
+    assert sent_runs == [run_id]  # handed to the workers like any other run
 
 
-def test_start_run_without_input_starts_with_null(sent):
+def test_start_run_without_input_starts_with_null(sent_runs):
     run = WorkflowRun.objects.get(id=run_command("start_run", "test_svc_gated"))
     assert run.input is None and run.created_by is None
 
@@ -61,10 +60,10 @@ def test_start_run_without_input_starts_with_null(sent):
         (["test_svc_gated", "--user", "ghost"], "No user named 'ghost'."),
     ],
 )
-def test_start_run_refuses_bad_arguments_and_starts_nothing(sent, args, message):
+def test_start_run_refuses_bad_arguments_and_starts_nothing(sent_runs, args, message):
     with pytest.raises(CommandError, match=message.replace(".", r"\.").replace("[", r"\[")):
         run_command("start_run", *args)
-    assert not WorkflowRun.objects.exists() and sent == []
+    assert not WorkflowRun.objects.exists() and sent_runs == []
 
 
 def test_start_run_exits_with_1_and_a_clear_message():
@@ -80,10 +79,10 @@ def test_start_run_exits_with_1_and_a_clear_message():
     assert "CommandError: --input must be JSON" in result.stderr and result.stdout == ""
 
 
-def test_sweep_fires_due_timeouts_and_prints_counts(sent, probe):
+def test_sweep_fires_due_timeouts_and_prints_counts(sent_runs, probe):
     out = registry.get("test_svc_timed").run("in", additional_data=probe.extra())
     assert run_command("sweep") == "expired=0 recovered=0"
     Requirement.objects.filter(run_id=out.run_id).update(timeout_at=timezone.now() - timedelta(seconds=1))
     assert run_command("sweep") == "expired=1 recovered=0"
     assert Requirement.objects.get(run_id=out.run_id).status == "EXPIRED"
-    assert sent == [out.run_id]
+    assert sent_runs == [out.run_id]

@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.db import connection, connections
 from django.utils import timezone
 
@@ -27,13 +26,8 @@ def _postgresql():
 
 
 @pytest.fixture
-def reviewers():
-    users = []
-    for name in ("rita", "rudi"):
-        user = User.objects.create_user(name)
-        user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-        users.append(User.objects.get(id=user.id))
-    return users
+def reviewers(make_user):
+    return [make_user(name, "resolve_requirement") for name in ("rita", "rudi")]
 
 
 def in_threads(*calls, timeout: float = 20.0) -> list:
@@ -66,7 +60,7 @@ def paused(name: str, probe) -> Requirement:
     return Requirement.objects.get(run_id=out.run_id, status="PENDING")
 
 
-def test_two_people_decide_at_once_exactly_one_wins(reviewers, inline, make_probe):
+def test_two_people_decide_at_once_exactly_one_wins(reviewers, sync_worker, make_probe):
     for _ in range(8):
         probe = make_probe()
         req = paused("test_svc_gated", probe)
@@ -90,7 +84,7 @@ def test_two_people_decide_at_once_exactly_one_wins(reviewers, inline, make_prob
         assert RunEvent.objects.filter(run=run, event="WorkflowCompleted").count() == 1
 
 
-def test_a_decision_racing_the_timeout_exactly_one_wins(reviewers, inline, make_probe):
+def test_a_decision_racing_the_timeout_exactly_one_wins(reviewers, sync_worker, make_probe):
     outcomes = set()
     for i in range(12):
         probe = make_probe()
@@ -130,7 +124,7 @@ def test_a_decision_racing_the_timeout_exactly_one_wins(reviewers, inline, make_
     assert outcomes  # which side wins depends on timing; the invariants hold either way
 
 
-def test_two_workers_advance_the_same_run_at_once(sent, make_probe):
+def test_two_workers_advance_the_same_run_at_once(sent_runs, make_probe):
     for _ in range(5):
         probe = make_probe()
         run = services.run_start(workflow_name="test_svc_chain", input="in", additional_data=probe.extra())
@@ -145,7 +139,7 @@ def test_two_workers_advance_the_same_run_at_once(sent, make_probe):
         assert StepRun.objects.filter(run=run).count() == 4
 
 
-def test_sweepers_running_at_once_expire_each_requirement_once(sent, probe):
+def test_sweepers_running_at_once_expire_each_requirement_once(sent_runs, probe):
     workflow = registry.get("test_svc_timed")
     runs = [workflow.run("in", additional_data=probe.extra()).run_id for _ in range(40)]
     Requirement.objects.filter(run_id__in=runs).update(timeout_at=timezone.now() - timedelta(seconds=1))
@@ -153,10 +147,10 @@ def test_sweepers_running_at_once_expire_each_requirement_once(sent, probe):
     assert sum(counts) == 40, counts
     reqs = Requirement.objects.filter(run_id__in=runs)
     assert set(reqs.values_list("status", "version", "resolved_by_name")) == {("EXPIRED", 2, "system")}
-    assert sorted(sent) == sorted(runs)  # each run continued once
+    assert sorted(sent_runs) == sorted(runs)  # each run continued once
 
 
-def test_decisions_claims_and_sweeps_on_many_runs_do_not_deadlock(reviewers, probe, sent):
+def test_decisions_claims_and_sweeps_on_many_runs_do_not_deadlock(reviewers, probe, sent_runs):
     """Everything that locks runs and requirements at once: a consistent lock order means no
     deadlock (PostgreSQL would abort one of them) and every change lands once."""
     workflow = registry.get("test_svc_timed")

@@ -4,7 +4,6 @@ same requirement at once. Exactly one wins where one may; a quorum resolves exac
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 
 from approvals.models import Decision
@@ -22,16 +21,11 @@ def _postgresql():
 
 
 @pytest.fixture
-def people():
-    users = []
-    for name in ("rita", "rudi", "rosa"):
-        user = User.objects.create_user(name)
-        user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-        users.append(User.objects.get(id=user.id))
-    return users
+def people(make_user):
+    return [make_user(name, "resolve_requirement") for name in ("rita", "rudi", "rosa")]
 
 
-def test_two_reviewers_claim_at_once_exactly_one_holds_it(people, inline, make_probe):
+def test_two_reviewers_claim_at_once_exactly_one_holds_it(people, sync_worker, make_probe):
     for _ in range(8):
         req = paused("test_svc_gated", make_probe())
         results = in_threads(
@@ -47,7 +41,7 @@ def test_two_reviewers_claim_at_once_exactly_one_holds_it(people, inline, make_p
         assert req.claimed_by_id == won[0].claimed_by_id
 
 
-def test_quorum_approvals_at_once_resolve_exactly_once(people, inline, make_probe):
+def test_quorum_approvals_at_once_resolve_exactly_once(people, sync_worker, make_probe):
     for _ in range(6):
         probe = make_probe()
         req = paused("test_svc_quorum", probe)
@@ -72,11 +66,8 @@ def test_quorum_approvals_at_once_resolve_exactly_once(people, inline, make_prob
         assert RunEvent.objects.filter(run=run, event="WorkflowCompleted").count() == 1
 
 
-def test_reassign_while_someone_decides_one_order_or_the_other(people, inline, make_probe):
-    manager = User.objects.create_user("mona")
-    for codename in ("resolve_requirement", "reassign_requirement"):
-        manager.user_permissions.add(Permission.objects.get(codename=codename))
-    manager = User.objects.get(id=manager.id)
+def test_reassign_while_someone_decides_one_order_or_the_other(people, sync_worker, make_probe, make_user):
+    manager = make_user("mona", "resolve_requirement", "reassign_requirement")
     outcomes = set()
     for _ in range(8):
         req = paused("test_svc_gated", make_probe())

@@ -41,7 +41,7 @@ def decided(probe, reviewer) -> tuple[WorkflowRun, Requirement]:
     return run, req
 
 
-def test_a_decided_run_is_claimed_checkpointed_and_finished_in_one_statement_each(sent, probe, reviewer):
+def test_a_decided_run_is_claimed_checkpointed_and_finished_in_one_statement_each(sent_runs, probe, reviewer):
     run, req = decided(probe, reviewer)
     with CaptureQueriesContext(connection) as queries:
         assert services.run_advance(run_id=run.id) == "COMPLETED"
@@ -81,7 +81,7 @@ def test_a_decided_run_is_claimed_checkpointed_and_finished_in_one_statement_eac
 
 
 @override_settings(HITL_ONE_STATEMENT=False)
-def test_with_the_switch_off_a_continuation_takes_the_general_path(sent, probe, reviewer):
+def test_with_the_switch_off_a_continuation_takes_the_general_path(sent_runs, probe, reviewer):
     run, _ = decided(probe, reviewer)
     assert DjangoStore().claim_ahead(str(run.id), now=timezone.now()) is None
     with CaptureQueriesContext(connection) as queries:
@@ -104,7 +104,7 @@ def test_with_the_switch_off_a_continuation_takes_the_general_path(sent, probe, 
     assert probe.steps() == ["a", "b", "c"]
 
 
-def test_runs_that_are_not_plain_are_not_claimed_ahead(sent, probe, reviewer):
+def test_runs_that_are_not_plain_are_not_claimed_ahead(sent_runs, probe, reviewer):
     waiting, _ = paused(probe)  # its requirement is still pending
     done, _ = decided(probe, reviewer)
     services.run_advance(run_id=done.id)
@@ -121,7 +121,7 @@ def test_runs_that_are_not_plain_are_not_claimed_ahead(sent, probe, reviewer):
         assert store.claim_ahead(str(decided(probe, reviewer)[0].id), now=timezone.now()) is None
 
 
-def test_a_claim_taken_ahead_and_not_executed_is_given_back(sent, probe, reviewer):
+def test_a_claim_taken_ahead_and_not_executed_is_given_back(sent_runs, probe, reviewer):
     run, _ = decided(probe, reviewer)
     store = DjangoStore()
     state = store.claim_ahead(str(run.id), now=timezone.now())
@@ -136,7 +136,7 @@ def test_a_claim_taken_ahead_and_not_executed_is_given_back(sent, probe, reviewe
     assert probe.steps() == ["a", "b", "c"]
 
 
-def test_a_run_claimed_ahead_for_a_workflow_this_worker_lacks_is_given_back(sent, probe, reviewer):
+def test_a_run_claimed_ahead_for_a_workflow_this_worker_lacks_is_given_back(sent_runs, probe, reviewer):
     run, _ = decided(probe, reviewer)
     registry._registry.pop("test_svc_gated")  # no public unregister: tests only
     try:
@@ -148,7 +148,7 @@ def test_a_run_claimed_ahead_for_a_workflow_this_worker_lacks_is_given_back(sent
     assert services.run_advance(run_id=run.id) == "COMPLETED"
 
 
-def test_a_refused_claim_ahead_is_given_back(sent, probe, reviewer):
+def test_a_refused_claim_ahead_is_given_back(sent_runs, probe, reviewer):
     run, _ = decided(probe, reviewer)
     registry.register(Workflow(name="test_svc_gated", steps=[Step(name="a", executor=flows.probe)]))
     try:
@@ -160,7 +160,7 @@ def test_a_refused_claim_ahead_is_given_back(sent, probe, reviewer):
     assert RunEvent.objects.filter(run=run, event="DefinitionChanged").count() == 1
 
 
-def test_two_workers_claiming_ahead_at_once_exactly_one_wins(sent, make_probe, reviewer):
+def test_two_workers_claiming_ahead_at_once_exactly_one_wins(sent_runs, make_probe, reviewer):
     for _ in range(8):
         run, _ = decided(make_probe(), reviewer)
         stores = [DjangoStore(), DjangoStore()]
@@ -171,7 +171,7 @@ def test_two_workers_claiming_ahead_at_once_exactly_one_wins(sent, make_probe, r
             store.release()
 
 
-def test_the_claims_commit_setting_stays_in_its_transaction(sent, probe, reviewer):
+def test_the_claims_commit_setting_stays_in_its_transaction(sent_runs, probe, reviewer):
     run, _ = decided(probe, reviewer)
     store = DjangoStore()
     assert store.claim_ahead(str(run.id), now=timezone.now()) is not None
@@ -181,7 +181,7 @@ def test_the_claims_commit_setting_stays_in_its_transaction(sent, probe, reviewe
     store.release()
 
 
-def test_a_worker_that_lost_its_run_writes_nothing_in_its_one_statements(sent, probe, reviewer):
+def test_a_worker_that_lost_its_run_writes_nothing_in_its_one_statements(sent_runs, probe, reviewer):
     run, _ = decided(probe, reviewer)
     events = RunEvent.objects.filter(run=run).count()
 
@@ -204,7 +204,7 @@ def _prepared() -> int:
         return cursor.fetchone()[0]
 
 
-def test_the_hot_statements_are_prepared_once_per_connection(sent, make_probe, reviewer):
+def test_the_hot_statements_are_prepared_once_per_connection(sent_runs, make_probe, reviewer):
     connection.close()
     for _ in range(3):
         run, _ = decided(make_probe(), reviewer)
@@ -279,7 +279,7 @@ def _gated_flow_has_one_gate():
     assert gated.steps[1].human_review == HumanReview(requires_confirmation=True)
 
 
-def test_a_run_id_in_another_form_is_claimed_ahead_and_executed(sent, probe, reviewer):
+def test_a_run_id_in_another_form_is_claimed_ahead_and_executed(sent_runs, probe, reviewer):
     run, _ = decided(probe, reviewer)
     assert services.run_advance(run_id=run.id.hex.upper()) == "COMPLETED"
     assert WorkflowRun.objects.get(id=run.id).version == run.version + 2  # claimed once, finished once

@@ -12,7 +12,6 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from hitl_site.celery import app as celery_app
@@ -97,16 +96,14 @@ def test_the_asgi_wrapper_starts_the_worker_in_the_serving_process():
         worker.stop()
 
 
-def test_a_post_that_starts_a_run_returns_before_the_step_runs(asgi_live_server, request, probe):
+def test_a_post_that_starts_a_run_returns_before_the_step_runs(asgi_live_server, request, probe, make_user):
     """Through the real server: daphne in a forked process, the in-process worker (embedded) or
     Celery workers (services) executing the run. The step sleeps 1 s; the POST does not wait."""
     if services_mode():  # the forked server sends to the settings' queue: a worker there
         celery = request.getfixturevalue("celery")
         celery_app.control.purge()  # what earlier tests sent there without a worker
         celery.worker("live", env={"CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE})
-    user = User.objects.create_user("olga", password="olga-pw")  # tokens need a usable password
-    user.user_permissions.add(Permission.objects.get(codename="start_run"))
-    _, token = token_create(user=user)
+    _, token = token_create(user=make_user("olga", "start_run"))
 
     def call(path: str, body: dict | None = None) -> tuple[int, dict]:
         req = urllib.request.Request(

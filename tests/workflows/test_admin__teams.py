@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -60,9 +60,9 @@ def test_reassign_action_refuses_both_or_neither(admin_client, paused_run, make_
 
 
 def test_delegations_are_checked_and_own_only_for_non_superusers(make_user):
-    carol = make_user("carol", "resolve_requirement", staff=True)
-    for codename in ("add_delegation", "change_delegation", "view_delegation"):
-        carol.user_permissions.add(Permission.objects.get(codename=codename))
+    carol = make_user(
+        "carol", "resolve_requirement", "add_delegation", "change_delegation", "view_delegation", staff=True
+    )
     bob = make_user("bob", "resolve_requirement")
     otto = make_user("otto")
     client = Client()

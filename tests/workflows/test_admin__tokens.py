@@ -4,9 +4,9 @@ owner, never for a user whose token would not work."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from tests.factories import UserFactory
 from workflows.models import ApiToken
 from workflows.web.tokens import token_create
 
@@ -17,13 +17,9 @@ LIST = reverse("admin:workflows_apitoken_changelist")
 
 
 @pytest.fixture
-def token_clerk(django_user_model):
+def token_clerk(make_user):
     """Staff, allowed to add, view and delete API tokens; not a superuser."""
-    user = django_user_model.objects.create_user("clerk", password="clerk-pw", is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["add_apitoken", "view_apitoken", "delete_apitoken"])
-    )
-    return user
+    return make_user("clerk", "add_apitoken", "view_apitoken", "delete_apitoken", staff=True)
 
 
 def test_staff_cannot_mint_a_token_for_someone_else(client, token_clerk, admin_user):
@@ -54,11 +50,11 @@ def test_staff_see_only_their_own_tokens(client, token_clerk, admin_user):
     assert ApiToken.objects.filter(pk=theirs.pk).exists()
 
 
-def test_a_superuser_mints_for_anyone_able_to_use_it(admin_client, token_clerk, django_user_model):
+def test_a_superuser_mints_for_anyone_able_to_use_it(admin_client, token_clerk):
     response = admin_client.post(ADD, {"user": token_clerk.pk}, follow=True)
     assert response.status_code == 200
     assert ApiToken.objects.filter(user=token_clerk).exists()
-    sso = django_user_model.objects.create_user("sso")  # no usable password
+    sso = UserFactory(username="sso", password=None)  # signs in elsewhere: no usable password
     response = admin_client.post(ADD, {"user": sso.pk})
     assert response.status_code == 200  # the form again, with the error
     assert "no usable password" in response.text

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from tests.factories import GroupFactory, RequirementFactory, WorkflowRunFactory
 from workflows.models import Requirement, WorkflowRun
 from workflows.web import analytics
 
@@ -26,7 +25,7 @@ def at(day_offset: int, hour: int = 12) -> datetime:
 
 
 def run(workflow="data_export", status="PAUSED", finished_at=None) -> WorkflowRun:
-    return WorkflowRun.objects.create(workflow_name=workflow, status=status, finished_at=finished_at)
+    return WorkflowRunFactory(workflow_name=workflow, status=status, finished_at=finished_at)
 
 
 def req(
@@ -46,16 +45,10 @@ def req(
     resolved = resolved or at(1)
     created = created or resolved - timedelta(seconds=took)
     pending = status == "PENDING"
-    key = str(uuid.uuid4())
-    item = Requirement.objects.create(
-        id=uuid.uuid4(),
+    item = RequirementFactory(
         run=the_run,
-        key=key,
-        path=key,  # one pending requirement per path: each its own
         step_name=step,
-        kind="confirmation",
         status=status,
-        workflow_name=the_run.workflow_name,
         created_at=created,
         resolved_at=None if pending else resolved,
         resolved_by_name="" if pending else ("system" if status == "EXPIRED" else by),
@@ -64,7 +57,7 @@ def req(
         is_assigned=bool(assigned_groups or assigned_users),
     )
     for name in assigned_groups:
-        item.groups.add(Group.objects.get_or_create(name=name)[0])
+        item.groups.add(GroupFactory(name=name))
     for user in assigned_users:
         item.assignees.add(user)
     return item

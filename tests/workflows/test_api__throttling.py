@@ -72,13 +72,14 @@ def test_a_token_stops_working_when_its_user_is_deactivated_or_loses_a_usable_pa
     assert call(client, token).status_code == 401
 
 
-def test_no_token_is_made_for_a_user_without_a_usable_password(django_user_model):
+def test_no_token_is_made_for_a_user_without_a_usable_password(db):
     from django.core.management import CommandError, call_command
 
+    from tests.factories import UserFactory
     from workflows.web.tokens import TokenRefused
 
-    django_user_model.objects.create_user("sso")  # no password: unusable
+    sso = UserFactory(username="sso", password=None)  # signs in elsewhere: no usable password
     with pytest.raises(CommandError, match="no usable password"):
         call_command("create_api_token", "sso")
     with pytest.raises(TokenRefused):
-        token_create(user=django_user_model.objects.get(username="sso"))
+        token_create(user=sso)

@@ -4,13 +4,11 @@ even when its continuation is delivered twice at the same time (PostgreSQL, real
 import threading
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 
 from workflows import registry, services
 from workflows.engine import ScriptedAgent, Step, ToolCall, ValidationError, Workflow, tool
 from workflows.models import Requirement, WorkflowRun
-from workflows.runtime import dispatch
 
 CHARGES = []
 
@@ -51,21 +49,6 @@ billing = registry.register(
 )
 
 
-@pytest.fixture
-def reviewer(db):
-    user = User.objects.create_user("rita")
-    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    return User.objects.get(id=user.id)
-
-
-@pytest.fixture
-def sent():
-    runs = []
-    dispatch.set_backend(runs.append)
-    yield runs
-    dispatch.set_backend(None)
-
-
 def _paused():
     CHARGES.clear()
     out = billing.run("invoice 7")
@@ -74,7 +57,7 @@ def _paused():
 
 
 @pytest.mark.django_db
-def test_the_run_continues_only_when_every_call_of_the_turn_is_decided(reviewer, sent):
+def test_the_run_continues_only_when_every_call_of_the_turn_is_decided(reviewer, sent_runs):
     reqs, run_id = _paused()
     confirm, refund_input = reqs["executor_confirmation"], reqs["executor_user_input"]
     with pytest.raises(ValidationError) as err:
@@ -104,7 +87,7 @@ def test_the_run_continues_only_when_every_call_of_the_turn_is_decided(reviewer,
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_a_continuation_delivered_twice_at_once_runs_the_tool_once(reviewer, sent):
+def test_a_continuation_delivered_twice_at_once_runs_the_tool_once(reviewer, sent_runs):
     assert connection.vendor == "postgresql"
     reqs, run_id = _paused()
     services.requirement_resolve(

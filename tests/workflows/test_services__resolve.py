@@ -4,7 +4,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.utils import timezone
 
@@ -60,13 +59,6 @@ assigned = registry.register(
 
 
 @pytest.fixture
-def reviewer(db):
-    user = User.objects.create_user("rita", password="x")
-    user.user_permissions.add(Permission.objects.get(codename="resolve_requirement"))
-    return User.objects.get(id=user.id)  # fresh permission cache
-
-
-@pytest.fixture
 def sync_dispatch(django_capture_on_commit_callbacks):
     """Continuations run as a worker would, once the test "commits" (see ``commit``)."""
     sent = []
@@ -93,19 +85,14 @@ def _paused(workflow=gated, input="acme"):
     return Requirement.objects.get(run_id=out.run_id, status="PENDING")
 
 
-def test_run_start_schedules_execution_after_commit(reviewer, django_capture_on_commit_callbacks):
-    sent = []
-    dispatch.set_backend(sent.append)
-    try:
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            run = services.run_start(workflow_name="test_gated", input="acme", user=reviewer)
-        assert run.status == "PENDING" and run.created_by == reviewer
-        assert sent == []  # nothing leaves before commit
-        for callback in callbacks:
-            callback()
-        assert sent == [str(run.id)]
-    finally:
-        dispatch.set_backend(None)
+def test_run_start_schedules_execution_after_commit(reviewer, sent_runs, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = services.run_start(workflow_name="test_gated", input="acme", user=reviewer)
+    assert run.status == "PENDING" and run.created_by == reviewer
+    assert sent_runs == []  # nothing leaves before commit
+    for callback in callbacks:
+        callback()
+    assert sent_runs == [str(run.id)]
 
 
 def test_run_advance_executes_until_the_gate_and_twice_is_harmless(sync_dispatch, commit):
@@ -202,13 +189,12 @@ def test_sweeper_fires_due_timeouts_by_itself(sync_dispatch, commit):
     assert RunEvent.objects.filter(run=run, event="RequirementTimedOut").count() == 1
 
 
-def test_assignment_limits_who_sees_and_resolves(reviewer, sync_dispatch, commit):
+def test_assignment_limits_who_sees_and_resolves(reviewer, make_user, sync_dispatch, commit):
     req = _paused(assigned)
     with pytest.raises(Requirement.DoesNotExist):  # rita has the permission but is not assigned
         services.requirement_resolve(requirement_id=req.id, user=reviewer, action="confirm", version=req.version)
-    finance = Group.objects.create(name="finance")
-    fred = User.objects.create_user("fred")
-    fred.groups.add(finance)
+    fred = make_user("fred", groups=["finance"])
+    finance = fred.groups.get()
     # The group did not exist when the requirement was created; assign it now as an admin would.
     req.groups.add(finance)
     with commit():
@@ -228,35 +214,30 @@ def test_cancel_paused_run_cancels_its_requirements(reviewer):
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_two_resolvers_race_and_exactly_one_wins(reviewer):
+def test_two_resolvers_race_and_exactly_one_wins(reviewer, sent_runs):
     """Real concurrency on PostgreSQL: two threads decide the same requirement at once."""
     assert connection.vendor == "postgresql"
-    sent = []
-    dispatch.set_backend(sent.append)
-    try:
-        req = _paused()
-        barrier = threading.Barrier(2)
-        results = []
+    req = _paused()
+    barrier = threading.Barrier(2)
+    results = []
 
-        def decide(action):
-            try:
-                barrier.wait(5)
-                services.requirement_resolve(requirement_id=req.id, user=reviewer, action=action, version=req.version)
-                results.append(("ok", action))
-            except ConflictError:
-                results.append(("conflict", action))
-            finally:
-                connection.close()
+    def decide(action):
+        try:
+            barrier.wait(5)
+            services.requirement_resolve(requirement_id=req.id, user=reviewer, action=action, version=req.version)
+            results.append(("ok", action))
+        except ConflictError:
+            results.append(("conflict", action))
+        finally:
+            connection.close()
 
-        threads = [threading.Thread(target=decide, args=(a,)) for a in ("confirm", "reject")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(10)
-        assert sorted(r[0] for r in results) == ["conflict", "ok"]
-        winner = next(a for status, a in results if status == "ok")
-        req.refresh_from_db()
-        assert req.status == "RESOLVED" and req.resolution["action"] == winner and req.version == 2
-        assert sent == [str(req.run_id)]  # one continuation scheduled
-    finally:
-        dispatch.set_backend(None)
+    threads = [threading.Thread(target=decide, args=(a,)) for a in ("confirm", "reject")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(r[0] for r in results) == ["conflict", "ok"]
+    winner = next(a for status, a in results if status == "ok")
+    req.refresh_from_db()
+    assert req.status == "RESOLVED" and req.resolution["action"] == winner and req.version == 2
+    assert sent_runs == [str(req.run_id)]  # one continuation scheduled

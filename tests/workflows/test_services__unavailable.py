@@ -15,7 +15,6 @@ from approvals.models import Decision
 from workflows import registry, services
 from workflows.engine import HumanReview, Step, Workflow
 from workflows.models import Requirement, WorkflowRun
-from workflows.runtime import dispatch
 
 pytestmark = pytest.mark.django_db
 
@@ -33,15 +32,6 @@ def _definition(name: str) -> Workflow:
 
 
 @pytest.fixture
-def sent():
-    """Run ids the services send (after commit), instead of a worker running them."""
-    runs: list[str] = []
-    dispatch.set_backend(lambda run_id: runs.append(str(run_id)))
-    yield runs
-    dispatch.set_backend(None)
-
-
-@pytest.fixture
 def gone(temp_workflow):
     """A run paused at "send", whose workflow is then removed from the registry (as a deploy that
     renamed it would leave it). Returns (definition, requirement)."""
@@ -51,16 +41,16 @@ def gone(temp_workflow):
     return wf, Requirement.objects.get(run_id=out.run_id)
 
 
-def test_a_decision_is_refused_and_changes_nothing(gone, reviewer, sent):
+def test_a_decision_is_refused_and_changes_nothing(gone, reviewer, sent_runs):
     _, req = gone
     with pytest.raises(registry.WorkflowUnavailableError, match=NOTICE):
         services.requirement_resolve(requirement_id=req.id, user=reviewer, action="confirm", version=req.version)
     req.refresh_from_db()
     assert req.status == "PENDING" and req.version == 1
-    assert Decision.objects.count() == 0 and sent == []
+    assert Decision.objects.count() == 0 and sent_runs == []
 
 
-def test_the_api_answers_409_workflow_unavailable(gone, reviewer, client, sent):
+def test_the_api_answers_409_workflow_unavailable(gone, reviewer, client, sent_runs):
     _, req = gone
     client.force_login(reviewer)
     response = client.post(
@@ -71,10 +61,10 @@ def test_the_api_answers_409_workflow_unavailable(gone, reviewer, client, sent):
     assert response.status_code == 409
     assert response.json()["code"] == "workflow_unavailable"
     assert NOTICE in response.json()["error"]
-    assert Requirement.objects.get(id=req.id).status == "PENDING" and sent == []
+    assert Requirement.objects.get(id=req.id).status == "PENDING" and sent_runs == []
 
 
-def test_the_decision_page_says_so_and_a_post_gets_409_with_the_message(gone, reviewer, client, sent):
+def test_the_decision_page_says_so_and_a_post_gets_409_with_the_message(gone, reviewer, client, sent_runs):
     _, req = gone
     client.force_login(reviewer)
     page = client.get(reverse("approvals:decide", args=[req.id]))
@@ -84,7 +74,7 @@ def test_the_decision_page_says_so_and_a_post_gets_409_with_the_message(gone, re
     response = client.post(reverse("approvals:decide", args=[req.id]), {"action": "confirm", "version": req.version})
     assert response.status_code == 409
     assert NOTICE in response.content.decode()
-    assert Requirement.objects.get(id=req.id).status == "PENDING" and sent == []
+    assert Requirement.objects.get(id=req.id).status == "PENDING" and sent_runs == []
 
 
 def test_the_inbox_row_and_the_run_page_show_it(gone, reviewer, client, make_user):
@@ -106,7 +96,7 @@ def test_a_registered_workflows_pages_say_nothing_of_it(temp_workflow, reviewer,
 
 
 def test_a_decided_run_is_resent_with_a_bounded_backoff_then_set_aside_then_continues_once_registered(
-    temp_workflow, reviewer, sent, django_capture_on_commit_callbacks
+    temp_workflow, reviewer, sent_runs, django_capture_on_commit_callbacks
 ):
     wf = temp_workflow(_definition("renamed_flow"))
     out = wf.run("x")
@@ -114,17 +104,17 @@ def test_a_decided_run_is_resent_with_a_bounded_backoff_then_set_aside_then_cont
     # Decided while the workflow was there; the deploy that removed it came before a worker ran it.
     with django_capture_on_commit_callbacks(execute=True):
         services.requirement_resolve(requirement_id=req.id, user=reviewer, action="confirm", version=req.version)
-    assert sent == [out.run_id]
+    assert sent_runs == [out.run_id]
     registry._registry.pop(wf.name)
     assert services.run_advance(run_id=out.run_id) is None  # a worker that does not know it
     run = WorkflowRun.objects.get(id=out.run_id)
     assert run.status == "PAUSED" and run.lease_until is not None  # left for the sweeper
 
-    sent.clear()
+    sent_runs.clear()
     start = timezone.now()
     for minute in range(0, 24 * 60, 1):  # a day of sweeps, one a minute
         services.runs_recover(now=start + timedelta(minutes=minute, seconds=1))
-    assert 1 <= len(sent) <= 6, sent  # resent while the wait doubles, then no more
+    assert 1 <= len(sent_runs) <= 6, sent_runs  # resent while the wait doubles, then no more
     run.refresh_from_db()
     assert run.status == "PAUSED" and run.lease_until is None
     assert run.error.startswith(NOTICE)
@@ -132,9 +122,9 @@ def test_a_decided_run_is_resent_with_a_bounded_backoff_then_set_aside_then_cont
 
     # Registered again (a deploy restores it): the next sweep sends it, and it completes.
     registry.register(wf)
-    sent.clear()
+    sent_runs.clear()
     assert services.sweep()["recovered"] == 1
-    assert sent == [out.run_id]
+    assert sent_runs == [out.run_id]
     assert WorkflowRun.objects.get(id=out.run_id).error == ""
     assert services.run_advance(run_id=out.run_id) == "COMPLETED"
     run.refresh_from_db()
@@ -142,7 +132,7 @@ def test_a_decided_run_is_resent_with_a_bounded_backoff_then_set_aside_then_cont
     assert services.sweep()["recovered"] == 0
 
 
-def test_a_pending_run_whose_workflow_went_away_is_set_aside_too(temp_workflow, operator, sent):
+def test_a_pending_run_whose_workflow_went_away_is_set_aside_too(temp_workflow, operator, sent_runs):
     wf = temp_workflow(_definition("pending_gone"))
     run = services.run_start(workflow_name=wf.name, input="x", user=operator)
     registry._registry.pop(wf.name)
