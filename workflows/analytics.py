@@ -275,9 +275,7 @@ def _sum_up(period: Period, tz: tzinfo, *, skip: set[date]) -> None:
     days = [day for day in period.days if day not in skip]
     with transaction.atomic():
         DecisionDay.objects.bulk_create([DecisionDay(tz=tz_name, day=day) for day in days], ignore_conflicts=True)
-        ids = dict(
-            DecisionDay.objects.filter(tz=tz_name, day__gte=days[0], day__lte=days[-1]).values_list("day", "id")
-        )
+        ids = dict(DecisionDay.objects.filter(tz=tz_name, day__gte=days[0], day__lte=days[-1]).values_list("day", "id"))
         DecisionCount.objects.bulk_create(
             [
                 DecisionCount(
