@@ -460,6 +460,31 @@ def _per_day(cells: list[tuple], period: Period) -> list[dict]:
     return [{"day": day, **counts.get(day, {"decisions": 0, "timeouts": 0})} for day in period.days]
 
 
+# Beyond this many days, the dashboard draws a bar per week; beyond the second, per month.
+PER_WEEK_AFTER, PER_MONTH_AFTER = 92, 732
+
+
+def decisions_per_interval(data: Figures) -> tuple[str, list[dict]]:
+    """The decisions per day of ``data`` per day, week (from Monday) or month, as the period's
+    length asks (at most about 120 bars): the unit, and ``[{label, decisions, timeouts}]``."""
+    days = len(data.decisions_per_day)
+    if days <= PER_WEEK_AFTER:
+        return "day", [
+            {"label": row["day"].isoformat(), "decisions": row["decisions"], "timeouts": row["timeouts"]}
+            for row in data.decisions_per_day
+        ]
+    unit = "week" if days <= PER_MONTH_AFTER else "month"
+    out: dict[date, dict] = {}
+    for row in data.decisions_per_day:
+        day = row["day"]
+        start = day - timedelta(days=day.weekday()) if unit == "week" else day.replace(day=1)
+        label = start.isoformat() if unit == "week" else start.strftime("%Y-%m")
+        entry = out.setdefault(start, {"label": label, "decisions": 0, "timeouts": 0})
+        entry["decisions"] += row["decisions"]
+        entry["timeouts"] += row["timeouts"]
+    return unit, list(out.values())
+
+
 def _runs(runs: QuerySet) -> list[dict]:
     """Runs that ended in the period, per workflow: completed, failed (ERROR) and cancelled."""
     names = {WorkflowRun.Status.COMPLETED: "completed", WorkflowRun.Status.ERROR: "failed"}
