@@ -7,8 +7,15 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Workflows"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
         from workflows import checks, store  # noqa: F401 - registers the system check
+        from workflows.models import Requirement
         from workflows.runtime import dispatch, worker
+        from workflows.web import analytics
+
+        # A deleted decision leaves the days summed up for the analytics.
+        post_delete.connect(analytics.forget_day, sender=Requirement, dispatch_uid="analytics.forget_day")
 
         # Workflow.run() / continue_run() persist through Django from now on.
         store.install()

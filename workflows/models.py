@@ -252,6 +252,47 @@ class Requirement(models.Model):
         ]
 
 
+class DecisionDay(models.Model):
+    """A past day, in the time zone ``tz``, whose decided requirements are summed up in its
+    ``DecisionCount`` rows: the analytics read those instead of every decision of the day. Written
+    by ``workflows.web.analytics`` the first time a period shows the day; deleting a decided requirement
+    deletes its day, summed up again when next shown."""
+
+    tz = models.CharField(max_length=64)
+    day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tz", "day"], name="decision_day_unique")]
+
+    def __str__(self):
+        return f"{self.day} ({self.tz})"
+
+
+class DecisionCount(models.Model):
+    """The decisions of a day with one workflow, step, reviewer and outcome (approve, edit, reject,
+    timeout, other), and a histogram of their times to decision (``workflows.web.analytics``'s buckets
+    -> count; empty for timeouts)."""
+
+    # No index of its own: the unique index starts with it.
+    day = models.ForeignKey(DecisionDay, on_delete=models.CASCADE, related_name="counts", db_index=False)
+    workflow_name = models.CharField(max_length=200)
+    step_name = models.CharField(max_length=200)
+    reviewer = models.CharField(max_length=150)
+    outcome = models.CharField(max_length=10)
+    decisions = models.PositiveIntegerField()
+    durations = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "workflow_name", "step_name", "reviewer", "outcome"], name="decision_count_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day_id} {self.workflow_name}/{self.step_name} {self.reviewer} {self.outcome}: {self.decisions}"
+
+
 class RequirementApproval(models.Model):
     """One person's approval toward a requirement's quorum (the last one resolves it)."""
 

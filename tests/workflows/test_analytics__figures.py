@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta
+import zoneinfo
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from tests.factories import GroupFactory, RequirementFactory, WorkflowRunFactory
-from workflows.models import Requirement, WorkflowRun
+from workflows.models import DecisionCount, DecisionDay, Requirement, WorkflowRun
 from workflows.web import analytics
 
 pytestmark = pytest.mark.django_db
@@ -239,3 +240,129 @@ def test_period_defaults():
     assert analytics.Period.last_days(30, today=date(2026, 3, 31)) == analytics.Period(
         date(2026, 3, 2), date(2026, 3, 31)
     )
+
+
+# -- past days summed up once ---------------------------------------------------------------------
+def test_past_days_are_summed_up_once_and_give_the_same_figures(fixture_data, django_assert_max_num_queries):
+    period = analytics.Period.last_days(30)
+    first = analytics.figures(period=period, now=NOW).as_dict()
+    # The 29 past days of the period (today is read from its requirements at each request).
+    assert DecisionDay.objects.count() == 29
+    assert set(DecisionCount.objects.values_list("workflow_name", "step_name", "reviewer", "outcome", "decisions")) == {
+        ("data_export", "export", "rita", "approve", 2),
+        ("data_export", "export", "rita", "reject", 1),
+        ("data_export", "export", "rita", "edit", 1),
+        ("data_export", "export", "sam", "approve", 1),
+        ("data_export", "export", "system", "timeout", 1),
+    }
+    with django_assert_max_num_queries(12):
+        assert analytics.figures(period=period, now=NOW).as_dict() == first
+    assert DecisionDay.objects.count() == 29
+
+
+def test_today_is_read_live_and_a_deleted_run_is_forgotten(fixture_data):
+    period = analytics.Period.last_days(30)
+    analytics.figures(period=period)
+    today = run("blog_post")
+    req(today, step="draft", took=15, action="edit", by="sam", resolved=NOW)
+    outcomes = {row["step"]: row for row in analytics.figures(period=period).outcomes_by_step}
+    assert (outcomes["draft"]["decisions"], outcomes["draft"]["edit"]) == (2, 1)
+    # Deleting the run of the decisions of days 1 and 2 (e.g. in the admin) deletes those days.
+    Requirement.objects.filter(step_name="export").first().run.delete()
+    assert not DecisionDay.objects.filter(day__in=[TODAY - timedelta(days=1), TODAY - timedelta(days=2)]).exists()
+    data = analytics.figures(period=period)
+    assert [row["step"] for row in data.outcomes_by_step] == ["draft"]
+    assert sum(row["decisions"] + row["timeouts"] for row in data.decisions_per_day) == 2
+
+
+def test_a_day_is_summed_up_an_hour_after_its_end(fixture_data):
+    period = analytics.Period.last_days(30)
+    analytics.figures(period=period, now=at(0, hour=0) + timedelta(minutes=59))
+    assert not DecisionDay.objects.filter(day=TODAY - timedelta(days=1)).exists()
+    analytics.figures(period=period, now=at(0, hour=1))
+    assert DecisionDay.objects.filter(day=TODAY - timedelta(days=1)).exists()
+
+
+def test_days_follow_the_time_zone(fixture_data):
+    # 23:30 UTC the day before yesterday is yesterday in Paris (UTC+1 in winter, +2 in summer).
+    late = datetime.combine(TODAY - timedelta(days=2), datetime.min.time(), tzinfo=UTC) + timedelta(
+        hours=23, minutes=30
+    )
+    req(run("blog_post"), step="draft", resolved=late)
+    with timezone.override("Europe/Paris"):
+        today = timezone.localdate()
+        per_day = {
+            row["day"]: row for row in analytics.figures(period=analytics.Period.last_days(30)).decisions_per_day
+        }
+    assert set(DecisionDay.objects.values_list("tz", flat=True)) == {"Europe/Paris"}
+    expected = late.astimezone(zoneinfo.ZoneInfo("Europe/Paris")).date()
+    assert expected == TODAY - timedelta(days=1) and today - timedelta(days=1) == expected
+    assert per_day[expected]["decisions"] == 5  # rita's 4 of yesterday and this one
+
+
+def test_beyond_exact_up_to_percentiles_are_estimated_from_histograms(fixture_data, monkeypatch):
+    exact = analytics.figures(period=analytics.Period.last_days(30))
+    monkeypatch.setattr(analytics, "EXACT_UP_TO", 5)  # 6 decisions by people in the period
+    estimated = analytics.figures(period=analytics.Period.last_days(30))
+    assert (exact.estimated, estimated.estimated) == (False, True)
+    assert estimated.as_dict()["percentiles_estimated"] is True
+    assert estimated.outcomes_by_step == exact.outcomes_by_step
+    assert estimated.decisions_per_day == exact.decisions_per_day
+    for dimension, rows in exact.time_to_decision.items():
+        assert len(estimated.time_to_decision[dimension]) == len(rows)
+        for got, want in zip(estimated.time_to_decision[dimension], rows, strict=True):
+            assert {k: v for k, v in got.items() if "seconds" not in k} == {
+                k: v for k, v in want.items() if "seconds" not in k
+            }
+            assert got["p50_seconds"] == pytest.approx(want["p50_seconds"], rel=0.045)
+            assert got["p90_seconds"] == pytest.approx(want["p90_seconds"], rel=0.045)
+
+
+def test_histogram_buckets_and_estimate():
+    # bucket b: floor(16 * log2(1 + ms)); 0 s -> 0; 1 s -> 16 * log2(1001) = 159.47 -> 159
+    assert (analytics.bucket(0), analytics.bucket(-3), analytics.bucket(1)) == (0, 0, 159)
+    for seconds in (0.0004, 1, 59.9, 3600, 86_400 * 40):
+        low, high = analytics.bucket_bounds(analytics.bucket(seconds))
+        assert low <= seconds < high and high <= low * 1.0443 + 0.00005
+    # One duration per bucket: each taken as its bucket's middle; p50 of two: halfway between.
+    low, high = analytics.bucket_bounds(159)
+    assert analytics.estimate([(159, 1)], 1, 0.9) == pytest.approx((low + high) / 2)
+    other_low, other_high = analytics.bucket_bounds(200)
+    assert analytics.estimate([(159, 1), (200, 1)], 2, 0.5) == pytest.approx(
+        ((low + high) / 2 + (other_low + other_high) / 2) / 2
+    )
+    # Ten durations in one bucket: spread evenly, the 5th and 6th at 4.5/10 and 5.5/10 of it.
+    assert analytics.estimate([(159, 10)], 10, 0.5) == pytest.approx(low + (high - low) * 0.5)
+
+
+def test_long_periods_are_drawn_per_week_or_month(client, operator, fixture_data):
+    per_day = analytics.figures(period=analytics.Period.last_days(92))
+    assert analytics.decisions_per_interval(per_day)[0] == "day"
+    data = analytics.figures(period=analytics.Period(date(2026, 1, 1), date(2026, 6, 30)))
+    data.decisions_per_day = [{**row, "decisions": 1, "timeouts": 0} for row in data.decisions_per_day]
+    unit, weeks = analytics.decisions_per_interval(data)
+    # 2026-01-01 is a Thursday: its week (from Monday 2025-12-29) holds 4 days of the period.
+    assert unit == "week" and weeks[0] == {"label": "2025-12-29", "decisions": 4, "timeouts": 0}
+    assert len(weeks) == 27 and sum(w["decisions"] for w in weeks) == 181
+    data = analytics.figures(period=analytics.Period(date(2020, 1, 15), date(2026, 1, 14)))
+    data.decisions_per_day = [{**row, "decisions": 0, "timeouts": 1} for row in data.decisions_per_day]
+    unit, months = analytics.decisions_per_interval(data)
+    assert unit == "month" and len(months) == 73
+    assert months[0] == {"label": "2020-01", "decisions": 0, "timeouts": 17}
+    assert months[1]["timeouts"] == 29 and months[-1] == {"label": "2026-01", "decisions": 0, "timeouts": 14}
+
+    client.force_login(operator)
+    text = client.get("/analytics/?since=2020-01-15&until=2026-01-14").text
+    assert (
+        'aria-label="Chart: Decisions per month"' in text
+        and '<h2 id="per-day-heading">Decisions per month</h2>' in text
+    )
+    per_month = text[text.index('id="per-day-heading"') : text.index('id="ttd-heading"')]
+    assert per_month.count("<rect ") == 73 and per_month.count('<th scope="row">') == 73
+    assert "ttd-estimated" not in text
+
+
+def test_page__says_when_percentiles_are_estimated(client, operator, fixture_data, monkeypatch):
+    monkeypatch.setattr(analytics, "EXACT_UP_TO", 5)
+    client.force_login(operator)
+    assert "p50 and p90 are estimated" in client.get("/analytics/").text

@@ -213,21 +213,25 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         return export.export_response(
             rows=analytics.csv_rows(data), columns=analytics.CSV_COLUMNS, to_dict=dict, fmt="csv", filename="analytics"
         )
+    unit, per_interval = analytics.decisions_per_interval(data) if data else ("day", [])
     context = {
         "form": form,
         "data": data,
-        "charts": _analytics_charts(data) if data else {},
+        "unit": unit,
+        "per_interval": per_interval,
+        "charts": _analytics_charts(data, unit, per_interval) if data else {},
         "query": params.urlencode(),
         "overdue_hours": int(analytics.OVERDUE_AFTER.total_seconds() // 3600),
+        "exact_up_to": f"{analytics.EXACT_UP_TO:,}",
     }
     return render(request, "workflows/analytics.html", context, status=200 if data else 400)
 
 
-def _analytics_charts(data: analytics.Figures) -> dict:
+def _analytics_charts(data: analytics.Figures, unit: str, per_interval: list[dict]) -> dict:
     by_workflow = data.time_to_decision["workflow"]
     return {
         "per_day": charts.columns(
-            "Decisions per day", [(d["day"].isoformat(), d["decisions"], d["timeouts"]) for d in data.decisions_per_day]
+            f"Decisions per {unit}", [(row["label"], row["decisions"], row["timeouts"]) for row in per_interval]
         ),
         "time_to_decision": charts.horizontal(
             "Time to decision per workflow (p50, p90)",
