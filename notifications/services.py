@@ -37,6 +37,7 @@ from workflows.models import Requirement, RunEvent, WorkflowRun
 from workflows.store import lock_run, state_from_row
 
 from . import emails, selectors, signing
+from .endpoints import active as active_endpoints
 from .models import EVENTS, Delivery, FollowUp, Preference, UsedActionToken, WebhookEndpoint
 
 log = logging.getLogger("notifications")
@@ -93,10 +94,9 @@ def webhook_delete(*, endpoint_id) -> bool:
 
 # -- queuing: the hooks ---------------------------------------------------------------------------
 def _endpoints_for(event: str) -> list[tuple]:
-    """``(id, url)`` of the active endpoints listening to ``event``. A statement of the hot path
-    (prepared on PostgreSQL): the end of every run asks it while a webhook listens to runs."""
-    active = rows.select(WebhookEndpoint, ("id", "url", "events"), is_active=True)
-    return [(endpoint_id, url) for endpoint_id, url, events in active if event in events]
+    """``(id, url)`` of the active endpoints listening to ``event``. The end of every run asks it:
+    a worker's connection keeps them between changes (``notifications.endpoints``)."""
+    return [(endpoint_id, url) for endpoint_id, url, events in active_endpoints() if event in events]
 
 
 def _webhooks(
