@@ -576,7 +576,8 @@ def _runs_data(run_ids) -> dict:
     runs = WorkflowRun.objects.select_related("created_by").in_bulk(run_ids)
     snapshot_seq = Coalesce(Cast(KeyTextTransform("seq", "run__state"), IntegerField()), 0)
     later = defaultdict(list)
-    for event in RunEvent.objects.filter(run_id__in=list(runs), seq__gt=snapshot_seq).order_by("seq"):
+    events = RunEvent.objects.filter(run_id__in=list(runs), seq__gt=snapshot_seq).only("run_id", "seq", "memo")
+    for event in events.order_by("seq"):
         later[event.run_id].append(event)
     data = {}
     for run_id, run in runs.items():
