@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.mail import mailers
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F, IntegerField, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
@@ -566,8 +566,23 @@ def _with_run_data(deliveries: list[Delivery]) -> list[Delivery]:
             continue
         delivery.payload = {**delivery.payload, "data": data[delivery.run_id]}
         filled.append(delivery)
-    Delivery.objects.bulk_update(filled, ["payload"])
+    _store_payloads(filled)
     return gone
+
+
+def _store_payloads(deliveries: list[Delivery]) -> None:
+    """One UPDATE per delivery, sent together (psycopg pipelines ``executemany``: one round trip),
+    without the ORM's per-row expressions of ``bulk_update``."""
+    if not deliveries:
+        return
+    conn = connections[router.db_for_write(Delivery)]
+    q, meta = conn.ops.quote_name, Delivery._meta
+    payload, pk = meta.get_field("payload"), meta.pk
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {q(meta.db_table)} SET {q(payload.column)} = %s WHERE {q(pk.column)} = %s",
+            [(payload.get_db_prep_save(d.payload, conn), pk.get_db_prep_value(d.id, conn)) for d in deliveries],
+        )
 
 
 def _runs_data(run_ids) -> dict:
