@@ -6,10 +6,13 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from workflows import services as workflow_services
         from workflows.runtime import hooks
 
-        from . import services
+        from . import endpoints, services
+        from .models import WebhookEndpoint
 
         # Deliveries are rows written in the transaction of the change they announce. ready() can
         # run more than once in tests: register each hook once.
@@ -23,3 +26,6 @@ class NotificationsConfig(AppConfig):
         ):
             if hook not in hook_list:
                 hook_list.append(hook)
+        # Connections that keep the active endpoints hear of every change (once, by dispatch_uid).
+        post_save.connect(endpoints.changed, sender=WebhookEndpoint, dispatch_uid="notifications.endpoint_saved")
+        post_delete.connect(endpoints.changed, sender=WebhookEndpoint, dispatch_uid="notifications.endpoint_deleted")

@@ -14,6 +14,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -22,19 +23,22 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.mail import mailers
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import F, IntegerField, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from workflows import registry
 from workflows import services as workflow_services
 from workflows.engine.errors import ExpiredError, ValidationError
-from workflows.models import Requirement, WorkflowRun
+from workflows.models import Requirement, RunEvent, WorkflowRun
 from workflows.representations import requirement_json, run_json
 from workflows.runtime import hooks
-from workflows.store import lock_run, sql
+from workflows.store import lock_run, sql, state_from_row
 
 from . import emails, selectors, signing
+from .endpoints import active as active_endpoints
 from .models import EVENTS, Delivery, FollowUp, Preference, UsedActionToken, WebhookEndpoint
 
 log = logging.getLogger("notifications")
@@ -91,10 +95,9 @@ def webhook_delete(*, endpoint_id) -> bool:
 
 # -- queuing: the hooks ---------------------------------------------------------------------------
 def _endpoints_for(event: str) -> list[tuple]:
-    """``(id, url)`` of the active endpoints listening to ``event``. A statement of the hot path
-    (prepared on PostgreSQL): the end of every run asks it while a webhook listens to runs."""
-    active = sql.select(WebhookEndpoint, ("id", "url", "events"), is_active=True)
-    return [(endpoint_id, url) for endpoint_id, url, events in active if event in events]
+    """``(id, url)`` of the active endpoints listening to ``event``. The end of every run asks it:
+    a worker's connection keeps them between changes (``notifications.endpoints``)."""
+    return [(endpoint_id, url) for endpoint_id, url, events in active_endpoints() if event in events]
 
 
 def _webhooks(
@@ -555,41 +558,79 @@ def deliveries_send(*, ids=None, now: datetime | None = None, limit: int = 500) 
 
 
 def _with_run_data(deliveries: list[Delivery]) -> list[Delivery]:
-    """Fill in the run's JSON of run.* deliveries sent for the first time, stored so that every
-    retry sends the same body; returns those whose run is gone."""
-    runs = WorkflowRun.objects.select_related("created_by").in_bulk({d.run_id for d in deliveries})
-    gone = []
+    """Fill in the run's JSON of run.* deliveries sent for the first time, stored (one statement)
+    so that every retry sends the same body; returns those whose run is gone."""
+    data = _runs_data({d.run_id for d in deliveries})
+    gone, filled = [], []
     for delivery in deliveries:
-        run = runs.get(delivery.run_id)
-        if run is None:
+        if delivery.run_id not in data:
             gone.append(delivery)
             continue
-        # An ended run has no pending requirements: nobody's visibility is at stake in its JSON.
-        data = json.loads(json.dumps(run_json(run, AnonymousUser()), cls=DjangoJSONEncoder))
-        delivery.payload = {**delivery.payload, "data": data}
-        Delivery.objects.filter(id=delivery.id).update(payload=delivery.payload)
+        delivery.payload = {**delivery.payload, "data": data[delivery.run_id]}
+        filled.append(delivery)
+    _store_payloads(filled)
     return gone
 
 
+def _store_payloads(deliveries: list[Delivery]) -> None:
+    """One UPDATE per delivery, sent together (psycopg pipelines ``executemany``: one round trip),
+    without the ORM's per-row expressions of ``bulk_update``."""
+    if not deliveries:
+        return
+    conn = connections[router.db_for_write(Delivery)]
+    q, meta = conn.ops.quote_name, Delivery._meta
+    payload, pk = meta.get_field("payload"), meta.pk
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {q(meta.db_table)} SET {q(payload.column)} = %s WHERE {q(pk.column)} = %s",
+            [(payload.get_db_prep_save(d.payload, conn), pk.get_db_prep_value(d.id, conn)) for d in deliveries],
+        )
+
+
+def _runs_data(run_ids) -> dict:
+    """The JSON of these ended runs by id, in two queries however many: the rows, and the events
+    written after their snapshots (usually none) for all of them at once."""
+    runs = WorkflowRun.objects.select_related("created_by").in_bulk(run_ids)
+    snapshot_seq = Coalesce(Cast(KeyTextTransform("seq", "run__state"), IntegerField()), 0)
+    later = defaultdict(list)
+    events = RunEvent.objects.filter(run_id__in=list(runs), seq__gt=snapshot_seq).only("run_id", "seq", "memo")
+    for event in events.order_by("seq"):
+        later[event.run_id].append(event)
+    data = {}
+    for run_id, run in runs.items():
+        state = state_from_row(run, fold_events=False, requirements=())  # only its step results are shown
+        state.fold(later[run_id])
+        # An anonymous reader is shown no requirement (and an ended run has no pending one):
+        # nobody's visibility is at stake in its JSON.
+        shown = run_json(run, AnonymousUser(), state=state, requirements=())
+        data[run_id] = json.loads(json.dumps(shown, cls=DjangoJSONEncoder))
+    return data
+
+
 def _record(outcomes, *, now: datetime) -> int:
-    """Store each attempt's outcome (one transaction for the pass); returns how many were delivered."""
+    """Store each attempt's outcome (one transaction for the pass, one statement for the
+    deliveries with the same outcome); returns how many were delivered."""
     max_attempts = int(_setting("HITL_DELIVERY_MAX_ATTEMPTS", 10))
+    delivered_at = timezone.now()
     delivered = 0
+    same = defaultdict(list)
+    for delivery, code, error, skipped in outcomes:
+        if skipped:
+            values = {"status": Delivery.Status.SKIPPED, "last_error": error}
+        elif not error and (code is None or 200 <= code < 300):
+            values = {"status": Delivery.Status.DELIVERED, "delivered_at": delivered_at, "last_error": ""}
+            delivered += 1
+        elif delivery.channel == Delivery.Channel.WEBHOOK and delivery.endpoint_id is None:
+            values = {"status": Delivery.Status.DEAD, "last_error": error}  # nothing can sign it
+        elif delivery.attempts >= max_attempts:
+            values = {"status": Delivery.Status.DEAD, "last_error": error}
+            log.warning("delivery %s is dead after %d attempts: %s", delivery.id, delivery.attempts, error)
+        else:
+            values = {"next_attempt_at": now + retry_delay(delivery.attempts), "last_error": error}
+        same[tuple(sorted({**values, "response_code": code}.items()))].append(delivery.id)
     with transaction.atomic():
-        for delivery, code, error, skipped in outcomes:
-            if skipped:
-                values = {"status": Delivery.Status.SKIPPED, "last_error": error}
-            elif not error and (code is None or 200 <= code < 300):
-                values = {"status": Delivery.Status.DELIVERED, "delivered_at": timezone.now(), "last_error": ""}
-                delivered += 1
-            elif delivery.channel == Delivery.Channel.WEBHOOK and delivery.endpoint_id is None:
-                values = {"status": Delivery.Status.DEAD, "last_error": error}  # nothing can sign it
-            elif delivery.attempts >= max_attempts:
-                values = {"status": Delivery.Status.DEAD, "last_error": error}
-                log.warning("delivery %s is dead after %d attempts: %s", delivery.id, delivery.attempts, error)
-            else:
-                values = {"next_attempt_at": now + retry_delay(delivery.attempts), "last_error": error}
-            Delivery.objects.filter(id=delivery.id).update(response_code=code, **values)
+        for values, ids in same.items():
+            Delivery.objects.filter(id__in=ids).update(**dict(values))
     return delivered
 
 

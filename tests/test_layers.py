@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "notifications.signing",
             "notifications.links",
             "notifications.emails",
+            "notifications.endpoints",
         ),
     ),
     ("services", ("workflows.services", "approvals.services", "approvals.bulk", "notifications.services")),

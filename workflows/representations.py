@@ -59,16 +59,20 @@ def comment_json(comment: RequirementComment) -> dict:
     return {"id": comment.id, "user": comment.author_name, "text": comment.text, "at": comment.created_at}
 
 
-def run_json(run: WorkflowRun, user) -> dict:
+def run_json(run: WorkflowRun, user, *, state=None, requirements=None) -> dict:
+    """``state``: the run's engine state, if already read; ``requirements``: the pending
+    requirement rows ``user`` may inspect, if already known (callers writing many at once)."""
     try:
         workflow = registry.get(run.workflow_name)
     except registry.WorkflowNotFound:
         workflow = None  # a run of a definition that is gone: no step results to name
-    output = WorkflowRunOutput(state_from_row(run), workflow)
+    output = WorkflowRunOutput(state or state_from_row(run), workflow)
     active = (
         with_team(selectors.requirements_inspectable_by(user))
         .filter(run=run, status=Requirement.Status.PENDING)
         .order_by("created_at", "key")
+        if requirements is None
+        else requirements
     )
     return {
         **run_summary_json(run),

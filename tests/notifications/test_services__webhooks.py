@@ -4,6 +4,7 @@ failures never holding up another's."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -227,6 +228,35 @@ def test_a_failed_run_is_announced(receiver, published, temp_workflow):
     services.deliveries_send(now=delivery.next_attempt_at)
     first, second = receiver.requests
     assert first.body == second.body and first.json["data"]["id"] == out.run_id
+
+
+def test_the_runs_of_a_pass_are_sent_as_the_api_shows_them_events_after_a_snapshot_included(
+    receiver, published, reviewer, sent_runs
+):
+    from django.contrib.auth.models import AnonymousUser
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    from workflows.representations import run_json
+
+    services.webhook_create(url=receiver.url, events=["run.completed"])
+    runs = []
+    for _ in range(3):
+        req = paused_export()
+        workflow_services.requirement_resolve(
+            requirement_id=req.id, user=reviewer, action="confirm", version=req.version
+        )
+        workflow_services.run_advance(run_id=req.run_id)
+        runs.append(WorkflowRun.objects.get(id=req.run_id))
+    # As a worker that died after writing its events leaves a row: a snapshot behind them.
+    WorkflowRun.objects.filter(id=runs[0].id).update(state={"memo": {}, "seq": 0})
+    expected = {
+        str(run.id): json.loads(json.dumps(run_json(run, AnonymousUser()), cls=DjangoJSONEncoder))
+        for run in WorkflowRun.objects.filter(id__in=[r.id for r in runs]).select_related("created_by")
+    }
+    assert expected[str(runs[0].id)]["step_results"]  # read back from the events
+
+    assert services.deliveries_send() == 3  # one pass
+    assert {r.json["data"]["id"]: r.json["data"] for r in receiver.requests} == expected
 
 
 def test_a_run_deleted_before_its_event_left_is_skipped(receiver, published, mailed_reviewer, sent_runs):
