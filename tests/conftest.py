@@ -172,7 +172,7 @@ def outsider(make_user):
 @pytest.fixture
 def sent_runs():
     """Ids of the runs the services scheduled to continue (after commit), recorded instead of run."""
-    from workflows import dispatch
+    from workflows.runtime import dispatch
 
     sent: list[str] = []
     previous = dispatch.set_backend(sent.append)
@@ -183,7 +183,8 @@ def sent_runs():
 @pytest.fixture
 def sync_worker():
     """Scheduled continuations run in the thread that commits, as a worker would run them."""
-    from workflows import dispatch, services
+    from workflows import services
+    from workflows.runtime import dispatch
 
     previous = dispatch.set_backend(lambda run_id: services.run_advance(run_id=run_id))
     yield
