@@ -199,7 +199,13 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
         editing = req.is_pending and req.kind == Requirement.Kind.OUTPUT_REVIEW and request.GET.get("edit")
         if editing:
             return _render_decision(request, req, DecisionForm(req), mode="edit", edit_diff="")
-        return _render_decision(request, req, DecisionForm(req))
+        response = _render_decision(request, req, DecisionForm(req))
+        if request.htmx:
+            # The end of a decision's redirect chain (the next item): name the page, so the address
+            # bar follows it. htmx pushes the final URL of a boosted request only while the
+            # element that sent it is still marked boosted, which a live re-render can undo.
+            response["HX-Push-Url"] = request.get_full_path()
+        return response
 
     form = DecisionForm(req, request.POST)
     valid = form.is_valid()
