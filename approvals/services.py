@@ -10,6 +10,7 @@ from workflows.engine.jsonvalues import edit_diff
 from workflows.engine.persistence import SYSTEM_ACTOR
 from workflows.models import Requirement
 from workflows.runtime import hooks
+from workflows.store import sql
 
 from .models import Decision
 
@@ -42,7 +43,7 @@ def decision_record(
         field = "args" if "args" in resolution else "output"
         diff = edit_diff(shown.get(field), resolution.get(field))
     authenticated = user is not None and user.is_authenticated
-    return Decision.objects.create(
+    decision = Decision(
         requirement_id=requirement.id,
         run_id=requirement.run_id,
         user=user if authenticated else None,
@@ -52,3 +53,10 @@ def decision_record(
         shown_hash=content_hash(shown),
         diff=diff,
     )
+    # Every resolution writes one: a prepared statement rather than the ORM's save. The row is
+    # never read back here, so it has no id (nothing uses it; Decision.save still refuses edits).
+    sql.insert(Decision, [{name: getattr(decision, attname) for name, attname in _DECISION_FIELDS}])
+    return decision
+
+
+_DECISION_FIELDS = tuple((f.name, f.attname) for f in Decision._meta.concrete_fields if not f.primary_key)

@@ -179,7 +179,8 @@ class DjangoStore:
                 cancelled = CancelRequested(f"Run {run_id} was cancelled by {row.cancel_requested_by}.")
             else:
                 # Only a run whose worker died has events after its snapshot (finish() writes both).
-                state = state_from_row(row, fold_events=recovering)
+                requirement_rows = sql.instances(Requirement, order_by=("seq", "created_at"), run=row.id)
+                state = state_from_row(row, fold_events=recovering, requirements=requirement_rows)
                 state.status, state.error = row.status, None  # an error of an earlier refusal is over
                 for req in state.requirements:
                     if persistence.is_due(req, now):
@@ -189,7 +190,7 @@ class DjangoStore:
                 for req in persistence.apply_decisions(state, decisions, now):
                     # Decisions of the Python API (continue_run): audited like any other.
                     user = mapping.user(req.resolved_by)
-                    check_team_rules(req, row, user)
+                    check_team_rules(req, row, user, rows=requirement_rows)
                     # Compare-and-set: someone else deciding first rolls all back, audit rows too.
                     save_requirement(req, user_id=user.pk if user is not None else None)
                     resolution_recorded(req, user=user, actor=req.resolved_by)
@@ -306,11 +307,10 @@ class DjangoStore:
                 # A decision or timeout that landed while the run executed: this execution read the
                 # requirement as pending, and the decider saw the run RUNNING and sent nothing. The
                 # run row lock orders this after any such decider, so it is visible here.
-                waited_for = [r.id for r in state.requirements if r.status == PENDING]
-                self.more_work = (
-                    Requirement.objects.filter(id__in=waited_for).exclude(status=PENDING).exists()
-                    if waited_for
-                    else False
+                waited_for = {r.id for r in state.requirements if r.status == PENDING}
+                self.more_work = bool(waited_for) and any(
+                    str(req_id) in waited_for and status != PENDING
+                    for req_id, status in sql.select(Requirement, ("id", "status"), run=state.run_id)
                 )
                 if self.more_work:  # the caller goes on; if it dies first, the sweeper sends it
                     sql.update(WorkflowRun, {"lease_until": now + requeue_delay()}, id=state.run_id)

@@ -37,10 +37,49 @@ class _PreparingCursor(psycopg.Cursor if psycopg else object):
         return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
 
 
+class _SQLiteCursor:
+    """The DB-API cursor of a SQLite connection, for this module's statements. Django's cursor
+    rewrites the ``%s`` placeholders of every statement it executes with a regular expression;
+    these statements are few and fixed, so each is rewritten once. Errors are raised as Django's
+    (as through its cursors). Not used while queries are logged (DEBUG, tests counting them)."""
+
+    _qmark: dict[str, str] = {}
+
+    def __init__(self, conn):
+        conn.ensure_connection()
+        conn.validate_thread_sharing()
+        conn.validate_no_broken_transaction()
+        self.db = conn
+        self.cursor = conn.connection.cursor()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.cursor.close()
+
+    def execute(self, statement: str, params=()):
+        query = self._qmark.get(statement)
+        if query is None:
+            query = self._qmark[statement] = statement.replace("%s", "?")
+        with self.db.wrap_database_errors:
+            return self.cursor.execute(query, params)
+
+    def fetchall(self):
+        return self.cursor.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self.cursor.rowcount
+
+
 def hot_cursor(conn):
     """A cursor for the statements of this module: on PostgreSQL a server-side binding one whose
     statements are prepared once per connection (parsed and planned once), unless the setting
-    HITL_PREPARED_STATEMENTS is off. Elsewhere ``conn.cursor()``."""
+    HITL_PREPARED_STATEMENTS is off; on SQLite the driver's own (:class:`_SQLiteCursor`).
+    Elsewhere, and while queries are logged, ``conn.cursor()``."""
+    if conn.vendor == "sqlite" and not conn.queries_logged:
+        return _SQLiteCursor(conn)
     if psycopg is None or conn.vendor != "postgresql" or not getattr(settings, "HITL_PREPARED_STATEMENTS", True):
         return conn.cursor()
     conn.ensure_connection()
