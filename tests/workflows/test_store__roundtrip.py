@@ -122,6 +122,7 @@ def test_a_running_runs_page_hears_of_each_checkpoint(monkeypatch):
 
     sent = []
     monkeypatch.setattr(broadcast, "publish", lambda group, event, *more: sent.extend([(group, event), *more]))
+    monkeypatch.setattr(broadcast, "_reaches_nobody", lambda layer: False)  # as when this process serves pages
     seen_by_b = []
 
     def b(step_input):
@@ -149,3 +150,18 @@ def test_quorum_example_resumes_from_the_database_after_two_approvals(make_user)
     services.run_advance(run_id=out.run_id)
     run = WorkflowRun.objects.get(id=out.run_id)
     assert run.status == "COMPLETED" and run.content.startswith("ordered laptops")
+
+
+def test_a_script_that_serves_no_pages_queues_no_page_refresh_per_step(monkeypatch):
+    from workflows.runtime import broadcast
+
+    queued = []
+    monkeypatch.setattr(broadcast.transaction, "on_commit", lambda fn, *args, **kwargs: queued.append(fn))
+    wf = Workflow(
+        name="test_store_unheard",
+        steps=[Step(name=name, executor=lambda si: "x") for name in ("a", "b", "c")],
+    )
+    wf.run("x")
+    # Embedded mode's in-memory layer, in a process that serves no pages, reaches nobody: a
+    # checkpoint does not even queue the per-step refresh; only the run's end is queued (inboxes).
+    assert len(queued) == 1

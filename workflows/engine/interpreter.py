@@ -180,9 +180,13 @@ def jsonable(value):
     return str(value)
 
 
+# What steps usually return, never awaitable: the check (an ABC's) is skipped for them.
+_NOT_AWAITABLE = frozenset({StepOutput, str, int, float, bool, dict, list, tuple, type(None)})
+
+
 def _as_output(result, name: str) -> StepOutput:
     if isinstance(result, StepOutput):
-        out = dataclasses.replace(result)
+        out = copy.copy(result)  # the operator's object is left as it is
         out.step_name = out.step_name or name
     else:
         out = StepOutput(step_name=name, content=result)
@@ -261,7 +265,7 @@ class Interpreter:
     def _call(self, fn: Callable, *args, **kwargs):
         """Call operator code, sync or async (awaited on this execution's event loop)."""
         result = fn(*args, **kwargs)
-        if inspect.isawaitable(result):
+        if type(result) not in _NOT_AWAITABLE and inspect.isawaitable(result):
             return self._event_loop.run(result)
         return result
 

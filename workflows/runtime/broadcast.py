@@ -110,12 +110,17 @@ async def _listened(layer, groups: list[str]) -> set[str]:
     return listened
 
 
+def _reaches_nobody(layer) -> bool:
+    # An in-memory layer only reaches this process's consumers, and this process serves none.
+    return layer is None or (isinstance(layer, InMemoryChannelLayer) and _serving_loop is None)
+
+
 def publish(group: str, event: dict, *more: tuple[str, dict]) -> None:
     """Send ``event`` to ``group`` (and each ``(group, event)`` of ``more``) without waiting:
     fire and forget, coalesced with what else is published meanwhile."""
     layer = get_channel_layer()
-    if layer is None or (isinstance(layer, InMemoryChannelLayer) and _serving_loop is None):
-        return  # an in-memory layer only reaches this process's consumers, and it serves none
+    if _reaches_nobody(layer):
+        return
     target = _publisher_loop()
     with _outbox_lock:
         if _outbox_state["pid"] != os.getpid():  # a forked child: what its parent queued is not its own
@@ -152,5 +157,7 @@ def requirements_changed(run_id, requirement_ids=()) -> None:
 
 def run_changed(run_id) -> None:
     """After commit, the run's page refreshes."""
+    if _reaches_nobody(get_channel_layer()):  # a script's run: after every step, so not even queued
+        return
     event = {"type": "run.changed", "run_id": str(run_id)}
     transaction.on_commit(lambda: publish(run_group(run_id), event))
