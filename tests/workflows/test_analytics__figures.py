@@ -366,3 +366,35 @@ def test_page__says_when_percentiles_are_estimated(client, operator, fixture_dat
     monkeypatch.setattr(analytics, "EXACT_UP_TO", 5)
     client.force_login(operator)
     assert "p50 and p90 are estimated" in client.get("/analytics/").text
+
+
+def test_deleting_many_runs_forgets_each_day_once(fixture_data):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    analytics.figures(period=analytics.Period.last_days(30))
+    runs = [run("blog_post") for _ in range(20)]
+    for r in runs:
+        req(r, step="draft", resolved=NOW - timedelta(days=3))
+    assert DecisionDay.objects.filter(day=TODAY - timedelta(days=3)).exists()
+    with CaptureQueriesContext(connection) as queries:
+        WorkflowRun.objects.filter(id__in=[r.id for r in runs]).delete()
+    on_days = [q["sql"] for q in queries.captured_queries if "workflows_decisionday" in q["sql"]]
+    assert len(on_days) <= 2  # found and deleted once, not looked for once per requirement
+    assert not DecisionDay.objects.filter(day=TODAY - timedelta(days=3)).exists()
+
+
+def test_a_day_summed_up_again_in_the_same_transaction_is_forgotten_again(fixture_data):
+    from django.db import transaction
+
+    period = analytics.Period.last_days(30)
+    analytics.figures(period=period)
+    first, second = run("blog_post"), run("blog_post")
+    for r in (first, second):
+        req(r, step="draft", resolved=NOW - timedelta(days=3))
+    with transaction.atomic():
+        first.delete()
+        analytics.figures(period=period)  # sums the day up again, with the second run's decision
+        assert DecisionDay.objects.filter(day=TODAY - timedelta(days=3)).exists()
+        second.delete()
+        assert not DecisionDay.objects.filter(day=TODAY - timedelta(days=3)).exists()

@@ -275,6 +275,7 @@ def _sum_up(period: Period, tz: tzinfo, *, skip: set[date]) -> None:
     tz_name = str(tz)
     days = [day for day in period.days if day not in skip]
     with transaction.atomic():
+        _forgotten_days().clear()  # a day summed up again in this transaction is forgotten again
         DecisionDay.objects.bulk_create([DecisionDay(tz=tz_name, day=day) for day in days], ignore_conflicts=True)
         ids = dict(DecisionDay.objects.filter(tz=tz_name, day__gte=days[0], day__lte=days[-1]).values_list("day", "id"))
         DecisionCount.objects.bulk_create(
@@ -296,12 +297,28 @@ def _sum_up(period: Period, tz: tzinfo, *, skip: set[date]) -> None:
         )
 
 
-def forget_day(sender, instance: Requirement, **kwargs) -> None:
+def _forgotten_days(using=None) -> set:
+    """The days forgotten in the current transaction (kept on its outermost atomic block, which
+    ends with it); an empty set, kept nowhere, outside one."""
+    conn = transaction.get_connection(using)
+    if not (conn.in_atomic_block and conn.atomic_blocks):
+        return set()
+    return conn.atomic_blocks[0].__dict__.setdefault("hitl_forgotten_days", set())
+
+
+def forget_day(sender, instance: Requirement, using=None, **kwargs) -> None:
     """(``post_delete`` of a requirement) A decided requirement deleted (its run deleted): the day
-    it counts in is summed up again when next shown (days around it: in any time zone)."""
-    if instance.status in DECIDED and instance.resolved_at is not None:
-        day = instance.resolved_at.astimezone(UTC).date()
-        DecisionDay.objects.filter(day__gte=day - timedelta(days=1), day__lte=day + timedelta(days=1)).delete()
+    it counts in is summed up again when next shown (days around it: in any time zone). Deleting
+    runs deletes their requirements one signal each: a transaction forgets each day once."""
+    if instance.status not in DECIDED or instance.resolved_at is None:
+        return
+    day = instance.resolved_at.astimezone(UTC).date()
+    forgotten = _forgotten_days(using)
+    if day not in forgotten:
+        DecisionDay.objects.using(using).filter(
+            day__gte=day - timedelta(days=1), day__lte=day + timedelta(days=1)
+        ).delete()
+        forgotten.add(day)
 
 
 # -- time to decision -----------------------------------------------------------------------------
