@@ -348,13 +348,12 @@ def run_ended(*, run_id, status) -> None:
 
 def run_end_rows(*, run_id, status) -> list:
     """A ``workflows.runtime.hooks.run_end_rows`` hook: the same deliveries, as rows of the statement that
-    writes the run's end on PostgreSQL (one round trip, atomic with it). That statement commits
-    right after this returns: the send task is published a second later."""
+    writes the run's end on PostgreSQL (one round trip, atomic with it), published once it committed."""
     deliveries = _run_deliveries(run_id, status)
     if not deliveries:
         return []
-    publish([str(d.id) for d in deliveries], countdown=1)
-    return [(Delivery, _delivery_rows(deliveries))]
+    ids = [str(d.id) for d in deliveries]
+    return [(Delivery, _delivery_rows(deliveries), lambda: publish(ids))]
 
 
 def _run_deliveries(run_id, status) -> list[Delivery]:
@@ -415,7 +414,7 @@ PUBLISH_GAP = 0.2  # seconds: at most one send task published per process in tha
 _last_publish = 0.0
 
 
-def publish(ids: list[str], *, countdown: float | None = None) -> None:
+def publish(ids: list[str]) -> None:
     """After commit: have a Celery worker send these now (services mode). In embedded mode the
     in-process sweeper sends them at its next pass. Never fails the caller: the sweep sends
     whatever was not sent."""
@@ -433,7 +432,6 @@ def publish(ids: list[str], *, countdown: float | None = None) -> None:
         current_app.send_task(
             "notifications.tasks.send_deliveries",
             args=[ids],
-            countdown=countdown,
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2},
         )
     except Exception:
