@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -37,7 +35,7 @@ from workflows.representations import requirement_json, run_json
 from workflows.runtime import hooks
 from workflows.store import lock_run, sql, state_from_row
 
-from . import emails, selectors, signing
+from . import emails, outbox, posting, selectors, signing
 from .endpoints import active as active_endpoints
 from .models import EVENTS, Delivery, FollowUp, Preference, UsedActionToken, WebhookEndpoint
 
@@ -48,7 +46,8 @@ RUN_EVENTS = {
     WorkflowRun.Status.ERROR: "run.failed",
     WorkflowRun.Status.CANCELLED: "run.cancelled",
 }
-SEND_THREADS = 16  # webhooks of one pass go out side by side: a slow endpoint holds one thread
+SEND_THREADS = 16  # turns of webhooks of one pass go out side by side (see _post_all)
+SEND_CHUNK = 16  # webhooks to one origin posted one after the other, at least (one kept connection)
 
 
 def _setting(name: str, default):
@@ -448,6 +447,16 @@ def _claim(*, ids, now: datetime, limit: int) -> list[Delivery]:
     """Take due deliveries: each counts an attempt and is hidden for a lease (a sender that dies
     leaves it to be sent again once the lease is over). Several senders never take the same row."""
     timeout = float(_setting("HITL_WEBHOOK_TIMEOUT", 5))
+    lease_until = now + timedelta(seconds=4 * timeout + 60)
+    if outbox.usable():  # PostgreSQL: one statement
+        claimed = outbox.claim(ids=ids, now=now, lease_until=lease_until, limit=limit)
+        people = {d.recipient_id for d in claimed if d.recipient_id is not None}
+        if people:  # mails and chat messages name their recipient
+            users = get_user_model().objects.in_bulk(people)
+            for delivery in claimed:
+                if delivery.recipient_id is not None:
+                    delivery.recipient = users.get(delivery.recipient_id)
+        return claimed
     with transaction.atomic():
         qs = Delivery.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             status=Delivery.Status.PENDING, next_attempt_at__lte=now
@@ -457,7 +466,7 @@ def _claim(*, ids, now: datetime, limit: int) -> list[Delivery]:
         claimed = list(qs.select_related("endpoint", "recipient").order_by("next_attempt_at")[:limit])
         if claimed:
             Delivery.objects.filter(id__in=[d.id for d in claimed]).update(
-                attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=4 * timeout + 60)
+                attempts=F("attempts") + 1, next_attempt_at=lease_until
             )
     for delivery in claimed:
         delivery.attempts += 1
@@ -475,14 +484,38 @@ def _post(delivery: Delivery) -> tuple[int | None, str]:
         headers["X-HITL-Event"] = delivery.event
         headers["X-HITL-Delivery"] = str(delivery.id)
         headers["X-HITL-Signature"] = signing.signature(delivery.endpoint.secret, int(time.time()), body)
-    request = urllib.request.Request(delivery.target, data=body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=float(_setting("HITL_WEBHOOK_TIMEOUT", 5))) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code} {exc.reason}"
-    except Exception as exc:  # refused, timed out, DNS, TLS...: all retried the same way
-        return None, f"{type(exc).__name__}: {exc}"[:2000]
+    return posting.post(delivery.target, body, headers, timeout=float(_setting("HITL_WEBHOOK_TIMEOUT", 5)))
+
+
+def _post_each(deliveries: list[Delivery]) -> list[tuple[int | None, str]]:
+    """One after the other (one thread, one kept connection per origin)."""
+    return [_post(d) for d in deliveries]
+
+
+def _post_all(deliveries: list[Delivery]) -> list[tuple[Delivery, int | None, str]]:
+    """POST the webhooks and chat messages of a pass: ``(delivery, code, error)`` each.
+
+    Deliveries to one origin go in turns of at least SEND_CHUNK, each turn one after the other on
+    one kept connection (see ``posting``); different origins never share a turn, and turns run side
+    by side on the process's SEND_THREADS sending threads, so a slow or failing endpoint holds up
+    its own turns only. A pass with a single turn (the usual: a few deliveries to one endpoint)
+    posts in the calling thread."""
+    by_origin = defaultdict(list)
+    for delivery in deliveries:
+        by_origin[urlsplit(delivery.target)[:2]].append(delivery)
+    turns = []
+    for same_origin in by_origin.values():
+        count = min(SEND_THREADS, -(-len(same_origin) // SEND_CHUNK))
+        turns += [same_origin[i::count] for i in range(count)]
+    if len(turns) == 1:
+        results = [_post_each(turns[0])]
+    else:
+        results = list(posting.pool(SEND_THREADS).map(_post_each, turns))
+    return [
+        (delivery, *result)
+        for turn, turn_results in zip(turns, results, strict=True)
+        for delivery, result in zip(turn, turn_results, strict=True)
+    ]
 
 
 def _pending_requirements(deliveries: list[Delivery]) -> dict:
@@ -542,22 +575,28 @@ def deliveries_send(*, ids=None, now: datetime | None = None, limit: int = 500) 
         chat.payload = emails.chat_payload(requirements.get(chat.requirement_id))
         if chat.payload is None:
             outcomes.append((chat, None, "Nothing to say any more (decided meanwhile).", True))
-    webhooks = [d for d in claimed if d.channel == Delivery.Channel.WEBHOOK or (d in chats and d.payload)]
-    for delivery in _with_run_data([d for d in webhooks if d.run_id and d.payload.get("data") is None]):
-        outcomes.append((delivery, None, "The run was deleted before its event was sent.", True))
-        webhooks.remove(delivery)
-    if len(webhooks) == 1:
-        outcomes.append((webhooks[0], *_post(webhooks[0]), False))
-    elif webhooks:
-        with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(webhooks))) as pool:
-            outcomes += [(d, *result, False) for d, result in zip(webhooks, pool.map(_post, webhooks), strict=True)]
+    webhooks = [
+        d
+        for d in claimed
+        if d.channel == Delivery.Channel.WEBHOOK or (d.channel == Delivery.Channel.CHAT and d.payload)
+    ]
+    gone, filled = _with_run_data([d for d in webhooks if d.run_id and d.payload.get("data") is None])
+    if gone:
+        outcomes += [(d, None, "The run was deleted before its event was sent.", True) for d in gone]
+        gone_ids = {d.id for d in gone}
+        webhooks = [d for d in webhooks if d.id not in gone_ids]
+    if webhooks:
+        outcomes += [(d, code, error, False) for d, code, error in _post_all(webhooks)]
     outcomes += _send_mails([d for d in claimed if d.channel == Delivery.Channel.EMAIL], requirements)
-    return _record(outcomes, now=now)
+    return _record(outcomes, now=now, filled=filled)
 
 
-def _with_run_data(deliveries: list[Delivery]) -> list[Delivery]:
-    """Fill in the run's JSON of run.* deliveries sent for the first time, stored (one statement)
-    so that every retry sends the same body; returns those whose run is gone."""
+def _with_run_data(deliveries: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
+    """Fill in the run's JSON of run.* deliveries sent for the first time: ``(those whose run is
+    gone, those filled in)``. The pass stores the body with the outcome (``_record``), so that a
+    retry sends the same bytes."""
+    if not deliveries:
+        return [], []
     data = _runs_data({d.run_id for d in deliveries})
     gone, filled = [], []
     for delivery in deliveries:
@@ -566,8 +605,7 @@ def _with_run_data(deliveries: list[Delivery]) -> list[Delivery]:
             continue
         delivery.payload = {**delivery.payload, "data": data[delivery.run_id]}
         filled.append(delivery)
-    _store_payloads(filled)
-    return gone
+    return gone, filled
 
 
 def _store_payloads(deliveries: list[Delivery]) -> None:
@@ -605,28 +643,40 @@ def _runs_data(run_ids) -> dict:
     return data
 
 
-def _record(outcomes, *, now: datetime) -> int:
-    """Store each attempt's outcome (one transaction for the pass, one statement for the
-    deliveries with the same outcome); returns how many were delivered."""
+def _record(outcomes, *, now: datetime, filled=()) -> int:
+    """Store each attempt's outcome, and the bodies of ``filled`` (run.* deliveries sent for the
+    first time): one statement on PostgreSQL, else one transaction with a statement per kind of
+    outcome. Returns how many were delivered."""
     max_attempts = int(_setting("HITL_DELIVERY_MAX_ATTEMPTS", 10))
     delivered_at = timezone.now()
     delivered = 0
-    same = defaultdict(list)
+    rows = []
     for delivery, code, error, skipped in outcomes:
+        row = {"id": delivery.id, "status": Delivery.Status.PENDING, "last_error": error, "response_code": code}
         if skipped:
-            values = {"status": Delivery.Status.SKIPPED, "last_error": error}
+            row["status"] = Delivery.Status.SKIPPED
         elif not error and (code is None or 200 <= code < 300):
-            values = {"status": Delivery.Status.DELIVERED, "delivered_at": delivered_at, "last_error": ""}
+            row.update(status=Delivery.Status.DELIVERED, delivered_at=delivered_at, last_error="")
             delivered += 1
         elif delivery.channel == Delivery.Channel.WEBHOOK and delivery.endpoint_id is None:
-            values = {"status": Delivery.Status.DEAD, "last_error": error}  # nothing can sign it
+            row["status"] = Delivery.Status.DEAD  # nothing can sign it
         elif delivery.attempts >= max_attempts:
-            values = {"status": Delivery.Status.DEAD, "last_error": error}
+            row["status"] = Delivery.Status.DEAD
             log.warning("delivery %s is dead after %d attempts: %s", delivery.id, delivery.attempts, error)
         else:
-            values = {"next_attempt_at": now + retry_delay(delivery.attempts), "last_error": error}
-        same[tuple(sorted({**values, "response_code": code}.items()))].append(delivery.id)
+            row["next_attempt_at"] = now + retry_delay(delivery.attempts)
+        rows.append(row)
+    bodies = {d.id: d.payload for d in filled}
+    if outbox.usable():
+        outbox.record(
+            [{"next_attempt_at": None, "delivered_at": None, **row, "payload": bodies.get(row["id"])} for row in rows]
+        )
+        return delivered
+    same = defaultdict(list)
+    for row in rows:
+        same[tuple(sorted((k, v) for k, v in row.items() if k != "id"))].append(row["id"])
     with transaction.atomic():
+        _store_payloads(filled)
         for values, ids in same.items():
             Delivery.objects.filter(id__in=ids).update(**dict(values))
     return delivered
