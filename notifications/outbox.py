@@ -1,5 +1,6 @@
 """The delivery queue's statements of a send pass on PostgreSQL, one round trip each: taking the
-due deliveries (with their endpoint's secret), and storing the outcomes of the pass.
+due deliveries (with their endpoint's secret), reading the runs that ``run.*`` deliveries
+describe, and storing the outcomes of the pass.
 
 A pass used to take them in a transaction of four round trips (BEGIN, a locking SELECT, an
 UPDATE, COMMIT) and to store its outcomes in another (an UPDATE per kind of outcome, and the run
@@ -14,9 +15,12 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
+from types import SimpleNamespace
 
+from django.contrib.auth import get_user_model
 from django.db import connections, router
 
+from workflows.models import RunEvent, WorkflowRun
 from workflows.store import sql
 
 from .models import Delivery, WebhookEndpoint
@@ -127,3 +131,58 @@ def _json_value(value):
     if isinstance(value, uuid.UUID):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _runs_statement(alias: str) -> str:
+    """Parameter: the run ids. Each run's columns, its creator's user name, and the ``[seq, memo]``
+    of the events written after its snapshot (usually none: NULL), in order."""
+    key = ("runs", alias)
+    if key not in _statements:
+        q = connections[alias].ops.quote_name
+        User = get_user_model()
+        run, event, user = (q(m._meta.db_table) for m in (WorkflowRun, RunEvent, User))
+        column = {
+            name: q(model._meta.get_field(name).column)
+            for model, names in ((WorkflowRun, ("id", "state", "created_by")), (RunEvent, ("run", "seq", "memo")))
+            for name in names
+        }
+        username = q(User._meta.get_field(User.USERNAME_FIELD).column)
+        later = (
+            f"SELECT json_agg(json_build_array(e.{column['seq']}, e.{column['memo']}) ORDER BY e.{column['seq']})"
+            f" FROM {event} AS e WHERE e.{column['run']} = r.{column['id']}"
+            f" AND e.{column['seq']} > COALESCE((r.{column['state']} ->> 'seq')::integer, 0)"
+        )
+        columns = ", ".join(f"r.{q(f.column)}" for f in WorkflowRun._meta.concrete_fields)
+        _statements[key] = (
+            f"SELECT {columns}, u.{username}, ({later})"
+            f" FROM {run} AS r LEFT JOIN {user} AS u ON u.{q(User._meta.pk.column)} = r.{column['created_by']}"
+            f" WHERE r.{column['id']} = ANY(%s)"
+        )
+    return _statements[key]
+
+
+def runs(run_ids) -> dict:
+    """The runs of ``run_ids`` that exist, by id: ``(run, later events)``. The run's ``created_by``
+    is the user with its name only; the events (``seq`` and ``memo``) are those written after its
+    snapshot, in order, as ``RunState.fold`` takes them."""
+    if not run_ids:
+        return {}
+    conn = _conn()
+    User = get_user_model()
+    fields = WorkflowRun._meta.concrete_fields
+    names, attnames = [f.name for f in fields], [f.attname for f in fields]
+    user_attnames = [User._meta.pk.attname, User._meta.get_field(User.USERNAME_FIELD).attname]
+    ids = [WorkflowRun._meta.pk.get_db_prep_value(i, conn) for i in run_ids]
+    with sql.hot_cursor(conn) as cursor:
+        cursor.execute(_runs_statement(conn.alias), [ids])
+        rows = cursor.fetchall()
+    found = {}
+    for row in sql.converted(WorkflowRun, names, rows):
+        run = WorkflowRun.from_db(conn.alias, attnames, row[: len(names)])
+        username, later = row[len(names)], row[len(names) + 1]
+        if run.created_by_id is not None and username is not None:
+            run.created_by = User.from_db(conn.alias, user_attnames, [run.created_by_id, username])
+        if isinstance(later, str | bytes):
+            later = json.loads(later)
+        found[run.id] = (run, [SimpleNamespace(seq=seq, memo=memo) for seq, memo in later or ()])
+    return found

@@ -101,18 +101,23 @@ def _keep(scheme: str, host: str, port: int | None, conn) -> None:
         oldest.close()
 
 
-def _proxied(url: str, scheme: str, host: str) -> bool:
-    proxies = urllib.request.getproxies()
-    return scheme in proxies and not urllib.request.proxy_bypass(host)
+def proxies() -> dict:
+    """The proxies urllib would use (from the environment): read once per send pass."""
+    return urllib.request.getproxies()
 
 
-def post(url: str, body: bytes, headers: dict, *, timeout: float) -> tuple[int | None, str]:
-    """POST ``body`` to ``url``: ``(status code, error)``; the error is empty on a 2xx answer."""
+def post(
+    url: str, body: bytes, headers: dict, *, timeout: float, proxies: dict | None = None
+) -> tuple[int | None, str]:
+    """POST ``body`` to ``url``: ``(status code, error)``; the error is empty on a 2xx answer.
+    ``proxies``: as :func:`proxies` returns them (read here when not given)."""
     parts = urlsplit(url)
     scheme, host = parts.scheme.lower(), parts.hostname or ""
     if scheme not in ("http", "https") or not host:
         return None, f"ValueError: not an http(s) URL: {url[:200]}"
-    if _proxied(url, scheme, host):
+    if scheme in (proxies if proxies is not None else urllib.request.getproxies()) and not (
+        urllib.request.proxy_bypass(host)
+    ):
         return _post_urllib(url, body, headers, timeout)
     try:
         port = parts.port

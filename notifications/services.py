@@ -473,7 +473,7 @@ def _claim(*, ids, now: datetime, limit: int) -> list[Delivery]:
     return claimed
 
 
-def _post(delivery: Delivery) -> tuple[int | None, str]:
+def _post(delivery: Delivery, proxies: dict | None = None) -> tuple[int | None, str]:
     """One webhook or chat attempt (in a sending thread: no database here). ``(status code, error)``."""
     # Keys sorted: the same bytes on every attempt, however the database kept the JSON.
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
@@ -484,12 +484,13 @@ def _post(delivery: Delivery) -> tuple[int | None, str]:
         headers["X-HITL-Event"] = delivery.event
         headers["X-HITL-Delivery"] = str(delivery.id)
         headers["X-HITL-Signature"] = signing.signature(delivery.endpoint.secret, int(time.time()), body)
-    return posting.post(delivery.target, body, headers, timeout=float(_setting("HITL_WEBHOOK_TIMEOUT", 5)))
+    timeout = float(_setting("HITL_WEBHOOK_TIMEOUT", 5))
+    return posting.post(delivery.target, body, headers, timeout=timeout, proxies=proxies)
 
 
-def _post_each(deliveries: list[Delivery]) -> list[tuple[int | None, str]]:
+def _post_each(deliveries: list[Delivery], proxies: dict) -> list[tuple[int | None, str]]:
     """One after the other (one thread, one kept connection per origin)."""
-    return [_post(d) for d in deliveries]
+    return [_post(d, proxies) for d in deliveries]
 
 
 def _post_all(deliveries: list[Delivery]) -> list[tuple[Delivery, int | None, str]]:
@@ -507,10 +508,11 @@ def _post_all(deliveries: list[Delivery]) -> list[tuple[Delivery, int | None, st
     for same_origin in by_origin.values():
         count = min(SEND_THREADS, -(-len(same_origin) // SEND_CHUNK))
         turns += [same_origin[i::count] for i in range(count)]
+    proxies = posting.proxies()
     if len(turns) == 1:
-        results = [_post_each(turns[0])]
+        results = [_post_each(turns[0], proxies)]
     else:
-        results = list(posting.pool(SEND_THREADS).map(_post_each, turns))
+        results = list(posting.pool(SEND_THREADS).map(_post_each, turns, [proxies] * len(turns)))
     return [
         (delivery, *result)
         for turn, turn_results in zip(turns, results, strict=True)
@@ -624,18 +626,22 @@ def _store_payloads(deliveries: list[Delivery]) -> None:
 
 
 def _runs_data(run_ids) -> dict:
-    """The JSON of these ended runs by id, in two queries however many: the rows, and the events
-    written after their snapshots (usually none) for all of them at once."""
-    runs = WorkflowRun.objects.select_related("created_by").in_bulk(run_ids)
-    snapshot_seq = Coalesce(Cast(KeyTextTransform("seq", "run__state"), IntegerField()), 0)
-    later = defaultdict(list)
-    events = RunEvent.objects.filter(run_id__in=list(runs), seq__gt=snapshot_seq).only("run_id", "seq", "memo")
-    for event in events.order_by("seq"):
-        later[event.run_id].append(event)
+    """The JSON of these ended runs by id: on PostgreSQL in one statement, else in two queries
+    however many (the rows, and the events written after their snapshots, usually none)."""
+    if outbox.usable():
+        found = outbox.runs(run_ids)
+    else:
+        runs = WorkflowRun.objects.select_related("created_by").in_bulk(run_ids)
+        snapshot_seq = Coalesce(Cast(KeyTextTransform("seq", "run__state"), IntegerField()), 0)
+        later = defaultdict(list)
+        events = RunEvent.objects.filter(run_id__in=list(runs), seq__gt=snapshot_seq).only("run_id", "seq", "memo")
+        for event in events.order_by("seq"):
+            later[event.run_id].append(event)
+        found = {run_id: (run, later[run_id]) for run_id, run in runs.items()}
     data = {}
-    for run_id, run in runs.items():
+    for run_id, (run, later_events) in found.items():
         state = state_from_row(run, fold_events=False, requirements=())  # only its step results are shown
-        state.fold(later[run_id])
+        state.fold(later_events)
         # An anonymous reader is shown no requirement (and an ended run has no pending one):
         # nobody's visibility is at stake in its JSON.
         shown = run_json(run, AnonymousUser(), state=state, requirements=())
