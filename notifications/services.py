@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -342,30 +343,58 @@ def requirement_expired(*, run_id, requirement_id) -> None:
 
 def run_ended(*, run_id, status) -> None:
     """A ``workflows.runtime.hooks.run_ended`` hook (a run's end written by the general path)."""
-    _queue(_run_deliveries(run_id, status))
+    rows = _run_rows(run_id, status)
+    if rows:
+        sql.insert(Delivery, rows)
+        ids = [str(row["id"]) for row in rows]
+        transaction.on_commit(lambda: publish(ids))
 
 
 def run_end_rows(*, run_id, status) -> list:
     """A ``workflows.runtime.hooks.run_end_rows`` hook: the same deliveries, as rows of the statement that
     writes the run's end on PostgreSQL (one round trip, atomic with it), published once it committed."""
-    deliveries = _run_deliveries(run_id, status)
-    if not deliveries:
+    rows = _run_rows(run_id, status)
+    if not rows:
         return []
-    ids = [str(d.id) for d in deliveries]
-    return [(Delivery, _delivery_rows(deliveries), lambda: publish(ids))]
+    ids = [str(row["id"]) for row in rows]
+    return [(Delivery, rows, lambda: publish(ids))]
 
 
-def _run_deliveries(run_id, status) -> list[Delivery]:
+def _run_rows(run_id, status) -> list[dict]:
+    """The delivery rows of a run's end, one per listening endpoint, as ``_delivery_rows`` makes
+    them (built as rows directly: this is a worker's hot path). The run's JSON is added when the
+    delivery is first sent: an ended run no longer changes, and its end then only inserts rows."""
     event = RUN_EVENTS.get(status)
     endpoints = _endpoints_for(event) if event else []
     if not endpoints:
         return []
-    # The run's JSON is added when the delivery is first sent: an ended run no longer changes, and
-    # the end of a run (a worker's hot path) then only inserts rows here.
-    deliveries = _webhooks(event, [(None, None)], timezone.now(), endpoints)
-    for delivery in deliveries:
-        delivery.run_id = run_id
-    return deliveries
+    now = timezone.now()
+    created_at = DjangoJSONEncoder().default(now)  # the payload's date as JSON has it
+    rows = []
+    for endpoint_id, url in endpoints:
+        delivery_id = uuid.uuid4()
+        payload = {"id": str(delivery_id), "event": event, "created_at": created_at, "data": None}
+        rows.append(
+            {
+                "id": delivery_id,
+                "channel": Delivery.Channel.WEBHOOK,
+                "event": event,
+                "endpoint": endpoint_id,
+                "recipient": None,
+                "target": url,
+                "requirement": None,
+                "run_id": run_id,
+                "payload": payload,
+                "status": Delivery.Status.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "response_code": None,
+                "created_at": now,
+                "delivered_at": None,
+            }
+        )
+    return rows
 
 
 # -- preferences ----------------------------------------------------------------------------------
