@@ -34,7 +34,7 @@ MAX_RESPONSE_BYTES = 64 * 1024  # read of a response's body; a longer one closes
 
 _local = threading.local()
 _pool_lock = threading.Lock()
-_pool: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child makes its own
+_pool: tuple[tuple[int, int], ThreadPoolExecutor] | None = None  # a forked child makes its own
 _tls = None
 
 
@@ -42,8 +42,9 @@ def pool(threads: int) -> ThreadPoolExecutor:
     """The process's sending threads (started as needed, kept: their connections are kept too)."""
     global _pool
     with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid() or _pool[1]._max_workers != threads:
-            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hitl-webhooks"))
+        key = (os.getpid(), threads)
+        if _pool is None or _pool[0] != key:
+            _pool = (key, ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hitl-webhooks"))
         return _pool[1]
 
 
