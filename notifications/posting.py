@@ -116,10 +116,9 @@ def post(
     scheme, host = parts.scheme.lower(), parts.hostname or ""
     if scheme not in ("http", "https") or not host:
         return None, f"ValueError: not an http(s) URL: {url[:200]}"
-    if scheme in (proxies if proxies is not None else urllib.request.getproxies()) and not (
-        urllib.request.proxy_bypass(host)
-    ):
-        return _post_urllib(url, body, headers, timeout)
+    proxies = urllib.request.getproxies() if proxies is None else proxies
+    if scheme in proxies and not urllib.request.proxy_bypass(host):
+        return _post_urllib(url, body, headers, timeout, proxies)
     try:
         port = parts.port
     except ValueError as exc:
@@ -148,10 +147,13 @@ def post(
         return response.status, f"HTTP {response.status} {response.reason}"[:2000]
 
 
-def _post_urllib(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int | None, str]:
+def _post_urllib(url: str, body: bytes, headers: dict, timeout: float, proxies: dict) -> tuple[int | None, str]:
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    # An opener of its own: urlopen() would install one process-wide, keeping these proxies for
+    # every later urlopen() of the process whatever the environment says then.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler(proxies))
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             return response.status, ""
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code} {exc.reason}"

@@ -5,6 +5,7 @@ urllib did for the sender (proxies) still holds."""
 from __future__ import annotations
 
 import time
+import urllib.request
 
 import pytest
 
@@ -117,3 +118,7 @@ def test_an_endpoint_behind_a_proxy_is_posted_through_the_proxy(keepalive_receiv
     (got,) = keepalive_receiver.requests
     assert got.path == "http://hooks.example.invalid/in"  # the proxy's form of the request line
     assert got.headers["X-HITL-Event"] == "requirement.created"
+    # Nothing of it stays in the process: once the proxy is gone, urllib goes straight there.
+    monkeypatch.delenv("HTTP_PROXY")
+    urllib.request.urlopen(urllib.request.Request(keepalive_receiver.url, data=b"{}"), timeout=5).close()
+    assert keepalive_receiver.requests[-1].path == "/hook"
