@@ -227,11 +227,14 @@ def _runs_at_once(gated, user, count: int) -> tuple[float, float]:
 
 
 def _webhook_receiver() -> str:
-    """A loopback HTTP endpoint that answers 204 to every POST (in a thread of the driver)."""
+    """A loopback HTTP endpoint that answers 204 to every POST (in a thread of the driver). It
+    keeps connections open between requests (HTTP/1.1), as real endpoints do."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             self.send_response(204)
@@ -241,7 +244,7 @@ def _webhook_receiver() -> str:
             pass
 
     class Server(ThreadingHTTPServer):
-        request_queue_size = 128  # the sender connects 16 at once (the default backlog is 5)
+        request_queue_size = 128  # a sender may connect 16 at once (the default backlog is 5)
         daemon_threads = True
 
     server = Server(("127.0.0.1", 0), Handler)

@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
+import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -37,7 +36,7 @@ from workflows.representations import requirement_json, run_json
 from workflows.runtime import hooks
 from workflows.store import lock_run, sql, state_from_row
 
-from . import emails, selectors, signing
+from . import emails, outbox, posting, selectors, signing
 from .endpoints import active as active_endpoints
 from .models import EVENTS, Delivery, FollowUp, Preference, UsedActionToken, WebhookEndpoint
 
@@ -48,7 +47,8 @@ RUN_EVENTS = {
     WorkflowRun.Status.ERROR: "run.failed",
     WorkflowRun.Status.CANCELLED: "run.cancelled",
 }
-SEND_THREADS = 16  # webhooks of one pass go out side by side: a slow endpoint holds one thread
+SEND_THREADS = 16  # turns of webhooks of one pass go out side by side (see _post_all)
+SEND_CHUNK = 16  # webhooks to one origin posted one after the other, at least (one kept connection)
 
 
 def _setting(name: str, default):
@@ -343,31 +343,58 @@ def requirement_expired(*, run_id, requirement_id) -> None:
 
 def run_ended(*, run_id, status) -> None:
     """A ``workflows.runtime.hooks.run_ended`` hook (a run's end written by the general path)."""
-    _queue(_run_deliveries(run_id, status))
+    rows = _run_rows(run_id, status)
+    if rows:
+        sql.insert(Delivery, rows)
+        ids = [str(row["id"]) for row in rows]
+        transaction.on_commit(lambda: publish(ids))
 
 
 def run_end_rows(*, run_id, status) -> list:
     """A ``workflows.runtime.hooks.run_end_rows`` hook: the same deliveries, as rows of the statement that
-    writes the run's end on PostgreSQL (one round trip, atomic with it). That statement commits
-    right after this returns: the send task is published a second later."""
-    deliveries = _run_deliveries(run_id, status)
-    if not deliveries:
+    writes the run's end on PostgreSQL (one round trip, atomic with it), published once it committed."""
+    rows = _run_rows(run_id, status)
+    if not rows:
         return []
-    publish([str(d.id) for d in deliveries], countdown=1)
-    return [(Delivery, _delivery_rows(deliveries))]
+    ids = [str(row["id"]) for row in rows]
+    return [(Delivery, rows, lambda: publish(ids))]
 
 
-def _run_deliveries(run_id, status) -> list[Delivery]:
+def _run_rows(run_id, status) -> list[dict]:
+    """The delivery rows of a run's end, one per listening endpoint, as ``_delivery_rows`` makes
+    them (built as rows directly: this is a worker's hot path). The run's JSON is added when the
+    delivery is first sent: an ended run no longer changes, and its end then only inserts rows."""
     event = RUN_EVENTS.get(status)
     endpoints = _endpoints_for(event) if event else []
     if not endpoints:
         return []
-    # The run's JSON is added when the delivery is first sent: an ended run no longer changes, and
-    # the end of a run (a worker's hot path) then only inserts rows here.
-    deliveries = _webhooks(event, [(None, None)], timezone.now(), endpoints)
-    for delivery in deliveries:
-        delivery.run_id = run_id
-    return deliveries
+    now = timezone.now()
+    created_at = DjangoJSONEncoder().default(now)  # the payload's date as JSON has it
+    rows = []
+    for endpoint_id, url in endpoints:
+        delivery_id = uuid.uuid4()
+        payload = {"id": str(delivery_id), "event": event, "created_at": created_at, "data": None}
+        rows.append(
+            {
+                "id": delivery_id,
+                "channel": Delivery.Channel.WEBHOOK,
+                "event": event,
+                "endpoint": endpoint_id,
+                "recipient": None,
+                "target": url,
+                "requirement": None,
+                "run_id": run_id,
+                "payload": payload,
+                "status": Delivery.Status.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "response_code": None,
+                "created_at": now,
+                "delivered_at": None,
+            }
+        )
+    return rows
 
 
 # -- preferences ----------------------------------------------------------------------------------
@@ -415,7 +442,7 @@ PUBLISH_GAP = 0.2  # seconds: at most one send task published per process in tha
 _last_publish = 0.0
 
 
-def publish(ids: list[str], *, countdown: float | None = None) -> None:
+def publish(ids: list[str]) -> None:
     """After commit: have a Celery worker send these now (services mode). In embedded mode the
     in-process sweeper sends them at its next pass. Never fails the caller: the sweep sends
     whatever was not sent."""
@@ -433,7 +460,6 @@ def publish(ids: list[str], *, countdown: float | None = None) -> None:
         current_app.send_task(
             "notifications.tasks.send_deliveries",
             args=[ids],
-            countdown=countdown,
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2},
         )
     except Exception:
@@ -450,6 +476,16 @@ def _claim(*, ids, now: datetime, limit: int) -> list[Delivery]:
     """Take due deliveries: each counts an attempt and is hidden for a lease (a sender that dies
     leaves it to be sent again once the lease is over). Several senders never take the same row."""
     timeout = float(_setting("HITL_WEBHOOK_TIMEOUT", 5))
+    lease_until = now + timedelta(seconds=4 * timeout + 60)
+    if outbox.usable():  # PostgreSQL: one statement
+        claimed = outbox.claim(ids=ids, now=now, lease_until=lease_until, limit=limit)
+        people = {d.recipient_id for d in claimed if d.recipient_id is not None}
+        if people:  # mails and chat messages name their recipient
+            users = get_user_model().objects.in_bulk(people)
+            for delivery in claimed:
+                if delivery.recipient_id is not None:
+                    delivery.recipient = users.get(delivery.recipient_id)
+        return claimed
     with transaction.atomic():
         qs = Delivery.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             status=Delivery.Status.PENDING, next_attempt_at__lte=now
@@ -459,14 +495,14 @@ def _claim(*, ids, now: datetime, limit: int) -> list[Delivery]:
         claimed = list(qs.select_related("endpoint", "recipient").order_by("next_attempt_at")[:limit])
         if claimed:
             Delivery.objects.filter(id__in=[d.id for d in claimed]).update(
-                attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=4 * timeout + 60)
+                attempts=F("attempts") + 1, next_attempt_at=lease_until
             )
     for delivery in claimed:
         delivery.attempts += 1
     return claimed
 
 
-def _post(delivery: Delivery) -> tuple[int | None, str]:
+def _post(delivery: Delivery, proxies: dict | None = None) -> tuple[int | None, str]:
     """One webhook or chat attempt (in a sending thread: no database here). ``(status code, error)``."""
     # Keys sorted: the same bytes on every attempt, however the database kept the JSON.
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
@@ -477,14 +513,40 @@ def _post(delivery: Delivery) -> tuple[int | None, str]:
         headers["X-HITL-Event"] = delivery.event
         headers["X-HITL-Delivery"] = str(delivery.id)
         headers["X-HITL-Signature"] = signing.signature(delivery.endpoint.secret, int(time.time()), body)
-    request = urllib.request.Request(delivery.target, data=body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=float(_setting("HITL_WEBHOOK_TIMEOUT", 5))) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code} {exc.reason}"
-    except Exception as exc:  # refused, timed out, DNS, TLS...: all retried the same way
-        return None, f"{type(exc).__name__}: {exc}"[:2000]
+    timeout = float(_setting("HITL_WEBHOOK_TIMEOUT", 5))
+    return posting.post(delivery.target, body, headers, timeout=timeout, proxies=proxies)
+
+
+def _post_each(deliveries: list[Delivery], proxies: dict) -> list[tuple[int | None, str]]:
+    """One after the other (one thread, one kept connection per origin)."""
+    return [_post(d, proxies) for d in deliveries]
+
+
+def _post_all(deliveries: list[Delivery]) -> list[tuple[Delivery, int | None, str]]:
+    """POST the webhooks and chat messages of a pass: ``(delivery, code, error)`` each.
+
+    Deliveries to one origin go in turns of at least SEND_CHUNK, each turn one after the other on
+    one kept connection (see ``posting``); different origins never share a turn, and turns run side
+    by side on the process's SEND_THREADS sending threads, so a slow or failing endpoint holds up
+    its own turns only. A pass with a single turn (the usual: a few deliveries to one endpoint)
+    posts in the calling thread."""
+    by_origin = defaultdict(list)
+    for delivery in deliveries:
+        by_origin[urlsplit(delivery.target)[:2]].append(delivery)
+    turns = []
+    for same_origin in by_origin.values():
+        count = min(SEND_THREADS, -(-len(same_origin) // SEND_CHUNK))
+        turns += [same_origin[i::count] for i in range(count)]
+    proxies = posting.proxies()
+    if len(turns) == 1:
+        results = [_post_each(turns[0], proxies)]
+    else:
+        results = list(posting.pool(SEND_THREADS).map(_post_each, turns, [proxies] * len(turns)))
+    return [
+        (delivery, *result)
+        for turn, turn_results in zip(turns, results, strict=True)
+        for delivery, result in zip(turn, turn_results, strict=True)
+    ]
 
 
 def _pending_requirements(deliveries: list[Delivery]) -> dict:
@@ -544,22 +606,28 @@ def deliveries_send(*, ids=None, now: datetime | None = None, limit: int = 500) 
         chat.payload = emails.chat_payload(requirements.get(chat.requirement_id))
         if chat.payload is None:
             outcomes.append((chat, None, "Nothing to say any more (decided meanwhile).", True))
-    webhooks = [d for d in claimed if d.channel == Delivery.Channel.WEBHOOK or (d in chats and d.payload)]
-    for delivery in _with_run_data([d for d in webhooks if d.run_id and d.payload.get("data") is None]):
-        outcomes.append((delivery, None, "The run was deleted before its event was sent.", True))
-        webhooks.remove(delivery)
-    if len(webhooks) == 1:
-        outcomes.append((webhooks[0], *_post(webhooks[0]), False))
-    elif webhooks:
-        with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(webhooks))) as pool:
-            outcomes += [(d, *result, False) for d, result in zip(webhooks, pool.map(_post, webhooks), strict=True)]
+    webhooks = [
+        d
+        for d in claimed
+        if d.channel == Delivery.Channel.WEBHOOK or (d.channel == Delivery.Channel.CHAT and d.payload)
+    ]
+    gone, filled = _with_run_data([d for d in webhooks if d.run_id and d.payload.get("data") is None])
+    if gone:
+        outcomes += [(d, None, "The run was deleted before its event was sent.", True) for d in gone]
+        gone_ids = {d.id for d in gone}
+        webhooks = [d for d in webhooks if d.id not in gone_ids]
+    if webhooks:
+        outcomes += [(d, code, error, False) for d, code, error in _post_all(webhooks)]
     outcomes += _send_mails([d for d in claimed if d.channel == Delivery.Channel.EMAIL], requirements)
-    return _record(outcomes, now=now)
+    return _record(outcomes, now=now, filled=filled)
 
 
-def _with_run_data(deliveries: list[Delivery]) -> list[Delivery]:
-    """Fill in the run's JSON of run.* deliveries sent for the first time, stored (one statement)
-    so that every retry sends the same body; returns those whose run is gone."""
+def _with_run_data(deliveries: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
+    """Fill in the run's JSON of run.* deliveries sent for the first time: ``(those whose run is
+    gone, those filled in)``. The pass stores the body with the outcome (``_record``), so that a
+    retry sends the same bytes."""
+    if not deliveries:
+        return [], []
     data = _runs_data({d.run_id for d in deliveries})
     gone, filled = [], []
     for delivery in deliveries:
@@ -568,8 +636,7 @@ def _with_run_data(deliveries: list[Delivery]) -> list[Delivery]:
             continue
         delivery.payload = {**delivery.payload, "data": data[delivery.run_id]}
         filled.append(delivery)
-    _store_payloads(filled)
-    return gone
+    return gone, filled
 
 
 def _store_payloads(deliveries: list[Delivery]) -> None:
@@ -588,18 +655,22 @@ def _store_payloads(deliveries: list[Delivery]) -> None:
 
 
 def _runs_data(run_ids) -> dict:
-    """The JSON of these ended runs by id, in two queries however many: the rows, and the events
-    written after their snapshots (usually none) for all of them at once."""
-    runs = WorkflowRun.objects.select_related("created_by").in_bulk(run_ids)
-    snapshot_seq = Coalesce(Cast(KeyTextTransform("seq", "run__state"), IntegerField()), 0)
-    later = defaultdict(list)
-    events = RunEvent.objects.filter(run_id__in=list(runs), seq__gt=snapshot_seq).only("run_id", "seq", "memo")
-    for event in events.order_by("seq"):
-        later[event.run_id].append(event)
+    """The JSON of these ended runs by id: on PostgreSQL in one statement, else in two queries
+    however many (the rows, and the events written after their snapshots, usually none)."""
+    if outbox.usable():
+        found = outbox.runs(run_ids)
+    else:
+        runs = WorkflowRun.objects.select_related("created_by").in_bulk(run_ids)
+        snapshot_seq = Coalesce(Cast(KeyTextTransform("seq", "run__state"), IntegerField()), 0)
+        later = defaultdict(list)
+        events = RunEvent.objects.filter(run_id__in=list(runs), seq__gt=snapshot_seq).only("run_id", "seq", "memo")
+        for event in events.order_by("seq"):
+            later[event.run_id].append(event)
+        found = {run_id: (run, later[run_id]) for run_id, run in runs.items()}
     data = {}
-    for run_id, run in runs.items():
+    for run_id, (run, later_events) in found.items():
         state = state_from_row(run, fold_events=False, requirements=())  # only its step results are shown
-        state.fold(later[run_id])
+        state.fold(later_events)
         # An anonymous reader is shown no requirement (and an ended run has no pending one):
         # nobody's visibility is at stake in its JSON.
         shown = run_json(run, AnonymousUser(), state=state, requirements=())
@@ -607,28 +678,40 @@ def _runs_data(run_ids) -> dict:
     return data
 
 
-def _record(outcomes, *, now: datetime) -> int:
-    """Store each attempt's outcome (one transaction for the pass, one statement for the
-    deliveries with the same outcome); returns how many were delivered."""
+def _record(outcomes, *, now: datetime, filled=()) -> int:
+    """Store each attempt's outcome, and the bodies of ``filled`` (run.* deliveries sent for the
+    first time): one statement on PostgreSQL, else one transaction with a statement per kind of
+    outcome. Returns how many were delivered."""
     max_attempts = int(_setting("HITL_DELIVERY_MAX_ATTEMPTS", 10))
     delivered_at = timezone.now()
     delivered = 0
-    same = defaultdict(list)
+    rows = []
     for delivery, code, error, skipped in outcomes:
+        row = {"id": delivery.id, "status": Delivery.Status.PENDING, "last_error": error, "response_code": code}
         if skipped:
-            values = {"status": Delivery.Status.SKIPPED, "last_error": error}
+            row["status"] = Delivery.Status.SKIPPED
         elif not error and (code is None or 200 <= code < 300):
-            values = {"status": Delivery.Status.DELIVERED, "delivered_at": delivered_at, "last_error": ""}
+            row.update(status=Delivery.Status.DELIVERED, delivered_at=delivered_at, last_error="")
             delivered += 1
         elif delivery.channel == Delivery.Channel.WEBHOOK and delivery.endpoint_id is None:
-            values = {"status": Delivery.Status.DEAD, "last_error": error}  # nothing can sign it
+            row["status"] = Delivery.Status.DEAD  # nothing can sign it
         elif delivery.attempts >= max_attempts:
-            values = {"status": Delivery.Status.DEAD, "last_error": error}
+            row["status"] = Delivery.Status.DEAD
             log.warning("delivery %s is dead after %d attempts: %s", delivery.id, delivery.attempts, error)
         else:
-            values = {"next_attempt_at": now + retry_delay(delivery.attempts), "last_error": error}
-        same[tuple(sorted({**values, "response_code": code}.items()))].append(delivery.id)
+            row["next_attempt_at"] = now + retry_delay(delivery.attempts)
+        rows.append(row)
+    bodies = {d.id: d.payload for d in filled}
+    if outbox.usable():
+        outbox.record(
+            [{"next_attempt_at": None, "delivered_at": None, **row, "payload": bodies.get(row["id"])} for row in rows]
+        )
+        return delivered
+    same = defaultdict(list)
+    for row in rows:
+        same[tuple(sorted((k, v) for k, v in row.items() if k != "id"))].append(row["id"])
     with transaction.atomic():
+        _store_payloads(filled)
         for values, ids in same.items():
             Delivery.objects.filter(id__in=ids).update(**dict(values))
     return delivered

@@ -40,6 +40,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "approvals.selectors",
             "notifications.selectors",
             "notifications.signing",
+            "notifications.posting",
+            "notifications.outbox",
             "notifications.links",
             "notifications.emails",
             "notifications.endpoints",

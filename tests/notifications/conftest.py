@@ -22,6 +22,7 @@ class Received:
     path: str
     headers: object  # the request's headers (case-insensitive)
     body: bytes
+    peer: tuple = ()  # the sender's address and port: one per connection
 
     @property
     def json(self):
@@ -30,7 +31,8 @@ class Received:
 
 @dataclass
 class Receiver:
-    """What the endpoint got; ``answers`` are popped per request (status, or ("sleep", s))."""
+    """What the endpoint got; ``answers`` are popped per request (status, ("sleep", s), or
+    "drop": answer 200, then close the connection without saying so, as an idle timeout does)."""
 
     url: str
     requests: list[Received] = field(default_factory=list)
@@ -38,8 +40,7 @@ class Receiver:
     default: int = 200
 
 
-@pytest.fixture
-def receiver():
+def _serve(protocol_version: str):
     state = Receiver(url="")
     lock = threading.Lock()
 
@@ -47,10 +48,13 @@ def receiver():
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with lock:
-                state.requests.append(Received(self.path, self.headers, body))
+                state.requests.append(Received(self.path, self.headers, body, self.client_address))
                 answer = state.answers.pop(0) if state.answers else state.default
             if isinstance(answer, tuple):  # ("sleep", seconds): slower than the sender waits
                 time.sleep(answer[1])
+                answer = 200
+            if answer == "drop":
+                self.close_connection = True  # after this response, with no "Connection: close"
                 answer = 200
             self.send_response(answer)
             self.send_header("Content-Length", "0")
@@ -58,6 +62,8 @@ def receiver():
 
         def log_message(self, *args):
             pass
+
+    Handler.protocol_version = protocol_version
 
     class Server(ThreadingHTTPServer):
         request_queue_size = 128  # the sender connects 16 at once (the default backlog is 5)
@@ -67,6 +73,22 @@ def receiver():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    return state, server
+
+
+@pytest.fixture
+def receiver():
+    """An endpoint that closes each connection after its response (HTTP/1.0)."""
+    state, server = _serve("HTTP/1.0")
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def keepalive_receiver():
+    """An endpoint that keeps connections open between requests (HTTP/1.1), as most do."""
+    state, server = _serve("HTTP/1.1")
     yield state
     server.shutdown()
     server.server_close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -302,3 +303,23 @@ def test_services_mode_publishes_one_send_task_for_a_burst(monkeypatch, settings
     settings.HITL_EMBEDDED = True
     services.publish(["d"])  # embedded mode: the in-process sweeper sends them
     assert len(sent) == 2
+
+
+def test_a_run_end_builds_the_rows_its_deliveries_would_have_as_models(receiver, published):
+    endpoint = services.webhook_create(url=receiver.url, events=["run.completed"])
+    run_id = uuid.uuid4()
+    (row,) = services._run_rows(run_id, WorkflowRun.Status.COMPLETED)
+    now = row["created_at"]
+    delivery = Delivery(
+        id=row["id"],
+        channel="webhook",
+        event="run.completed",
+        endpoint_id=endpoint.id,
+        target=receiver.url,
+        run_id=run_id,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    delivery.payload = {"id": str(delivery.id), "event": "run.completed", "created_at": now, "data": None}
+    assert [row] == services._delivery_rows([delivery])
+    assert services._run_rows(run_id, WorkflowRun.Status.PAUSED) == []  # no event, no row

@@ -67,3 +67,51 @@ def test_without_a_listener_nothing_is_added(mailed_reviewer, published, sent_ru
     finish = queries.captured_queries[-1]["sql"]
     assert "UPDATE" in finish and "notifications_delivery" not in finish
     assert not Delivery.objects.filter(event="run.completed").exists()
+
+
+@pytest.fixture
+def published_visible(monkeypatch):
+    """Each publish of delivery ids, with the rows another connection sees at that moment: a
+    worker may take the send task at once, so they must have committed."""
+    from django.db import connections
+
+    calls = []
+
+    def publish(ids):
+        other = connections.create_connection("default")  # a connection of its own
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT id::text FROM notifications_delivery WHERE id::text = ANY(%s)", [list(ids)])
+                calls.append((sorted(ids), sorted(row[0] for row in cursor.fetchall())))
+        finally:
+            other.close()
+
+    monkeypatch.setattr(services, "publish", publish)
+    return calls
+
+
+def test_the_send_task_of_a_run_end_is_published_after_its_commit(mailed_reviewer, sent_runs, published_visible):
+    services.webhook_create(url="http://127.0.0.1:9/hook", events=["run.completed"])
+    run = decided_run(mailed_reviewer)
+    assert workflow_services.run_advance(run_id=run.id) == "COMPLETED"
+    (delivery,) = Delivery.objects.filter(event="run.completed")
+    published = [ids for ids, _ in published_visible]
+    assert [str(delivery.id)] in published
+    for ids, visible in published_visible:  # every published id was there for a worker to take
+        assert visible == ids
+
+
+def test_a_run_end_written_in_an_open_transaction_is_published_when_it_commits(
+    mailed_reviewer, sent_runs, published_visible
+):
+    from django.db import transaction
+
+    services.webhook_create(url="http://127.0.0.1:9/hook", events=["run.completed"])
+    run = decided_run(mailed_reviewer)
+    before = len(published_visible)
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        assert workflow_services.run_advance(run_id=run.id) == "COMPLETED"
+        assert "notifications_delivery" in queries.captured_queries[-1]["sql"]  # the one-statement end
+        assert len(published_visible) == before  # not yet: nothing is committed
+    (delivery,) = Delivery.objects.filter(event="run.completed")
+    assert published_visible[before:] == [([str(delivery.id)], [str(delivery.id)])]

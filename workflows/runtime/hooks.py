@@ -16,8 +16,9 @@ requirements_created: list[Callable[..., None]] = []
 requirement_expired: list[Callable[..., None]] = []
 # (run_id=, status=): a run ended as COMPLETED, ERROR or CANCELLED.
 run_ended: list[Callable[..., None]] = []
-# (run_id=, status=) -> [(model, rows)]: on PostgreSQL's one-statement end of a run (instead of
-# ``run_ended``), rows to insert in that same statement (rows: dicts keyed by field name).
+# (run_id=, status=) -> [(model, rows, after_commit)]: on PostgreSQL's one-statement end of a run
+# (instead of ``run_ended``), rows to insert in that same statement (rows: dicts keyed by field
+# name), and a callable (or None) called once they are committed (never if they are not written).
 run_end_rows: list[Callable[..., list]] = []
 # (now=) -> dict: extra work of each sweep (Celery beat, the in-process sweeper, manage.py sweep).
 sweep: list[Callable[..., dict]] = []

@@ -284,7 +284,11 @@ class DjangoStore:
         if state.status in TERMINAL and postgres.fits(state):  # the common end of a continuation
             # hook: rows other apps write with the run's end, in the same statement
             extra = hooks.rows(hooks.run_end_rows, run_id=state.run_id, status=state.status)
-            postgres.write(state, end_values(state, now), extra)
+            postgres.write(state, end_values(state, now), [(model, rows) for model, rows, _ in extra])
+            for _, _, after_commit in extra:
+                if after_commit is not None:
+                    # Outside a transaction (a worker) the statement has committed: called at once.
+                    transaction.on_commit(after_commit)
             broadcast.requirements_changed(state.run_id, [r.id for r in state.requirements])
             state.version += 1
             return
