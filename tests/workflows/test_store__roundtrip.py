@@ -155,7 +155,11 @@ def test_quorum_example_resumes_from_the_database_after_two_approvals(make_user)
 def test_a_script_that_serves_no_pages_queues_no_page_refresh_per_step(monkeypatch):
     from workflows.runtime import broadcast
 
+    from channels.layers import InMemoryChannelLayer
+
     queued = []
+    monkeypatch.setattr(broadcast, "get_channel_layer", lambda: InMemoryChannelLayer())  # embedded mode's
+    monkeypatch.setattr(broadcast, "_serving_loop", None)
     monkeypatch.setattr(broadcast.transaction, "on_commit", lambda fn, *args, **kwargs: queued.append(fn))
     wf = Workflow(
         name="test_store_unheard",
