@@ -153,9 +153,9 @@ def test_quorum_example_resumes_from_the_database_after_two_approvals(make_user)
 
 
 def test_a_script_that_serves_no_pages_queues_no_page_refresh_per_step(monkeypatch):
-    from workflows.runtime import broadcast
-
     from channels.layers import InMemoryChannelLayer
+
+    from workflows.runtime import broadcast
 
     queued = []
     monkeypatch.setattr(broadcast, "get_channel_layer", lambda: InMemoryChannelLayer())  # embedded mode's
