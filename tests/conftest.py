@@ -109,6 +109,17 @@ def _fast_password_hashing():
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _channel_layers_of_its_own():
+    """Each test gets fresh channel layers. pytest-asyncio gives every async test a new event
+    loop, and a Redis layer keeps its receive lock bound to the loop of the test that first
+    contended it: a lock still held when that loop closed made every later consumer test fail
+    with "bound to a different event loop"."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends = {}
+
+
 @pytest.fixture
 def temp_workflow():
     """Register workflows for one test only (whatever had the name before comes back after):

@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,7 +41,8 @@ class Receiver:
     default: int = 200
 
 
-def _serve(protocol_version: str):
+@contextmanager
+def _serving(protocol_version: str):
     state = Receiver(url="")
     lock = threading.Lock()
 
@@ -73,25 +75,25 @@ def _serve(protocol_version: str):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    return state, server
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
 def receiver():
     """An endpoint that closes each connection after its response (HTTP/1.0)."""
-    state, server = _serve("HTTP/1.0")
-    yield state
-    server.shutdown()
-    server.server_close()
+    with _serving("HTTP/1.0") as state:
+        yield state
 
 
 @pytest.fixture
 def keepalive_receiver():
     """An endpoint that keeps connections open between requests (HTTP/1.1), as most do."""
-    state, server = _serve("HTTP/1.1")
-    yield state
-    server.shutdown()
-    server.server_close()
+    with _serving("HTTP/1.1") as state:
+        yield state
 
 
 class Mailbox:

@@ -190,7 +190,7 @@ class DjangoStore:
                 for req in persistence.apply_decisions(state, decisions, now):
                     # Decisions of the Python API (continue_run): audited like any other.
                     user = mapping.user(req.resolved_by)
-                    check_team_rules(req, row, user, rows=requirement_rows)
+                    check_team_rules(req, row, user, requirement_rows)
                     # Compare-and-set: someone else deciding first rolls all back, audit rows too.
                     save_requirement(req, user_id=user.pk if user is not None else None)
                     resolution_recorded(req, user=user, actor=req.resolved_by)

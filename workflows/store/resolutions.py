@@ -66,14 +66,11 @@ def save_requirement(req: EngineRequirement, *, user_id=None) -> None:
         hooks.call(hooks.requirement_expired, run_id=req.run_id, requirement_id=req.id)
 
 
-def check_team_rules(req: EngineRequirement, run: WorkflowRun, user, *, rows=None) -> None:
+def check_team_rules(req: EngineRequirement, run: WorkflowRun, user, rows) -> None:
     """A decision of the Python API obeys the same team rules as the pages and the API: the claim,
     separation of duties; a quorum needs its approvals one by one (the inbox or the API).
-    ``rows``: the run's requirement rows, when the caller read them under the run's lock."""
-    if rows is None:
-        row = Requirement.objects.filter(id=req.id).first()
-    else:
-        row = next((r for r in rows if str(r.id) == req.id), None)
+    ``rows``: the run's requirement rows, read by the caller under the run's lock."""
+    row = next((r for r in rows if str(r.id) == req.id), None)
     if row is None:
         return
     if user is not None:
