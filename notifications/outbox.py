@@ -89,7 +89,7 @@ def claim(*, ids, now: datetime, lease_until: datetime, limit: int) -> list[Deli
     return deliveries
 
 
-_RECORDED = ("status", "next_attempt_at", "last_error", "response_code", "delivered_at", "payload")
+_RECORDED = ("status", "attempts", "next_attempt_at", "last_error", "response_code", "delivered_at", "payload")
 
 
 def _record_statement(alias: str) -> str:

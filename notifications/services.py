@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -440,20 +441,43 @@ def requirement_resolve_by_link(*, requirement_id, token: str, user, now: dateti
 # -- sending --------------------------------------------------------------------------------------
 PUBLISH_GAP = 0.2  # seconds: at most one send task published per process in that time
 _last_publish = 0.0
+_trailing: threading.Timer | None = None  # the publish that follows a burst, once the gap is over
+_publish_lock = threading.Lock()
 
 
 def publish(ids: list[str]) -> None:
     """After commit: have a Celery worker send these now (services mode). In embedded mode the
     in-process sweeper sends them at its next pass. Never fails the caller: the sweep sends
-    whatever was not sent."""
-    global _last_publish
+    whatever was not sent.
+
+    One task drains every due delivery, so a burst needs one task, not one per transaction. A
+    publish within PUBLISH_GAP of the last one sends nothing itself but makes sure one task is
+    published when the gap is over: the task published before may have taken its deliveries
+    before these were committed, and they must not wait for the sweep."""
+    global _last_publish, _trailing
     if settings.HITL_EMBEDDED:
         return
-    # One task drains every due delivery, so a burst needs one, not one per transaction: what a
-    # skipped publish leaves is taken by a task published just before, or by the next sweep.
-    if time.monotonic() - _last_publish < PUBLISH_GAP:
-        return
-    _last_publish = time.monotonic()
+    with _publish_lock:
+        wait = _last_publish + PUBLISH_GAP - time.monotonic()
+        if wait > 0:
+            if _trailing is None:
+                _trailing = threading.Timer(wait, _publish_trailing, args=(ids,))
+                _trailing.daemon = True
+                _trailing.start()
+            return
+        _last_publish = time.monotonic()
+    _send_task(ids)
+
+
+def _publish_trailing(ids: list[str]) -> None:
+    global _last_publish, _trailing
+    with _publish_lock:  # cleared before sending: a publish from now on is seen by this task
+        _trailing = None
+        _last_publish = time.monotonic()
+    _send_task(ids)
+
+
+def _send_task(ids: list[str]) -> None:
     try:
         from celery import current_app
 
@@ -472,11 +496,25 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
 
 
+def _lease_seconds() -> float:
+    """How long a pass holds what it claimed: a sender that dies leaves it to be sent again after."""
+    return 4 * float(_setting("HITL_WEBHOOK_TIMEOUT", 5)) + 60
+
+
+def _pass_budget() -> float:
+    """Seconds a pass may start attempts in: its last one ends before the lease does, so no other
+    sender ever takes a delivery this one is still sending."""
+    return _lease_seconds() - float(_setting("HITL_WEBHOOK_TIMEOUT", 5)) - 10
+
+
+# The outcome of a delivery a pass did not get to (its budget was spent): given back as it was.
+UNTRIED = (None, "untried")
+
+
 def _claim(*, ids, now: datetime, limit: int) -> list[Delivery]:
     """Take due deliveries: each counts an attempt and is hidden for a lease (a sender that dies
     leaves it to be sent again once the lease is over). Several senders never take the same row."""
-    timeout = float(_setting("HITL_WEBHOOK_TIMEOUT", 5))
-    lease_until = now + timedelta(seconds=4 * timeout + 60)
+    lease_until = now + timedelta(seconds=_lease_seconds())
     if outbox.usable():  # PostgreSQL: one statement
         claimed = outbox.claim(ids=ids, now=now, lease_until=lease_until, limit=limit)
         people = {d.recipient_id for d in claimed if d.recipient_id is not None}
@@ -517,12 +555,31 @@ def _post(delivery: Delivery, proxies: dict | None = None) -> tuple[int | None, 
     return posting.post(delivery.target, body, headers, timeout=timeout, proxies=proxies)
 
 
-def _post_each(deliveries: list[Delivery], proxies: dict) -> list[tuple[int | None, str]]:
-    """One after the other (one thread, one kept connection per origin)."""
-    return [_post(d, proxies) for d in deliveries]
+def _post_each(deliveries: list[Delivery], proxies: dict, deadline: float) -> list[tuple[int | None, str]]:
+    """One after the other (one thread, one kept connection per origin). Once the origin gives no
+    answer at all (refused, timed out), the rest of the turn fails with it at once instead of
+    waiting out a timeout each; what is left at the pass's ``deadline`` is UNTRIED."""
+    results = []
+    unreachable = ""
+    for delivery in deliveries:
+        if time.monotonic() > deadline:
+            results.append(UNTRIED)
+        elif unreachable:
+            results.append((None, f"Not sent: an attempt before it in this pass failed ({unreachable})"[:2000]))
+        else:
+            code, error = _post(delivery, proxies)
+            results.append((code, error))
+            if code is None and error and _reached(delivery):
+                unreachable = error
+    return results
 
 
-def _post_all(deliveries: list[Delivery]) -> list[tuple[Delivery, int | None, str]]:
+def _reached(delivery: Delivery) -> bool:
+    """Whether a failed attempt of this delivery speaks of its origin (not of a deleted endpoint)."""
+    return delivery.channel == Delivery.Channel.CHAT or delivery.endpoint is not None
+
+
+def _post_all(deliveries: list[Delivery], deadline: float) -> list[tuple[Delivery, int | None, str]]:
     """POST the webhooks and chat messages of a pass: ``(delivery, code, error)`` each.
 
     Deliveries to one origin go in turns of at least SEND_CHUNK, each turn one after the other on
@@ -539,9 +596,10 @@ def _post_all(deliveries: list[Delivery]) -> list[tuple[Delivery, int | None, st
         turns += [same_origin[i::count] for i in range(count)]
     proxies = posting.proxies()
     if len(turns) == 1:
-        results = [_post_each(turns[0], proxies)]
+        results = [_post_each(turns[0], proxies, deadline)]
     else:
-        results = list(posting.pool(SEND_THREADS).map(_post_each, turns, [proxies] * len(turns)))
+        n = len(turns)
+        results = list(posting.pool(SEND_THREADS).map(_post_each, turns, [proxies] * n, [deadline] * n))
     return [
         (delivery, *result)
         for turn, turn_results in zip(turns, results, strict=True)
@@ -557,8 +615,11 @@ def _pending_requirements(deliveries: list[Delivery]) -> dict:
     return {r.id: r for r in Requirement.objects.filter(id__in=ids, status=Requirement.Status.PENDING)}
 
 
-def _send_mails(deliveries: list[Delivery], requirements: dict) -> list[tuple[Delivery, int | None, str, bool]]:
-    """Mails of one pass, through one connection. ``(delivery, code, error, skipped)``."""
+def _send_mails(
+    deliveries: list[Delivery], requirements: dict, deadline: float
+) -> list[tuple[Delivery, int | None, str, bool]]:
+    """Mails of one pass, through one connection. ``(delivery, code, error, skipped)``; those left
+    at the pass's ``deadline`` are UNTRIED."""
     outcomes = []
     messages = []
     for delivery in deliveries:
@@ -578,6 +639,9 @@ def _send_mails(deliveries: list[Delivery], requirements: dict) -> list[tuple[De
             return outcomes + [(d, None, f"{type(exc).__name__}: {exc}", False) for d, _ in messages]
         try:
             for delivery, message in messages:
+                if time.monotonic() > deadline:
+                    outcomes.append((delivery, *UNTRIED, False))
+                    continue
                 try:
                     connection.send_messages([message])
                     outcomes.append((delivery, None, "", False))
@@ -596,6 +660,7 @@ def deliveries_send(*, ids=None, now: datetime | None = None, limit: int = 500) 
     delivered. A failed attempt is tried again later, waiting twice as long each time, and dies
     after HITL_DELIVERY_MAX_ATTEMPTS. One endpoint's failures or slowness touch no other one."""
     now = now or timezone.now()
+    deadline = time.monotonic() + _pass_budget()
     claimed = _claim(ids=ids, now=now, limit=limit)
     if not claimed:
         return 0
@@ -617,8 +682,8 @@ def deliveries_send(*, ids=None, now: datetime | None = None, limit: int = 500) 
         gone_ids = {d.id for d in gone}
         webhooks = [d for d in webhooks if d.id not in gone_ids]
     if webhooks:
-        outcomes += [(d, code, error, False) for d, code, error in _post_all(webhooks)]
-    outcomes += _send_mails([d for d in claimed if d.channel == Delivery.Channel.EMAIL], requirements)
+        outcomes += [(d, code, error, False) for d, code, error in _post_all(webhooks, deadline)]
+    outcomes += _send_mails([d for d in claimed if d.channel == Delivery.Channel.EMAIL], requirements, deadline)
     return _record(outcomes, now=now, filled=filled)
 
 
@@ -687,8 +752,21 @@ def _record(outcomes, *, now: datetime, filled=()) -> int:
     delivered = 0
     rows = []
     for delivery, code, error, skipped in outcomes:
-        row = {"id": delivery.id, "status": Delivery.Status.PENDING, "last_error": error, "response_code": code}
-        if skipped:
+        row = {
+            "id": delivery.id,
+            "status": Delivery.Status.PENDING,
+            "attempts": delivery.attempts,
+            "last_error": error,
+            "response_code": code,
+        }
+        if (code, error) == UNTRIED:  # given back as it was, due at once
+            row.update(
+                attempts=delivery.attempts - 1,
+                next_attempt_at=delivered_at,
+                last_error=delivery.last_error,
+                response_code=delivery.response_code,
+            )
+        elif skipped:
             row["status"] = Delivery.Status.SKIPPED
         elif not error and (code is None or 200 <= code < 300):
             row.update(status=Delivery.Status.DELIVERED, delivered_at=delivered_at, last_error="")

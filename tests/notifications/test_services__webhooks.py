@@ -154,6 +154,40 @@ def test_a_failing_endpoint_does_not_hold_up_another(receiver, published, settin
     assert bad.status == "pending" and bad.last_error
 
 
+def test_an_endpoint_that_does_not_answer_costs_a_pass_one_timeout_not_one_per_delivery(receiver, published, settings):
+    settings.HITL_WEBHOOK_TIMEOUT = 0.3
+    services.webhook_create(url=receiver.url, events=["requirement.created"])
+    for _ in range(5):
+        paused_export()
+    receiver.answers = [("sleep", 1.0)]
+    started = time.monotonic()
+    assert services.deliveries_send() == 0
+    assert time.monotonic() - started < 1.2  # five timeouts would be 1.5 s
+    assert len(receiver.requests) == 1
+    deliveries = list(Delivery.objects.all())
+    assert {(d.status, d.attempts) for d in deliveries} == {("pending", 1)}  # each failed, and is retried
+    assert sum("Not sent: an attempt before it" in d.last_error for d in deliveries) == 4
+    assert services.deliveries_send(now=max(d.next_attempt_at for d in deliveries)) == 5
+
+
+def test_what_a_pass_has_no_time_left_for_goes_back_untried(receiver, published, monkeypatch):
+    """A pass never outlives its lease (another sender would post the same deliveries again):
+    deliveries it has not started by its deadline are given back as they were, due at once."""
+    monkeypatch.setattr(services, "_pass_budget", lambda: 0.2)
+    services.webhook_create(url=receiver.url, events=["requirement.created"])
+    for _ in range(3):
+        paused_export()
+    receiver.answers = [("sleep", 0.4)]  # answered (200), after the budget is spent
+    assert services.deliveries_send() == 1
+    assert len(receiver.requests) == 1
+    untried = list(Delivery.objects.filter(status="pending"))
+    assert len(untried) == 2
+    assert {(d.attempts, d.last_error, d.response_code) for d in untried} == {(0, "", None)}
+    assert all(d.next_attempt_at <= timezone.now() for d in untried)
+    assert services.deliveries_send() == 2
+    assert {d.attempts for d in Delivery.objects.all()} == {1}
+
+
 def test_only_subscribed_events_are_sent(receiver, published):
     services.webhook_create(url=receiver.url, events=["run.completed"])
     paused_export()
@@ -287,22 +321,34 @@ def test_the_sweep_sends_due_deliveries(receiver, published):
     assert len(receiver.requests) == 1
 
 
-def test_services_mode_publishes_one_send_task_for_a_burst(monkeypatch, settings):
+def test_services_mode_publishes_one_send_task_for_a_burst_and_one_after_it(monkeypatch, settings):
+    import time
+
     from celery import current_app
 
     sent = []
     monkeypatch.setattr(current_app, "send_task", lambda name, **kwargs: sent.append((name, kwargs["args"])))
+    monkeypatch.setattr(services, "PUBLISH_GAP", 0.3)
     settings.HITL_EMBEDDED = False
     monkeypatch.setattr(services, "_last_publish", 0.0)
     services.publish(["a"])
-    services.publish(["b"])  # within the gap: the task published for "a" sends every due delivery
+    services.publish(["b"])  # within the gap: sent by a task published once the gap is over
+    services.publish(["c"])  # ... the same one
     assert sent == [("notifications.tasks.send_deliveries", [["a"]])]
+    # The task for "a" may have taken its deliveries before "b" and "c" were committed: one more
+    # task follows the burst, so they never wait for the sweep.
+    deadline = time.monotonic() + 5
+    while len(sent) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sent == [("notifications.tasks.send_deliveries", [["a"]]), ("notifications.tasks.send_deliveries", [["b"]])]
+    time.sleep(0.4)
+    assert len(sent) == 2  # and only one
     monkeypatch.setattr(services, "_last_publish", 0.0)  # the gap passed
-    services.publish(["c"])
-    assert len(sent) == 2
+    services.publish(["d"])
+    assert len(sent) == 3
     settings.HITL_EMBEDDED = True
-    services.publish(["d"])  # embedded mode: the in-process sweeper sends them
-    assert len(sent) == 2
+    services.publish(["e"])  # embedded mode: the in-process sweeper sends them
+    assert len(sent) == 3
 
 
 def test_a_run_end_builds_the_rows_its_deliveries_would_have_as_models(receiver, published):
