@@ -159,20 +159,22 @@ def bench_growth(n):
     }
 
 
-def main(quick: bool = False) -> dict:
+def main(quick: bool = False, growth: bool = True) -> dict:
     with tempfile.TemporaryDirectory(prefix="hitl-bench-") as tmp:
         _setup(str(Path(tmp) / "bench.sqlite3"))
         n_cycle, n_hundred, n_growth = (30, 5, 1_000) if quick else (200, 20, 10_000)
-        return {
+        result = {
             "cycle_ms": bench_cycle(n_cycle),
             "hundred_ms": bench_hundred(n_hundred),
             "hundred_pause_ms": bench_hundred(n_hundred, durability="pause"),
             "sqlite_floor_ms": bench_sqlite_floor(n_hundred),
-            "growth": bench_growth(n_growth),
         }
+        if growth:
+            result["growth"] = bench_growth(n_growth)
+        return result
 
 
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(main(quick="--quick" in sys.argv), indent=2))
+    print(json.dumps(main(quick="--quick" in sys.argv, growth="--no-growth" not in sys.argv), indent=2))
