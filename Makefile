@@ -60,7 +60,8 @@ run: setup
 	@if $(EMBEDDED_ENV) $(MANAGE) help seed_demo >/dev/null 2>&1; then \
 	    $(EMBEDDED_ENV) $(MANAGE) seed_demo; fi
 	@echo "Serving HITL Approvals on http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
-	@$(EMBEDDED_ENV) $(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) hitl_site.asgi:application
+	@# Links in mails point at this server unless HITL_BASE_URL says otherwise.
+	@$(EMBEDDED_ENV) HITL_BASE_URL="$${HITL_BASE_URL:-http://127.0.0.1:$(PORT)}" $(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) hitl_site.asgi:application
 
 test: setup
 	$(EMBEDDED_ENV) $(VENV)/bin/pytest

@@ -1,4 +1,5 @@
-"""`make run PORT=...`: the port reaches the server's command line and the message it prints."""
+"""`make run PORT=...`: the port reaches the server's command line, the message it prints and the
+links of the mails it sends."""
 
 from __future__ import annotations
 
@@ -25,3 +26,4 @@ def test_make_run__serves_on_the_given_port(args, port):
     assert len(daphne) == 1
     assert f"-p {port} " in daphne[0]
     assert f"http://127.0.0.1:{port}/" in commands
+    assert f'HITL_BASE_URL="${{HITL_BASE_URL:-http://127.0.0.1:{port}}}"' in daphne[0]

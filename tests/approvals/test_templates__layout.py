@@ -26,6 +26,15 @@ def test_layout_landmarks_nav_and_logout(reviewer_client):
     assert "<script>" not in page and "<style" not in page and " style=" not in page  # no inline scripts or styles
 
 
+def test_debug_mode_loads_no_script_that_handles_error_answers_by_itself(reviewer_client, settings):
+    """django-htmx's debug script swaps 4xx answers in itself and evaluates them (refused by the
+    CSP): under `make run` (DEBUG) a form's 400 page broke instead of showing its errors."""
+    settings.DEBUG = True
+    page = reviewer_client.get("/inbox/").content.decode()
+    assert "django_htmx/htmx-2.min.js" in page
+    assert "django-htmx.js" not in page
+
+
 def test_staff_see_the_admin_link(client, make_user):
     client.force_login(make_user("sam", staff=True))
     assert 'href="/admin/">Admin</a>' in client.get("/inbox/").content.decode()
