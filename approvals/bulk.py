@@ -36,6 +36,8 @@ DONE_WORDS = {
     ("skip", ""): "Skipped",
 }
 MAX_BULK_ITEMS = 100
+# Conflicts that mean someone (or the timeout) decided first.
+DECIDED_CODES = {"already_resolved", "already_expired", "already_cancelled"}
 
 
 @dataclass
@@ -104,10 +106,10 @@ def _row(item, outcome, req: Requirement | None) -> BulkRow:
     workflow = req.workflow_name if req else ""
     kind = req.kind if req else ""
     if outcome.status == "done":
-        text = DONE_WORDS.get((item.action, kind)) or DONE_WORDS[(item.action, "")]
+        text = outcome.message or DONE_WORDS.get((item.action, kind)) or DONE_WORDS[(item.action, "")]
         return BulkRow(item.id, step, workflow, kind, "done", text)
     if outcome.status == "conflict":
-        if outcome.code.startswith("already_") and req is not None:
+        if outcome.code in DECIDED_CODES and req is not None:
             who = f" by {req.resolved_by_name}" if req.resolved_by_name else ""
             text = f"Already decided{who}: {req.get_status_display().lower()}"
             if req.status == Requirement.Status.CANCELLED:
@@ -118,7 +120,8 @@ def _row(item, outcome, req: Requirement | None) -> BulkRow:
             "expired": "Not applied: it expired, the timeout decided it",
             "workflow_unavailable": "Refused: its workflow is not available in this deployment",
         }
-        return BulkRow(item.id, step, workflow, kind, "refused", texts.get(outcome.code, "Not applied"))
+        text = texts.get(outcome.code) or (f"Not applied: {outcome.message}" if outcome.message else "Not applied")
+        return BulkRow(item.id, step, workflow, kind, "refused", text)
     if outcome.status == "invalid":
         reasons = "; ".join(outcome.errors.values()) or "invalid"
         return BulkRow(item.id, step, workflow, kind, "refused", f"Refused: {reasons}")

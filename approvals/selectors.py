@@ -101,9 +101,14 @@ def _reversed(order: tuple[str, ...]) -> tuple[str, ...]:
 def next_pending_for(*, user, after: Requirement, filters: InboxFilters | None = None) -> Requirement | None:
     """The inbox item to show after deciding ``after``, within the inbox ``filters`` (and sort)
     the reviewer came from: first what the same run now asks of them (the revised draft after a
-    reject, the next iteration), then the next one in inbox order, else the first."""
+    reject, the next iteration), then the next one in inbox order, else the first. Items someone
+    else has claimed are passed over: only the claimer decides them."""
     f = filters or InboxFilters()
-    pending = inbox_requirements(user=user, filters=f).exclude(id=after.id)
+    pending = (
+        inbox_requirements(user=user, filters=f)
+        .exclude(id=after.id)
+        .filter(Q(claimed_by__isnull=True) | Q(claimed_by=user.pk))
+    )
     same_run = pending.filter(run_id=after.run_id, created_at__gte=after.created_at).order_by("created_at", "id")
     following = pending.filter(_after(f.order, after)).order_by(*f.order)
     return same_run.only("id").first() or following.only("id").first() or pending.order_by(*f.order).only("id").first()
@@ -169,6 +174,7 @@ class TeamView:
     separated: str  # why separation of duties keeps this user from deciding, or ""
     approvals: list
     approvals_needed: int
+    approved_by_me: bool  # toward a quorum still open: nothing more for this user to do
     assignment: str
     comments: list
     changes: list
@@ -195,6 +201,7 @@ def team_view(*, user, requirement: Requirement) -> TeamView:
         separated=separated,
         approvals=approvals,
         approvals_needed=teams.approvals_needed(req, approvals) if teams.is_quorum(req) else 0,
+        approved_by_me=req.is_pending and any(a.username == user.get_username() for a in approvals),
         assignment=teams.assignment_label(req),
         comments=list(req.comments.order_by("created_at", "id")[:200]),
         changes=list(req.assignment_changes.order_by("created_at", "id")[:200]),

@@ -257,7 +257,7 @@ def decide(request: HtmxHttpRequest, requirement_id) -> HttpResponse:
     if decided.is_pending:  # an approval toward a quorum: it waits for the others
         needed = teams.approvals_needed(decided)
         messages.success(request, f"Your approval of “{req.step_name}” is recorded; {needed} more needed.")
-        return redirect(reverse("approvals:decide", args=[req.id]))
+        return _next_item(request, req, _came_from(request))  # nothing more here for this reviewer
     messages.success(request, _success_message(req, form.action))
     came_from = _came_from(request)
     if form.action == "reject" and req.kind in REJECT_RETRIES_KINDS:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from .engine.requirements import Requirement as EngineRequirement
-from .models import RESOLVE_PERM, Delegation, Requirement, WorkflowRun
+from .models import RESOLVE_PERM, Delegation, Requirement, RequirementApproval, WorkflowRun
 from .store import requirement_to_engine
 
 
@@ -45,7 +45,10 @@ def engine_requirement(row: Requirement) -> EngineRequirement:
 
 
 def requirements_pending_for(user) -> QuerySet[Requirement]:
-    return requirements_visible_to(user).filter(status=Requirement.Status.PENDING)
+    """What waits for ``user``: pending requirements they may resolve, less the quorums they
+    approved already (their part is done; the others' approvals are awaited)."""
+    mine = RequirementApproval.objects.filter(requirement=OuterRef("pk"), username=user.get_username())
+    return requirements_visible_to(user).filter(status=Requirement.Status.PENDING).exclude(Exists(mine))
 
 
 def user_may_resolve(user, requirement: Requirement) -> bool:

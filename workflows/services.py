@@ -512,12 +512,14 @@ class BulkDecision:
 @dataclass(frozen=True)
 class BulkOutcome:
     """What became of one item: ``status`` is done, conflict, invalid, forbidden or not_found;
-    ``code`` says more (e.g. already_resolved, stale_version, expired); ``errors`` per field."""
+    ``code`` says more (e.g. resolved, approval_recorded, already_resolved, stale_version,
+    expired, claimed); ``errors`` per field; ``message`` in words, where there is more to say."""
 
     id: str
     status: str
     code: str
     errors: dict = dc_field(default_factory=dict)
+    message: str = ""
 
 
 def requirements_resolve_bulk(*, user, items: list[BulkDecision]) -> list[BulkOutcome]:
@@ -541,7 +543,9 @@ def _resolve_one(user, inspectable, item: BulkDecision) -> BulkOutcome:
     if not selectors.user_may_resolve(user, req):
         return BulkOutcome(item.id, "forbidden", "forbidden")
     try:
-        requirement_resolve(requirement_id=req.id, user=user, action=item.action, data=item.data, version=item.version)
+        row = requirement_resolve(
+            requirement_id=req.id, user=user, action=item.action, data=item.data, version=item.version
+        )
     except Requirement.DoesNotExist:
         return BulkOutcome(item.id, "not_found", "not_found")
     except ValidationError as exc:
@@ -555,11 +559,14 @@ def _resolve_one(user, inspectable, item: BulkDecision) -> BulkOutcome:
     except teams.SeparationOfDutiesError:
         return BulkOutcome(item.id, "forbidden", "separation_of_duties")
     except teams.TeamConflict as exc:  # claimed by someone else, already approved by you, ...
-        return BulkOutcome(item.id, "conflict", exc.code)
+        return BulkOutcome(item.id, "conflict", exc.code, message=str(exc))
     except ConflictError:
         current = Requirement.objects.filter(id=req.id).values_list("status", flat=True).first()
         code = "stale_version" if current == Requirement.Status.PENDING else f"already_{str(current).lower()}"
         return BulkOutcome(item.id, "conflict", code)
+    if row.is_pending:  # an approval toward a quorum: it waits for the others
+        needed = teams.approvals_needed(row)
+        return BulkOutcome(item.id, "done", "approval_recorded", message=f"Approval recorded; {needed} more needed")
     return BulkOutcome(item.id, "done", "resolved")
 
 

@@ -96,3 +96,44 @@ def test_bad_action_is_400_and_get_is_405(reviewer_client):
     assert reviewer_client.get(reverse("approvals:bulk")).status_code == 405
     req.refresh_from_db()
     assert req.status == "PENDING"
+
+
+def test_the_report_gives_the_real_reason_for_team_rules(client, make_user, sent_runs):
+    """A quorum approval waits for others, one already approved is refused as such, and a claimed
+    item names its claimer: none of them reads "Already decided"."""
+    from workflows import registry
+    from workflows.engine import HumanReview, Step, Workflow
+
+    registry.register(
+        Workflow(
+            name="bulk_quorum",
+            steps=[
+                Step(
+                    name="buy",
+                    executor=lambda si: "ok",
+                    human_review=HumanReview(requires_confirmation=True, approvals_required=2),
+                )
+            ],
+        )
+    )
+    try:
+        rita = make_user("rita", "resolve_requirement")
+        carl = make_user("carl", "resolve_requirement")
+        quorum, approved, claimed = (
+            Requirement.objects.get(run_id=registry.get(name).run("x").run_id)
+            for name in ("bulk_quorum", "bulk_quorum", "data_export")
+        )
+        services.requirement_resolve(requirement_id=approved.id, user=rita, action="confirm")
+        services.requirement_claim(requirement_id=claimed.id, user=carl)
+        approved.refresh_from_db()
+        claimed.refresh_from_db()
+        client.force_login(rita)
+        response = client.post("/inbox/bulk/", {"action": "approve", "selected": selected(quorum, approved, claimed)})
+        page = response.content.decode()
+        assert "Approval recorded; 1 more needed" in page
+        assert "Not applied: You already approved this; another person must approve." in page
+        assert "Not applied: Claimed by carl" in page
+        assert "Already decided" not in page
+        assert all(Requirement.objects.get(id=r.id).is_pending for r in (quorum, approved, claimed))
+    finally:
+        registry._registry.pop("bulk_quorum", None)

@@ -53,6 +53,15 @@ def test_without_filters_next_item_is_any_pending(reviewer_client):
     assert response["Location"] == decide_url(older)
 
 
+def test_next_item_passes_over_what_someone_else_claimed(reviewer_client, make_user):
+    claimed = pending("data_export")  # waits too, but only its claimer decides it
+    req = pending("data_export")
+    services.requirement_claim(requirement_id=claimed.id, user=make_user("carl", "resolve_requirement"))
+    response = reviewer_client.post(decide_url(req), {"action": "confirm", "version": req.version})
+    assert response["Location"] == "/inbox/"
+    assert f"req-{claimed.id}" in reviewer_client.get("/inbox/").content.decode()  # still listed
+
+
 def test_after_a_reject_the_revised_draft_comes_next(reviewer_client, sent_runs):
     older = pending("data_export")  # next in inbox order: what "next" offered before
     draft = pending("blog_post")

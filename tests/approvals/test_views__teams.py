@@ -154,6 +154,25 @@ def test_quorum_first_approval_waits_and_says_so(flows, alice, bob):
     assert AssignmentChange.objects.filter(requirement=req, action="approve").count() == 2
 
 
+def test_a_quorum_approver_has_nothing_more_to_do_there(flows, alice, bob):
+    """Once bob approved, the item no longer waits for him: it leaves his inbox and its count, his
+    page says so and offers no Confirm (a second one would be refused), and he is sent on to
+    what else waits for him. Alice still has it."""
+    req = pending("page_team_quorum")
+    other = pending("page_team_plain")
+    b = client_of(bob)
+    response = b.post(url(req), {"action": "confirm", "version": req.version})
+    assert response.status_code == 302 and response.url.startswith(url(other))  # on to the next item
+    inbox = b.get(reverse("approvals:inbox")).content.decode()
+    assert f"req-{req.id}" not in inbox and f"req-{other.id}" in inbox
+    page = b.get(url(req)).content.decode()
+    assert "You approved this; 1 more approval needed from other people." in page
+    assert ">Confirm</button>" not in page
+    assert f"req-{req.id}" in client_of(alice).get(reverse("approvals:inbox")).content.decode()
+    page = client_of(alice).get(url(req)).content.decode()
+    assert ">Confirm</button>" in page and "You approved this" not in page
+
+
 def test_inbox_sort_select_kept_in_the_url_and_rows_say_who_and_what(flows, alice, bob):
     urgent = pending("page_team_plain")
     quorum = pending("page_team_quorum")
