@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from workflows import selectors, teams
 from workflows.models import Requirement
 
 from .models import UsedActionToken
@@ -31,9 +32,9 @@ LINK_ACTIONS = {
 class LinkRefused(Exception):
     """The link cannot decide; ``reason`` names why (the page says it), ``status`` is the HTTP code."""
 
-    def __init__(self, reason: str, status: int, requirement: Requirement | None = None):
+    def __init__(self, reason: str, status: int, requirement: Requirement | None = None, message: str = ""):
         super().__init__(reason)
-        self.reason, self.status, self.requirement = reason, status, requirement
+        self.reason, self.status, self.requirement, self.message = reason, status, requirement, message
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,20 @@ def action_url(*, user, requirement: Requirement) -> str | None:
     return reverse("notifications:act", args=[requirement.id, token])
 
 
+def refuse_by_team_rules(requirement: Requirement, user) -> None:
+    """``LinkRefused("team")`` (with the rule's words) when a claim by someone else, separation
+    of duties or the user's own earlier approval of a quorum keeps them from deciding."""
+    try:
+        teams.refuse_if_claimed_by_other(requirement, user)
+        teams.refuse_separation(requirement, requirement.run, user.get_username())
+        if teams.is_quorum(requirement) and requirement.approvals.filter(username=user.get_username()).exists():
+            raise teams.TeamConflict("You already approved this; another person must approve.", code="already_approved")
+    except teams.SeparationOfDutiesError as exc:
+        raise LinkRefused("team", 403, requirement, str(exc)) from None
+    except teams.TeamConflict as exc:
+        raise LinkRefused("team", 409, requirement, str(exc)) from None
+
+
 def check(token: str, *, user, requirement_id) -> Link:
     """The link's decision if ``user`` may make it now; else ``LinkRefused``."""
     try:
@@ -81,5 +96,8 @@ def check(token: str, *, user, requirement_id) -> Link:
         raise LinkRefused("invalid", 400)
     if not requirement.is_pending or requirement.version != data.get("v"):
         raise LinkRefused("stale", 410, requirement)
+    if not selectors.user_may_resolve(user, requirement):
+        raise LinkRefused("not_yours", 403, requirement)
+    refuse_by_team_rules(requirement, user)
     action, label = LINK_ACTIONS[requirement.kind]
     return Link(requirement=requirement, version=data["v"], action=action, label=label)

@@ -12,6 +12,7 @@ from django.db import connections, router
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from workflows import teams
 from workflows.models import Requirement
 
 from .models import GroupPreference, Preference
@@ -120,6 +121,8 @@ def deciders_with_channels(requirement: Requirement) -> list[tuple[object, Chann
         if not resolvers:
             return []  # nobody may decide it: no query for preferences either
         deciders = get_user_model().objects.filter(id__in=resolvers, is_active=True)
+    if requirement.separation_of_duties:  # the run's starter and earlier deciders may not decide it
+        deciders = deciders.exclude(username__in=teams.excluded_deciders(requirement, requirement.run))
     users = (
         deciders.select_related("notification_preference")
         .prefetch_related("groups__notification_preference")

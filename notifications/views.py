@@ -9,6 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from workflows import teams
 from workflows.engine.errors import ConflictError, DecisionError, ExpiredError
 from workflows.models import Requirement
 
@@ -31,7 +32,11 @@ def act(request, requirement_id, token: str):
             requirement_id=requirement_id, token=token, user=request.user
         )
     except links.LinkRefused as exc:
-        return _refused(request, exc.reason, exc.status, exc.requirement)
+        return _refused(request, exc.reason, exc.status, exc.requirement, exc.message)
+    except teams.SeparationOfDutiesError as exc:  # the rules changed between the check and the decision
+        return _refused(request, "team", 403, Requirement.objects.filter(id=requirement_id).first(), str(exc))
+    except teams.TeamConflict as exc:
+        return _refused(request, "team", 409, Requirement.objects.filter(id=requirement_id).first(), str(exc))
     except Requirement.DoesNotExist:  # no longer assigned to this user
         return _refused(request, "not_yours", 403, None)
     except ExpiredError:
@@ -42,8 +47,9 @@ def act(request, requirement_id, token: str):
     return redirect("approvals:decide", requirement_id=requirement.id)  # what was decided, and the run
 
 
-def _refused(request, reason: str, status: int, requirement):
-    return render(request, "notifications/act_refused.html", {"reason": reason, "req": requirement}, status=status)
+def _refused(request, reason: str, status: int, requirement, message: str = ""):
+    context = {"reason": reason, "req": requirement, "message": message}
+    return render(request, "notifications/act_refused.html", context, status=status)
 
 
 @login_required

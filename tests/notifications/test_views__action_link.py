@@ -161,3 +161,34 @@ def test_the_mail_carries_a_link_bound_to_its_recipient(smtp_server, published, 
     (line,) = [word for word in text.split() if word.startswith(prefix)]
     token = line.removeprefix(prefix).rstrip("/")
     assert links.check(token, user=mailed_reviewer, requirement_id=req.id).action == "confirm"
+
+
+def test_the_starter_of_a_four_eyes_run_is_not_asked_and_their_link_cannot_decide(make_user, mailed_reviewer):
+    from notifications import selectors
+
+    sam = make_user("sam", "resolve_requirement", "start_run", email="sam@example.com")
+    out = registry.get("payment_release").run("invoice 7", user=sam)
+    req = Requirement.objects.get(run_id=out.run_id, status="PENDING")
+    asked = {user.username for user, _ in selectors.deciders_with_channels(req)}
+    assert "rita" in asked and "sam" not in asked  # no mail, no chat message for the starter
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(sam)
+    url = links.action_url(user=sam, requirement=req)  # a link made for him all the same
+    page = client.get(url)
+    assert (
+        page.status_code == 403 and b"Separation of duties" in page.content and b">Confirm</button>" not in page.content
+    )
+    response = client.post(url, {"csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+    assert response.status_code == 403 and b"Nothing was decided" in response.content
+    req.refresh_from_db()
+    assert req.status == "PENDING" and not Decision.objects.exists()
+
+
+def test_a_link_to_what_someone_else_claimed_says_who(logged_in, mailed_reviewer, req, make_user):
+    url = links.action_url(user=mailed_reviewer, requirement=req)
+    workflow_services.requirement_claim(requirement_id=req.id, user=make_user("carl", "resolve_requirement"))
+    page = logged_in.get(url)
+    assert page.status_code == 409 and b"Claimed by carl" in page.content
+    req.refresh_from_db()
+    assert req.status == "PENDING"
