@@ -11,6 +11,7 @@ from django import forms
 from workflows import selectors
 from workflows.web import export
 from workflows.web.api import ApiError, api_view
+from workflows.web.forms import FilterDateTimeField
 
 from .models import Decision
 
@@ -36,8 +37,8 @@ class DecisionQueryForm(forms.Form):
     workflow = forms.CharField(required=False, max_length=200)
     user = forms.CharField(required=False, max_length=150)
     action = forms.CharField(required=False, max_length=20)
-    since = forms.DateTimeField(required=False)
-    until = forms.DateTimeField(required=False)
+    since = FilterDateTimeField(required=False)
+    until = FilterDateTimeField(required=False)
 
 
 def decisions_visible_to(user):

@@ -242,8 +242,8 @@ def _cursor_decode(value: str) -> tuple[datetime, uuid.UUID]:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         created, _, run_id = raw.partition("|")
         created_at = datetime.fromisoformat(created)
-        if created_at.tzinfo is None:
-            raise ValueError("naive")
+        if created_at.tzinfo is None or not 1000 <= created_at.year <= 9000:
+            raise ValueError("naive, or beyond the years a query can take")
         return created_at, uuid.UUID(run_id)
     except (ValueError, TypeError, UnicodeDecodeError):
         raise ApiError(400, errors={"cursor": "Invalid cursor: pass the `next` link as it was given."}) from None

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError as FormValidationError
+from django.utils import timezone
 
 from workflows.engine.errors import ValidationError
 from workflows.engine.jsonvalues import MalformedJSON, check_json, parse_json
 from workflows.models import WorkflowRun
 
 MAX_JSON_CHARS = 1_000_000
+# The years a date filter may name: beyond them a date cannot be shifted to UTC or by a day.
+EARLIEST_YEAR, LATEST_YEAR = 1000, 9000
+
+
+def _within_years(value) -> None:
+    if value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise FormValidationError(f"Must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}.")
+
+
+class FilterDateTimeField(forms.DateTimeField):
+    """A filter's ISO 8601 date or date-time, within the years a query can take."""
+
+    default_validators = [_within_years]
+
+
+class FilterDateField(forms.DateField):
+    default_validators = [_within_years]
 
 
 def _short(exc: Exception, limit: int = 120) -> str:
@@ -23,8 +42,8 @@ class RunFilterForm(forms.Form):
     status = forms.ChoiceField(
         label="Status", required=False, choices=[("", "Any status"), *WorkflowRun.Status.choices]
     )
-    created_from = forms.DateField(label="Created from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    created_to = forms.DateField(label="Created to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    created_from = FilterDateField(label="Created from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = FilterDateField(label="Created to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, workflow_names: list[str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,8 +64,8 @@ class RunQueryForm(forms.Form):
     workflow = forms.CharField(required=False, max_length=200)
     status = forms.ChoiceField(required=False, choices=[("", ""), *WorkflowRun.Status.choices])
     started_by = forms.CharField(required=False, max_length=150)
-    since = forms.DateTimeField(required=False)
-    until = forms.DateTimeField(required=False)
+    since = FilterDateTimeField(required=False)
+    until = FilterDateTimeField(required=False)
 
     def clean(self):
         data = super().clean()
@@ -75,8 +94,8 @@ class AnalyticsFilterForm(forms.Form):
     """The analytics' period (days, both inclusive; the last 30 by default) and workflow."""
 
     workflow = forms.ChoiceField(label="Workflow", required=False)
-    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = FilterDateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = FilterDateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, workflow_names: list[str], max_days: int, **kwargs):
         super().__init__(*args, **kwargs)
@@ -86,6 +105,8 @@ class AnalyticsFilterForm(forms.Form):
     def clean(self):
         data = super().clean()
         since, until = data.get("since"), data.get("until")
+        if since and not until and "until" not in self.errors:  # from then until today
+            until = max(since, timezone.localdate())
         if since and until:
             if since > until:
                 self.add_error("until", "Must not be before “From”.")
