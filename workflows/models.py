@@ -333,6 +333,18 @@ class RequirementComment(models.Model):
         return f"comment by {self.author_name}"
 
 
+class StartKey(models.Model):
+    """The one-time key of a start form: the same form sent twice (a double click, a resend)
+    finds the run the first one started instead of starting another."""
+
+    key = models.CharField(max_length=80, primary_key=True)  # "<user id>:<the form's key>"
+    run_id = models.UUIDField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return self.key
+
+
 class AssignmentChange(models.Model):
     """Who claimed, released, reassigned or took over a requirement: when, from whom to whom, why."""
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from workflows import registry
@@ -33,7 +33,7 @@ from workflows.engine.state import RunState
 from workflows.runtime import broadcast, dispatch, hooks
 
 from . import selectors, store, teams
-from .models import AssignmentChange, Requirement, RequirementApproval, RequirementComment, WorkflowRun
+from .models import AssignmentChange, Requirement, RequirementApproval, RequirementComment, StartKey, WorkflowRun
 from .store import (
     CancelRequested,
     DjangoStore,
@@ -60,8 +60,15 @@ def _username(user) -> str | None:
 
 
 # -- runs -----------------------------------------------------------------------------------------
-def run_start(*, workflow_name: str, input=None, additional_data: dict | None = None, user=None) -> WorkflowRun:
-    """Create a run of a registered workflow; a worker executes it after commit."""
+START_KEYS_KEPT = timedelta(days=1)
+
+
+def run_start(
+    *, workflow_name: str, input=None, additional_data: dict | None = None, user=None, key: str = ""
+) -> WorkflowRun:
+    """Create a run of a registered workflow; a worker executes it after commit. ``key``: a start
+    form's one-time key; a second start with the same key (and user) returns the run the first
+    one started, whatever it asks for."""
     workflow = registry.get(workflow_name)  # WorkflowNotFound
     if additional_data is not None and not isinstance(additional_data, dict):
         raise ValidationError({"additional_data": "Must be an object."})
@@ -75,6 +82,15 @@ def run_start(*, workflow_name: str, input=None, additional_data: dict | None = 
         created_by=_username(user),
     )
     with transaction.atomic():
+        if key:
+            key = f"{getattr(user, 'pk', '')}:{key}"
+            now = timezone.now()
+            try:
+                with transaction.atomic():  # a concurrent start with the key waits here, then fails
+                    StartKey.objects.create(key=key, run_id=state.run_id, created_at=now)
+            except IntegrityError:
+                return WorkflowRun.objects.get(id=StartKey.objects.get(key=key).run_id)
+            StartKey.objects.filter(created_at__lt=now - START_KEYS_KEPT).delete()
         DjangoStore().insert(state)
         dispatch.advance_on_commit(state.run_id)
         broadcast.run_changed(state.run_id)

@@ -205,3 +205,25 @@ def test_start__values_no_run_may_hold_are_refused(client, operator, field, text
     assert response.status_code == 400
     assert message in response.text
     assert not WorkflowRun.objects.exists()
+
+
+def test_start__the_same_form_sent_twice_starts_one_run(client, operator, make_user):
+    """A double click on "Start run" (or a resent form) lands both times on the one run."""
+    import re
+
+    client.force_login(operator)
+    page = client.get("/workflows/data_export/").content.decode()
+    [key] = re.findall(r'<input type="hidden" name="start_key" value="([0-9a-f]{32})"', page)
+    first = client.post("/workflows/data_export/", {"input": "once", "start_key": key})
+    second = client.post("/workflows/data_export/", {"input": "once", "start_key": key})
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"]
+    assert WorkflowRun.objects.filter(workflow_name="data_export").count() == 1
+    # Another form (a new key) starts another run; someone else's copy of a key is theirs alone.
+    client.post("/workflows/data_export/", {"input": "again", "start_key": "f" * 32})
+    assert WorkflowRun.objects.count() == 2
+    other = make_user("petra", "start_run")
+    client.force_login(other)
+    client.post("/workflows/data_export/", {"input": "once", "start_key": key})
+    assert WorkflowRun.objects.count() == 3
+    assert client.post("/workflows/data_export/", {"input": "x", "start_key": "<script>"}).status_code == 400

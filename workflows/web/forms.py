@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.core.exceptions import ValidationError as FormValidationError
 from django.utils import timezone
@@ -136,6 +138,13 @@ class RunStartForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional JSON object, passed to every step as additional_data.",
     )
+
+    # Made when the form is shown; sent back with it (see services.run_start).
+    start_key = forms.RegexField(regex=r"\A[0-9a-f]{32}\Z", required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["start_key"].initial = uuid.uuid4().hex
 
     def clean_input(self):
         text = self.cleaned_data["input"]

@@ -310,6 +310,7 @@ def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
                     input=form.cleaned_data["input"],
                     additional_data=form.cleaned_data["additional_data"],
                     user=request.user,
+                    key=form.cleaned_data["start_key"],
                 )
             except ValidationError as exc:
                 for field, message in exc.errors.items():
