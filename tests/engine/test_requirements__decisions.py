@@ -124,7 +124,8 @@ def test_edit_and_provide_result_need_their_value():
     with pytest.raises(ValidationError):
         clean_decision(req("output_review"), "edit", {})
     assert clean_decision(req("output_review"), "edit", {"output": {"k": 1}}) == {"action": "edit", "output": {"k": 1}}
-    assert clean_decision(req("output_review"), "edit", {"output": None})["output"] is None
+    with pytest.raises(ValidationError):  # null is no edit: it would replace the output with nothing
+        clean_decision(req("output_review"), "edit", {"output": None})
     with pytest.raises(ValidationError):
         clean_decision(req("external_execution"), "provide_result", {"result": None})
     assert clean_decision(req("external_execution"), "provide_result", {"result": 0})["result"] == 0

@@ -193,9 +193,10 @@ def test_resolve__user_input_is_validated_per_field(api):
 def test_resolve__edit_needs_an_output(api):
     req = pending_of("blog_post")
     url = f"/api/v1/requirements/{req.id}/resolve"
-    response = post(api, url, {"action": "edit", "data": {}})
-    assert response.status_code == 400
-    assert response.json()["errors"] == {"output": "This field is required."}
+    for data in ({}, {"output": None}):  # null would replace the draft with nothing, unseen
+        response = post(api, url, {"action": "edit", "data": data})
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"output": "This field is required."}
     assert post(api, url, {"action": "edit", "data": {"output": "better"}}).status_code == 200
 
 

@@ -78,7 +78,7 @@ def clean_decision(req: Requirement, action: str, data: Any = None) -> dict:
     if action == "edit" and req.kind == "executor_confirmation":
         return {"action": "edit", "args": clean_tool_args(req.payload.get("parameters"), data.get("args"))}
     if action == "edit":
-        if "output" not in data:
+        if data.get("output") is None:  # a client sending null would wipe the output unseen
             raise ValidationError({"output": "This field is required."})
         return {"action": "edit", "output": data["output"]}
     if action == "select":
