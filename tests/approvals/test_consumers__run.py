@@ -88,3 +88,10 @@ async def test_a_malformed_csrf_cookie_gives_an_empty_token_not_an_error():
     html = await communicator.receive_from(timeout=3)
     assert ">Rerun</button>" in html
     await communicator.disconnect()
+
+
+@pytest.mark.parametrize("path", ["/ws/runs/not-a-uuid/", "/ws/requirements/zz/", "/ws/nothing/"])
+async def test_a_path_no_socket_serves_is_refused_not_an_error(path):
+    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
+    connected, code = await communicator.connect()
+    assert (connected, code) == (False, 4404)
