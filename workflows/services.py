@@ -442,6 +442,13 @@ def requirement_reassign(
                     "Only its claimer (or, unclaimed, a named assignee) or a holder of "
                     "workflows.reassign_requirement may reassign it."
                 )
+        if to_user is not None and row.separation_of_duties:
+            try:  # handed to someone who may never decide it, it would be stranded
+                teams.refuse_separation(row, run, to_user.get_username())
+            except teams.SeparationOfDutiesError:
+                raise ValidationError(
+                    {"user": f"{to_user.get_username()} may not decide this (separation of duties)."}
+                ) from None
         before = teams.assignment_label(row)
         row.assignees.set([to_user] if to_user is not None else [])
         row.groups.set([to_group] if to_group is not None else [])

@@ -214,6 +214,16 @@ def test_reassign_is_refused_to_bystanders_and_to_users_who_may_not_resolve(alic
     assert not Requirement.objects.get(id=req.id).is_assigned
 
 
+def test_a_four_eyes_requirement_is_not_handed_to_its_starter(alice, bob):
+    req = _pending(four_eyes, alice)  # alice started the run: she may never decide it
+    services.requirement_claim(requirement_id=req.id, user=bob)
+    with pytest.raises(ValidationError) as refused:
+        services.requirement_reassign(requirement_id=req.id, user=bob, to_user=alice)
+    assert "separation of duties" in str(refused.value)
+    row = Requirement.objects.get(id=req.id)
+    assert row.claimed_by == bob and not row.assignees.exists()
+
+
 def test_a_manager_reassigns_to_a_group(alice, bob, make_user):
     manager = make_user("mona", "resolve_requirement", "reassign_requirement")
     legal = Group.objects.create(name="legal")
