@@ -96,6 +96,7 @@ def _env() -> dict:
         DATABASE_URL=DATABASE_URL,
         REDIS_URL=REDIS_URL,
         DEBUG="0",
+        HITL_WEBHOOK_ALLOW_PRIVATE="1",  # --notify's receiver listens on the loopback
         SECRET_KEY="bench-only",
         HITL_WORKFLOW_MODULES="bench.throughput",
         DJANGO_SETTINGS_MODULE="hitl_site.settings",

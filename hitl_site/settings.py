@@ -314,6 +314,10 @@ CELERY_BEAT_SCHEDULE = {
 
 # Links in mails and chat messages are absolute: the address people reach the site at.
 HITL_BASE_URL = os.environ.get("HITL_BASE_URL") or "http://127.0.0.1:8000"
+# Webhooks and chat messages to internal addresses (loopback, private networks, cloud metadata):
+# refused unless this is on (notifications.addresses). On by default only with DEBUG, for local
+# receivers during development.
+HITL_WEBHOOK_ALLOW_PRIVATE = env_bool("HITL_WEBHOOK_ALLOW_PRIVATE", DEBUG)
 # Mail: SMTP when EMAIL_HOST is set (services mode), else printed on the console (`make run`).
 _email_host = os.environ.get("EMAIL_HOST", "")
 MAILERS = {

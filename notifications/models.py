@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from workflows.models import Requirement
 
+from .addresses import validate_target
+
 EVENTS = (
     "requirement.created",
     "requirement.resolved",
@@ -26,7 +28,7 @@ class WebhookEndpoint(models.Model):
     """A URL that receives signed JSON POSTs for the events it subscribed to."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    url = models.URLField(max_length=2000)
+    url = models.URLField(max_length=2000, validators=[validate_target])
     events = models.JSONField(default=list, help_text="Event names, e.g. requirement.created, run.completed.")
     # Shown once, when the endpoint is created; the receiver verifies signatures with it.
     secret = models.CharField(max_length=64, editable=False)
@@ -102,7 +104,9 @@ class Preference(models.Model):
     email = models.BooleanField(default=True, help_text="Mail me when something waits for me.")
     chat = models.BooleanField(default=False, help_text="Post to my chat webhook.")
     browser = models.BooleanField(default=True, help_text="Desktop notifications from an open inbox tab.")
-    chat_webhook_url = models.URLField(max_length=2000, blank=True, help_text="A Slack-compatible incoming webhook.")
+    chat_webhook_url = models.URLField(
+        max_length=2000, blank=True, validators=[validate_target], help_text="A Slack-compatible incoming webhook."
+    )
     quiet_from = models.TimeField(null=True, blank=True, help_text="No mail or chat from this time...")
     quiet_to = models.TimeField(null=True, blank=True, help_text="...to this time (the site's time zone).")
     digest = models.BooleanField(default=False, help_text="A daily mail of what waits and what is overdue.")
@@ -120,7 +124,9 @@ class GroupPreference(models.Model):
     email = models.BooleanField(default=True)
     chat = models.BooleanField(default=False)
     browser = models.BooleanField(default=True)
-    chat_webhook_url = models.URLField(max_length=2000, blank=True, help_text="A Slack-compatible incoming webhook.")
+    chat_webhook_url = models.URLField(
+        max_length=2000, blank=True, validators=[validate_target], help_text="A Slack-compatible incoming webhook."
+    )
 
     def __str__(self):
         return f"defaults of {self.group}"

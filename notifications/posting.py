@@ -29,6 +29,8 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+from . import addresses
+
 KEPT_PER_THREAD = 32  # origins whose connection a thread keeps (the least recently used go first)
 MAX_RESPONSE_BYTES = 64 * 1024  # read of a response's body; a longer one closes its connection
 
@@ -126,6 +128,8 @@ def post(
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     while True:
         conn, reused = _connection(scheme, host, port, timeout)
+        if not reused and (refusal := addresses.connect_refusal(host, port)):
+            return None, refusal
         try:
             conn.request("POST", target, body=body, headers=headers)
             response = conn.getresponse()

@@ -37,7 +37,7 @@ from workflows.representations import requirement_json, run_json
 from workflows.runtime import hooks
 from workflows.store import lock_run, sql, state_from_row
 
-from . import emails, outbox, posting, selectors, signing
+from . import addresses, emails, outbox, posting, selectors, signing
 from .endpoints import active as active_endpoints
 from .models import EVENTS, Delivery, FollowUp, Preference, UsedActionToken, WebhookEndpoint
 
@@ -70,6 +70,11 @@ def webhook_create(*, url, events, user=None) -> WebhookEndpoint:
             URLValidator(schemes=["http", "https"])(url)
         except DjangoValidationError:
             errors["url"] = "An http(s) URL is required."
+        else:
+            try:
+                addresses.validate_target(url)
+            except DjangoValidationError as exc:
+                errors["url"] = exc.messages[0]
         if len(url) > 2000:
             errors["url"] = "At most 2000 characters."
     if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
