@@ -126,5 +126,6 @@ def _row(item, outcome, req: Requirement | None) -> BulkRow:
         reasons = "; ".join(outcome.errors.values()) or "invalid"
         return BulkRow(item.id, step, workflow, kind, "refused", f"Refused: {reasons}")
     if outcome.status == "forbidden":
-        return BulkRow(item.id, step, workflow, kind, "refused", "Refused: not assigned to you")
+        text = f"Refused: {outcome.message}" if outcome.message else "Refused: not assigned to you"
+        return BulkRow(item.id, step, workflow, kind, "refused", text)
     return BulkRow(item.id, step, workflow, kind, "refused", "Refused: not found, or no longer yours")

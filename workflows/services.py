@@ -579,8 +579,8 @@ def _resolve_one(user, inspectable, item: BulkDecision) -> BulkOutcome:
         return BulkOutcome(item.id, "conflict", "expired")
     except registry.WorkflowUnavailableError:
         return BulkOutcome(item.id, "conflict", "workflow_unavailable")
-    except teams.SeparationOfDutiesError:
-        return BulkOutcome(item.id, "forbidden", "separation_of_duties")
+    except teams.SeparationOfDutiesError as exc:
+        return BulkOutcome(item.id, "forbidden", "separation_of_duties", message=str(exc))
     except teams.TeamConflict as exc:  # claimed by someone else, already approved by you, ...
         return BulkOutcome(item.id, "conflict", exc.code, message=str(exc))
     except ConflictError:

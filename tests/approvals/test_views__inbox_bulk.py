@@ -137,3 +137,14 @@ def test_the_report_gives_the_real_reason_for_team_rules(client, make_user, sent
         assert all(Requirement.objects.get(id=r.id).is_pending for r in (quorum, approved, claimed))
     finally:
         registry._registry.pop("bulk_quorum", None)
+
+
+def test_the_report_says_separation_of_duties_to_a_run_starter(client, make_user):
+    from workflows import registry
+
+    sam = make_user("sam", "resolve_requirement", "start_run")
+    req = Requirement.objects.get(run_id=registry.get("payment_release").run("invoice 9", user=sam).run_id)
+    client.force_login(sam)
+    page = client.post("/inbox/bulk/", {"action": "approve", "selected": selected(req)}).content.decode()
+    assert "Refused: Separation of duties: someone else must decide this (you started this run)." in page
+    assert Requirement.objects.get(id=req.id).is_pending
