@@ -71,6 +71,12 @@
     if (node) window.location.hash = node.getAttribute("data-anchor");
   });
 
+  // A page the browser kept in its back/forward cache shows the state of when it was left (a
+  // decided item as still open): load it afresh instead.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) window.location.reload();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     window.setInterval(tick, 1000);

@@ -104,6 +104,17 @@ def test_confirmation(asgi_live_server, logged_in: Page, screenshot_dir):
         wait_for(lambda: WorkflowRun.objects.get(id=req.run_id).status == "COMPLETED", what="run to complete")
 
 
+def test_back_after_a_decision_shows_it_decided_not_a_stale_form(asgi_live_server, logged_in: Page, screenshot_dir):
+    req = pending("data_export", "crm")
+    page = logged_in
+    open_from_inbox(page, asgi_live_server, req, screenshot_dir, "before-back")
+    page.get_by_role("button", name="Confirm").click()
+    expect_decided(page, "Confirmed “export”")
+    page.go_back()
+    expect(page.get_by_text("Resolved by")).to_be_visible()
+    expect(page.get_by_role("button", name="Confirm")).to_have_count(0)
+
+
 def test_confirmation_reject_with_feedback_at_375px(asgi_live_server, logged_in: Page, screenshot_dir):
     req = pending("refund_decision")
     page = logged_in
