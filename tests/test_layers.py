@@ -25,7 +25,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("definitions", ("workflows.definitions", "workflows.definitions.*", "workflows.flows")),
     (
         "plumbing",
-        ("workflows.runtime", "workflows.runtime.broadcast", "workflows.runtime.dispatch", "workflows.runtime.hooks"),
+        (
+            "workflows.runtime",
+            "workflows.runtime.broadcast",
+            "workflows.runtime.dispatch",
+            "workflows.runtime.hooks",
+            "notifications.addresses",
+        ),
     ),
     ("models", ("*.models", "*.migrations", "*.migrations.*")),
     (
