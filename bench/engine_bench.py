@@ -30,6 +30,12 @@ def _setup(db_path: str) -> None:
 
     django.setup()
     from django.core.management import call_command
+    from django.db import connections
+
+    # Another benchmark of the same process (bench/run.py) may have used its own file: the
+    # connection keeps a copy of the settings it was made with.
+    connections["default"].close()
+    connections["default"].settings_dict["NAME"] = db_path
 
     call_command("migrate", verbosity=0)
 
