@@ -67,8 +67,8 @@ def refuse_by_team_rules(requirement: Requirement, user) -> None:
     try:
         teams.refuse_if_claimed_by_other(requirement, user)
         teams.refuse_separation(requirement, requirement.run, user.get_username())
-        if teams.is_quorum(requirement) and requirement.approvals.filter(username=user.get_username()).exists():
-            raise teams.TeamConflict("You already approved this; another person must approve.", code="already_approved")
+        if teams.is_quorum(requirement):
+            teams.refuse_if_approved(requirement, user.get_username())
     except teams.SeparationOfDutiesError as exc:
         raise LinkRefused("team", 403, requirement, str(exc)) from None
     except teams.TeamConflict as exc:

@@ -291,8 +291,7 @@ def _quorum_completes(row: Requirement, run: WorkflowRun, user, resolution: dict
     so the caller resolves the requirement with it: the engine sees one resolution, the last one."""
     username = _username(user)
     approvals = list(row.approvals.all())
-    if any(a.username == username for a in approvals):
-        raise teams.TeamConflict("You already approved this; another person must approve.", code="already_approved")
+    teams.refuse_if_approved(row, username, approvals)
     approval = RequirementApproval.objects.create(
         requirement=row,
         user=user,

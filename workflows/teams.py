@@ -59,6 +59,16 @@ def refuse_separation(row: Requirement, run: WorkflowRun, username: str | None) 
         raise SeparationOfDutiesError(f"Separation of duties: someone else must decide this ({why}).")
 
 
+def refuse_if_approved(row: Requirement, username: str, approvals=None) -> None:
+    """A quorum's approver has done their part: a second approval by them is refused."""
+    if approvals is None:
+        approved = row.approvals.filter(username=username).exists()
+    else:
+        approved = any(a.username == username for a in approvals)
+    if approved:
+        raise TeamConflict("You already approved this; another person must approve.", code="already_approved")
+
+
 def is_quorum(row: Requirement) -> bool:
     return row.approvals_required > 1 or bool(row.approvals_per_group)
 
